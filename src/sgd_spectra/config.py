@@ -1,0 +1,101 @@
+"""Config checks that a JSON schema cannot express, and the names the workflow derives from it.
+
+The schema (``workflow/schemas/config.schema.yaml``) checks types, ranges and unknown keys;
+:func:`check_config` then checks relations between keys (a batch larger than the data set, a
+fit range past N, a dataset that is not on this machine).  Both run before any job starts and
+name the offending key.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from .datasets import FASHION_MNIST_INSTALL_HINT, find_idx_pair
+
+BUILTIN_DATASETS = ("digits", "fashion_mnist")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key."""
+
+
+def _number_or_text(value):
+    if not isinstance(value, str):
+        return value
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def coerce_command_line(config: dict) -> dict:
+    """Turn numbers that arrive as text into numbers, in place.
+
+    ``snakemake --config learning_rates=[0.5,1]`` delivers the list items as strings; without
+    this the schema would reject a valid command line.  Text that is not a number is left alone.
+    """
+    for key, value in config.items():
+        if isinstance(value, list):
+            config[key] = [_number_or_text(v) for v in value]
+        elif isinstance(value, str):
+            config[key] = _number_or_text(value)
+    return config
+
+
+def dataset_kind(name: str, config: dict) -> str:
+    """'digits', 'fashion_mnist', 'synthetic' or 'user' (a user-supplied .npz copy)."""
+    if name in BUILTIN_DATASETS:
+        return name
+    if name in (config.get("synthetic") or {}):
+        return "synthetic"
+    if name in (config.get("user_datasets") or {}):
+        return "user"
+    raise ConfigError(
+        f"config key 'datasets': unknown dataset {name!r}; use 'digits', 'fashion_mnist', a name "
+        "under 'synthetic' or a name under 'user_datasets'")
+
+
+def has_network(name: str, config: dict) -> bool:
+    """Image datasets are fitted by the real network; synthetic problems only have a kernel."""
+    return dataset_kind(name, config) != "synthetic"
+
+
+def check_config(config: dict) -> None:
+    """Raise :class:`ConfigError` naming the key for anything the schema cannot catch."""
+    n = config["n_samples"]
+    for name in config["datasets"]:
+        kind = dataset_kind(name, config)
+        if kind == "fashion_mnist" and find_idx_pair(config.get("fashion_mnist_dir")) is None:
+            raise ConfigError("config key 'datasets': 'fashion_mnist' is selected but its files "
+                              "were not found.\n" + FASHION_MNIST_INSTALL_HINT)
+        if kind == "user" and not Path(config["user_datasets"][name]).exists():
+            raise ConfigError(f"config key 'user_datasets.{name}': file "
+                              f"{config['user_datasets'][name]!r} does not exist")
+    for b in config["batch_sizes"]:
+        if b > n:
+            raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
+                              "(batches hold distinct points)")
+    for key in ("eigen_fit_range", "tail_fit_range"):
+        lo, hi = config[key]
+        if not lo < hi <= n:
+            raise ConfigError(f"config key '{key}': need k_min < k_max <= n_samples={n}, "
+                              f"got [{lo}, {hi}]")
+
+
+def fmt(value) -> str:
+    """Compact, round-trippable text for a number in a file name (0.5 -> '0.5', 10 -> '10')."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def setting_name(lr, momentum, batch) -> str:
+    """File-name stem of one SGD setting, e.g. ``lr0.5_mom0_b10``."""
+    return f"lr{fmt(float(lr))}_mom{fmt(float(momentum))}_b{int(batch)}"
+
+
+def sgd_settings(config: dict) -> list[dict]:
+    """Every (learning rate, momentum, batch size) combination of the config."""
+    return [{"lr": float(lr), "momentum": float(m), "batch": int(b)}
+            for lr, m, b in itertools.product(config["learning_rates"], config["momenta"],
+                                              config["batch_sizes"])]

@@ -1,0 +1,97 @@
+"""Neural tangent kernel of the one-hidden-layer ReLU network in NTK parametrisation.
+
+The network is ``f(x) = a . relu(W x / sqrt(d) + b) / sqrt(m)`` with ``W, b, a ~ N(0, 1)`` and no
+output bias (theory.md §12, the authors' ``NTKTwoLayerMLP``).  Two ways to get its empirical NTK:
+
+* :func:`ntk_closed_form` -- the fast path.  The Jacobian of this network factorises, so the
+  Gram matrix is two GEMMs: ``K = (R R^T + (Xt Xt^T + 1) * (D D^T)) / m``.
+* :func:`ntk_autograd` -- the Jacobian built by ``torch.func`` and contracted, ``K = J J^T``.
+  It is the oracle that tests the closed form, and the general path for other architectures.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class NTKTwoLayerMLP(nn.Module):
+    """d -> m -> 1 ReLU network in NTK parametrisation (scalar output, no output bias)."""
+
+    def __init__(self, in_features: int, width: int, generator: torch.Generator | None = None,
+                 dtype: torch.dtype = torch.float64):
+        super().__init__()
+        self.in_features = in_features
+        self.width = width
+        kw = dict(generator=generator, dtype=dtype)
+        self.weight = nn.Parameter(torch.randn(width, in_features, **kw))
+        self.bias = nn.Parameter(torch.randn(width, **kw))
+        self.readout = nn.Parameter(torch.randn(width, **kw))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = x @ self.weight.T / math.sqrt(self.in_features) + self.bias
+        return torch.relu(hidden) @ self.readout / math.sqrt(self.width)
+
+
+def init_network(in_features: int, width: int, seed: int,
+                 dtype: torch.dtype = torch.float64) -> NTKTwoLayerMLP:
+    """The network at initialisation; the same seed gives the same parameters."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return NTKTwoLayerMLP(in_features, width, generator=generator, dtype=dtype)
+
+
+def network_from_arrays(weight: np.ndarray, bias: np.ndarray, readout: np.ndarray,
+                        dtype: torch.dtype = torch.float64) -> NTKTwoLayerMLP:
+    """Rebuild a network from saved parameter arrays (used by the training rules)."""
+    net = NTKTwoLayerMLP(weight.shape[1], weight.shape[0], dtype=dtype)
+    with torch.no_grad():
+        net.weight.copy_(torch.as_tensor(weight, dtype=dtype))
+        net.bias.copy_(torch.as_tensor(bias, dtype=dtype))
+        net.readout.copy_(torch.as_tensor(readout, dtype=dtype))
+    return net
+
+
+def ntk_closed_form(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
+    """Empirical NTK ``K_ij = <grad f(x_i), grad f(x_j)>`` over all parameters, in closed form."""
+    with torch.no_grad():
+        X = X.to(net.weight.dtype)
+        xt = X / math.sqrt(net.in_features)
+        hidden = xt @ net.weight.T + net.bias
+        relu_part = torch.relu(hidden)                       # d f / d readout * sqrt(m)
+        gate_part = (hidden > 0).to(X.dtype) * net.readout   # d f / d hidden * sqrt(m)
+        # readout block + (first-layer weights block + first-layer bias block)
+        kernel = relu_part @ relu_part.T + (xt @ xt.T + 1.0) * (gate_part @ gate_part.T)
+        return kernel / net.width
+
+
+def ntk_autograd(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
+    """Empirical NTK from the per-sample Jacobian over all parameters (``torch.func`` oracle)."""
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    X = X.to(net.weight.dtype)
+
+    def f_single(p, x):
+        return functional_call(net, p, (x.unsqueeze(0),)).squeeze(0)
+
+    jac = vmap(jacrev(f_single), in_dims=(None, 0))(params, X)
+    flat = torch.cat([j.reshape(X.shape[0], -1) for j in jac.values()], dim=1)
+    return flat @ flat.T
+
+
+def normalise_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
+    """Rescale as the paper's code does so that ``lambda_max(K / N) = 1``.
+
+    Returns ``(K / N * scale, scale)`` with ``scale = N / lambda_max(K)``: the normalised kernel
+    divided by N (its eigenvalues are the Hessian eigenvalues, the largest is 1) and the factor by
+    which every learning rate of the real network must be multiplied to match.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    n = kernel.shape[0]
+    lam_max = float(np.linalg.eigvalsh(kernel)[-1])
+    if not lam_max > 0:
+        raise ValueError("kernel has no positive eigenvalue; cannot normalise")
+    scale = n / lam_max
+    return kernel * (scale / n), scale

@@ -1,0 +1,85 @@
+"""Config validation: the schema and the cross-key checks reject bad input, naming the key."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from sgd_spectra.config import ConfigError, check_config, coerce_command_line, setting_name, sgd_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture
+def default_config():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_and_tiny_configs_are_valid(default_config):
+    for cfg in (default_config, yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())):
+        validate(cfg, SCHEMA)
+        check_config(cfg)
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("batch_sizes", [-1], "batch_sizes"),
+    ("momenta", [1.0], "momenta"),
+    ("momenta", [-1.0], "momenta"),
+    ("learning_rates", [0.0], "learning_rates"),
+    ("n_samples", "many", "n_samples"),
+    ("steps", 0, "steps"),
+    ("lernrate", 0.1, "lernrate"),          # a typo is an unknown key
+])
+def test_schema_rejects_bad_values_naming_the_key(default_config, key, value, named):
+    cfg = copy.deepcopy(default_config)
+    cfg[key] = value
+    with pytest.raises(Exception) as err:
+        validate(cfg, SCHEMA)
+    assert named in str(err.value)
+
+
+def test_cross_key_checks_name_the_key(default_config):
+    cfg = copy.deepcopy(default_config)
+    cfg["batch_sizes"] = [10, cfg["n_samples"] + 1]
+    with pytest.raises(ConfigError, match="batch_sizes"):
+        check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["tail_fit_range"] = [5, cfg["n_samples"] + 1]
+    with pytest.raises(ConfigError, match="tail_fit_range"):
+        check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["datasets"] = ["digits", "cifar11"]
+    with pytest.raises(ConfigError, match="datasets"):
+        check_config(cfg)
+
+
+def test_missing_fashion_mnist_says_how_to_install(default_config, tmp_path):
+    cfg = copy.deepcopy(default_config)
+    cfg["datasets"] = ["fashion_mnist"]
+    cfg["fashion_mnist_dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="apt-get install dataset-fashion-mnist"):
+        check_config(cfg)
+
+
+def test_command_line_numbers_are_coerced():
+    cfg = coerce_command_line({"learning_rates": ["0.5", "1e-3", "2"], "datasets": ["digits"], "seed": "3"})
+    assert cfg == {"learning_rates": [0.5, 1e-3, 2], "datasets": ["digits"], "seed": 3}
+
+
+def test_setting_names_round_trip(default_config):
+    names = [setting_name(**s) for s in sgd_settings(default_config)]
+    assert len(set(names)) == len(names)
+    assert setting_name(0.5, 0.0, 10) == "lr0.5_mom0_b10"
+    assert float(setting_name(1e-3, 0.5, 1).split("_")[0][2:]) == 1e-3
+
+
+def test_snakemake_stops_before_any_job_naming_the_key(tmp_path):
+    """The real entry point: a bad value on the command line stops `snakemake -n`."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(ROOT),
+                          "--config", "batch_sizes=[5000]"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0
+    assert "batch_sizes" in out.stdout + out.stderr

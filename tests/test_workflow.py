@@ -1,0 +1,118 @@
+"""End to end: the whole DAG on the tiny config, in a temporary copy of the workflow.
+
+One test walks through what a user does: a run interrupted midway, a resumed run that does not
+redo finished jobs, a rerun that does nothing, a changed learning rate that reruns only what
+depends on it, and the same numbers from the same seed.
+"""
+import os
+from html import escape
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "config.yaml", "config", "workflow", "notebooks"]
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml", *args]
+    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-6000:]}")
+    return out.stdout + out.stderr
+
+
+def planned_jobs(dry_run_output):
+    """{rule: count} from the 'Job stats' table of a dry run."""
+    table = dry_run_output.split("Job stats:")[-1]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m[0] != "total"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("workflow")
+    for name in COPY:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
+    return work
+
+
+def finished_outputs(log: str) -> set[str]:
+    """Outputs of the jobs a Snakemake log reports as finished (a job killed while writing is
+    incomplete, and Snakemake rightly redoes it)."""
+    outputs = {m[1]: m[0] for m in re.findall(r"^\s+output: (.*)\n(?:\s+\w+: .*\n)*?\s+jobid: (\d+)$",
+                                              log, flags=re.M)}
+    done = re.findall(r"^Finished jobid: (\d+)", log, flags=re.M)
+    return {path.strip() for job in done for path in outputs.get(job, "").split(",") if path.strip()}
+
+
+def test_interrupted_run_resumes_without_redoing_work(workdir):
+    log_path = workdir / "interrupted.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
+                                 "config/tiny.yaml"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and \
+                len(re.findall(r"Finished jobid: \d+ \(Rule: train_", log_path.read_text())) < 2:
+            time.sleep(0.2)
+        assert proc.poll() is None, "snakemake stopped by itself before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)          # what Ctrl-C does
+        proc.wait(timeout=120)
+    assert not (workdir / "report" / "index.html").exists(), "the run was not interrupted midway"
+    finished = {workdir / p: (workdir / p).stat().st_mtime_ns for p in finished_outputs(log_path.read_text())
+                if (workdir / p).exists()}
+    assert any("training" in str(p) for p in finished), "no training job finished before the interruption"
+
+    log = snakemake(workdir, "--rerun-incomplete")
+    assert (workdir / "report" / "index.html").exists(), log
+    redone = [p for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime]
+    assert not redone, f"finished outputs were recomputed: {redone}"
+
+
+def test_report_has_fits_and_claims(workdir):
+    html = (workdir / "report" / "index.html").read_text()
+    claims = pd.read_csv(workdir / "results" / "claims.csv")
+    assert {"se_tracks_linearized", "power_law_nu"} <= set(claims.claim_id)
+    assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
+    claims_table = html.split('<table class="claims">', 1)[1].split("</table>", 1)[0]
+    assert claims_table.count("<tr") == len(claims) + 1          # a header row, then one per claim
+    for claim in claims.claim.unique():
+        assert escape(claim) in claims_table
+    # the synthetic problem's fitted exponent appears in the report and is the generator's
+    fit = pd.read_json(workdir / "results" / "fits" / "synthetic_signal.json", typ="series")
+    assert abs(fit["nu"]["exponent"] - 1.5) < 0.05
+    assert f"{fit['nu']['exponent']:.3f}" in html
+    assert "<img" in html and "data:image/png;base64," in html
+    assert "http://" not in html.replace("http://www.w3.org", "")   # nothing fetched from a network
+    for nb in ("digits_spectrum", "synthetic_signal_loss_curves"):
+        assert (workdir / "report" / "notebooks" / f"{nb}.html").exists()
+
+
+def test_rerun_does_nothing(workdir):
+    assert "Nothing to be done" in snakemake(workdir, "-n")
+
+
+def test_changed_learning_rate_reruns_only_dependent_jobs(workdir):
+    jobs = planned_jobs(snakemake(workdir, "-n", "--config", "learning_rates=[0.5,0.7]"))
+    # one new setting (lr 0.7) per dataset and regime; nothing upstream of the training runs
+    assert jobs.get("train_linearized") == 2 and jobs.get("train_network") == 1, jobs
+    assert not {"prepare_dataset", "empirical_ntk", "kernel_spectrum", "fit_power_laws"} & set(jobs), jobs
+
+
+def test_same_seed_same_numbers(workdir):
+    targets = ["results/training/digits/network/lr0.5_mom0_b5.parquet",
+               "results/training/digits/linearized/lr0.5_mom0_b5.parquet",
+               "results/theory/digits.parquet"]
+    before = [pd.read_parquet(workdir / t) for t in targets]
+    snakemake(workdir, "--forcerun", "train_network", "train_linearized", "se_predictions", "--until",
+              "train_network", "train_linearized", "se_predictions")
+    for t, old in zip(targets, before):
+        pd.testing.assert_frame_equal(pd.read_parquet(workdir / t), old, check_exact=False, rtol=1e-6)

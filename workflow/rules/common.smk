@@ -1,0 +1,62 @@
+# Shared helpers: config checks, target lists, wildcard constraints.
+import hashlib
+import re
+from pathlib import Path
+
+import sgd_spectra
+
+from sgd_spectra.config import (ConfigError, check_config, dataset_kind, has_network,
+                                setting_name, sgd_settings)
+
+try:
+    check_config(config)
+except ConfigError as err:
+    raise WorkflowError(f"Invalid configuration: {err}") from None
+
+DATASETS = list(config["datasets"])
+SETTINGS = {setting_name(**s): s for s in sgd_settings(config)}
+
+
+wildcard_constraints:
+    dataset="|".join(re.escape(d) for d in DATASETS),
+    regime="network|linearized",
+    setting=r"lr[0-9.e+-]+_mom[0-9.e+-]+_b[0-9]+",
+
+
+def code_version(*modules):
+    """Hash of the package modules a rule's script uses: passed as a param, so that editing the
+    math reruns the jobs that depend on it (Snakemake's code trigger only sees the script)."""
+    digest = hashlib.sha1()
+    for module in modules:
+        digest.update((Path(sgd_spectra.__file__).parent / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def dataset_spec(name):
+    """Everything the data rule needs to build one dataset (only this dataset's keys)."""
+    kind = dataset_kind(name, config)
+    spec = {"name": name, "kind": kind}
+    if kind == "synthetic":
+        spec.update(config["synthetic"][name])
+    elif kind == "fashion_mnist":
+        spec["directory"] = config.get("fashion_mnist_dir")
+    elif kind == "user":
+        spec["path"] = config["user_datasets"][name]
+    return spec
+
+
+def regimes(dataset):
+    """Sampled-SGD regimes of a dataset: the network (image data only) and its linearisation."""
+    out = ["linearized"]
+    if has_network(dataset, config) and config["network_seeds"] > 0:
+        out.insert(0, "network")
+    return out
+
+
+def training_runs(wildcards):
+    return [f"results/training/{wildcards.dataset}/{regime}/{name}.parquet"
+            for regime in regimes(wildcards.dataset) for name in SETTINGS]
+
+
+def setting_of(wildcards):
+    return SETTINGS[wildcards.setting]

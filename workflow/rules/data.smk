@@ -1,0 +1,22 @@
+# Stage 1: datasets -> results/data/{dataset}.npz (arrays) + .json (what was built)
+
+
+rule prepare_dataset:
+    output:
+        arrays="results/data/{dataset}.npz",
+        meta="results/data/{dataset}.json",
+    params:
+        code=code_version("datasets"),
+        spec=lambda wc: dataset_spec(wc.dataset),
+        n_samples=config["n_samples"],
+        seed=config["seed"],
+    log:
+        "logs/data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/prepare_dataset.py"

@@ -1,0 +1,47 @@
+# Stage 7: claims with verdicts, then the self-contained HTML report.
+
+NOTEBOOKS = ["spectrum", "loss_curves"]
+
+
+rule claims:
+    input:
+        meta=expand("results/data/{dataset}.json", dataset=DATASETS),
+        fits=expand("results/fits/{dataset}.json", dataset=DATASETS),
+        theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
+        curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
+        maps=expand("results/theory/{dataset}_stability_map.parquet", dataset=DATASETS),
+    output:
+        "results/claims.csv",
+    params:
+        code=code_version("claims"),
+        datasets=DATASETS,
+    log:
+        "logs/report/claims.log",
+    script:
+        "../scripts/claims.py"
+
+
+rule report:
+    input:
+        data=expand("results/data/{dataset}.json", dataset=DATASETS),
+        fits=expand("results/fits/{dataset}.json", dataset=DATASETS),
+        theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
+        curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
+        spectra=expand("results/spectra/{dataset}.npz", dataset=DATASETS),
+        claims="results/claims.csv",
+        figures=expand("results/figures/{dataset}/{notebook}.png", dataset=DATASETS, notebook=NOTEBOOKS),
+        notebooks=expand("results/notebooks/{dataset}_{notebook}.html", dataset=DATASETS, notebook=NOTEBOOKS),
+        theory_figures=expand("results/figures/theory/{name}.png",
+                              name=["stability_map", "phase_diagram", "exponents"]),
+        theory_notebook="results/notebooks/theory.html",
+    output:
+        html="report/index.html",
+    params:
+        code=code_version("report"),
+        config=config,
+        datasets=DATASETS,
+        started=None,
+    log:
+        "logs/report/report.log",
+    script:
+        "../scripts/build_report.py"

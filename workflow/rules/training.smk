@@ -1,0 +1,64 @@
+# Stage 5: sampled SGD runs, one job per (dataset, regime, setting), all seeds inside.
+# The network and its linearisation of the same seed see the same batches.
+
+
+rule train_network:
+    input:
+        data="results/data/{dataset}.npz",
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/training/{dataset}/network/{setting}.parquet",
+    params:
+        code=code_version("dynamics", "ntk", "theory", "io"),
+        setting=setting_of,
+        steps=config["steps"],
+        record_points=config["record_points"],
+        n_seeds=config["network_seeds"],
+        base_seed=config["seed"],
+    log:
+        "logs/training/{dataset}/network/{setting}.log",
+    benchmark:
+        "results/benchmarks/train_network/{dataset}/{setting}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/train_network.py"
+
+
+rule train_linearized:
+    input:
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/training/{dataset}/linearized/{setting}.parquet",
+    params:
+        code=code_version("dynamics", "theory", "io"),
+        setting=setting_of,
+        steps=config["steps"],
+        record_points=config["record_points"],
+        n_seeds=config["linearized_seeds"],
+        base_seed=config["seed"],
+    log:
+        "logs/training/{dataset}/linearized/{setting}.log",
+    benchmark:
+        "results/benchmarks/train_linearized/{dataset}/{setting}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 1000 + 8 * config["n_samples"] ** 2 // 2**20,
+        runtime=60,
+    script:
+        "../scripts/train_linearized.py"
+
+
+rule collect_curves:
+    input:
+        runs=training_runs,
+        theory="results/theory/{dataset}.parquet",
+    output:
+        "results/curves/{dataset}.parquet",
+    log:
+        "logs/curves/{dataset}.log",
+    threads: 1
+    script:
+        "../scripts/collect_curves.py"

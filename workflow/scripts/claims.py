@@ -1,0 +1,14 @@
+"""Check every claim on every dataset and write the claims table."""
+import pandas as pd
+
+from sgd_spectra.claims import dataset_claims
+from sgd_spectra.io import read_json, redirect_log
+
+redirect_log(snakemake.log[0])
+inp = snakemake.input
+tables = [dataset_claims(ds, read_json(m), read_json(f), read_json(t), pd.read_parquet(c), pd.read_parquet(s))
+          for ds, m, f, t, c, s in zip(snakemake.params.datasets, inp.meta, inp.fits, inp.theory, inp.curves,
+                                       inp.maps)]
+claims = pd.concat(tables, ignore_index=True)
+print(claims[["dataset", "claim_id", "verdict"]].to_string())
+claims.to_csv(snakemake.output[0], index=False)
