@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from browser import browser_available, inspect_page
+
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "config.yaml", "config", "workflow", "notebooks"]
 
@@ -94,6 +96,35 @@ def test_report_has_fits_and_claims(workdir):
     assert "http://" not in html.replace("http://www.w3.org", "")   # nothing fetched from a network
     for nb in ("digits_spectrum", "synthetic_signal_loss_curves"):
         assert (workdir / "report" / "notebooks" / f"{nb}.html").exists()
+
+
+def test_report_renders_offline_in_a_real_browser(workdir):
+    """Headless Chromium, network off: no console error, no request, every image decoded, the
+    MathML laid out as math, one claims-table row per claim; a full-page screenshot is kept."""
+    if not browser_available():
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are required in CI (.ci/run installs them)")
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    shot = ROOT / "results" / "report_screenshot.png"
+    page = inspect_page(workdir / "report" / "index.html", screenshot=shot)
+    assert page["console_errors"] == [] and page["external_requests"] == []
+    assert len(page["images"]) >= 6 and all(i["complete"] and i["width"] > 0 and i["height"] > 0
+                                             for i in page["images"]), page["images"]
+    assert page["maths"] and all(m["width"] > 0 and m["height"] > 0 and "math" in m["display"]
+                                 for m in page["maths"])
+    assert page["claim_rows"] == len(pd.read_csv(workdir / "results" / "claims.csv"))
+    assert shot.stat().st_size > 50_000
+    for notebook in (workdir / "report" / "notebooks").glob("*.html"):
+        nb = inspect_page(notebook)
+        assert nb["console_errors"] == [] and nb["external_requests"] == [], notebook.name
+        assert all(i["complete"] and i["width"] > 0 for i in nb["images"]), notebook.name
+        assert all(m["width"] > 0 and "math" in m["display"] for m in nb["maths"]), notebook.name
+
+
+def test_snakemake_report_also_works(workdir):
+    snakemake(workdir, "--report", "results/snakemake_report.html")
+    html = (workdir / "results" / "snakemake_report.html").read_text(errors="replace")
+    assert "loss_curves.png" in html and "spectrum.png" in html
 
 
 def test_rerun_does_nothing(workdir):

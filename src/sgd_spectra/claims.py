@@ -33,7 +33,7 @@ SETTING_KEYS = ["lr", "momentum", "batch"]
 def _row(claim_id, claim, dataset, source, prediction, measurement, tolerance, verdict, section=None):
     return dict(claim_id=claim_id, claim=claim, dataset=dataset, source=source, prediction=prediction,
                 measurement=measurement, tolerance=tolerance, verdict=verdict,
-                section=section or f"dataset-{dataset}")
+                section=section or dataset)
 
 
 def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +90,7 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
             f"log-log linear on k ∈ [{f['k_min']}, {f['k_max']}]",
             f"{symbol} = {f['exponent']:.3f} ± {f['exponent_err']:.3f}, R² = {f['r2']:.4f}, "
             f"sub-range spread {100 * spread:.1f}%",
-            f"R² ≥ {POWER_LAW_R2}, spread ≤ {100 * POWER_LAW_SPREAD:.0f}%", verdict))
+            f"R² ≥ {POWER_LAW_R2}, spread ≤ {100 * POWER_LAW_SPREAD:.0f}%", verdict, section="fits"))
     if meta.get("kind") == "synthetic":
         err_nu = abs(fit["nu"]["exponent"] - meta["nu"])
         err_kappa = abs(fit["kappa"]["exponent"] - meta["kappa"])
@@ -99,7 +99,7 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
             "workflow check (theory.md §12)", f"ν = {meta['nu']}, κ = {meta['kappa']}",
             f"ν = {fit['nu']['exponent']:.4f}, κ = {fit['kappa']['exponent']:.4f}",
             f"|Δ| ≤ {EXPONENT_TOLERANCE}",
-            "holds" if max(err_nu, err_kappa) <= EXPONENT_TOLERANCE else "fails"))
+            "holds" if max(err_nu, err_kappa) <= EXPONENT_TOLERANCE else "fails", section="fits"))
     return rows
 
 
@@ -114,7 +114,8 @@ def tracking_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[di
     rows = []
     if not both:
         rows.append(_row("se_tracks_linearized", "SE(τ) loss tracks the linearised SGD loss", dataset,
-                         "paper §3, Fig. 1", "—", "no setting where both converged", "—", "inconclusive"))
+                         "paper §3, Fig. 1", "—", "no setting where both converged", "—", "inconclusive",
+                         section="loss"))
     else:
         per_setting = {tau: np.array([relative_curve_error(_curve(means, "se", s, tau).values,
                                                            _curve(means, "linearized", s).values)
@@ -132,7 +133,7 @@ def tracking_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[di
             f"SE(τ) = seed-averaged linearised loss (best τ = {best:g})",
             f"median over converged settings of the mean relative error over time: {detail}",
             f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
-            "holds" if errors[best] <= TRACKING_TOLERANCE else "fails"))
+            "holds" if errors[best] <= TRACKING_TOLERANCE else "fails", section="loss"))
     if (curves.regime == "network").any():
         pairs = [s for s in settings if _converged(curves, "network", s) and _converged(curves, "linearized", s)]
         errs = [relative_curve_error(_curve(means, "network", s).values, _curve(means, "linearized", s).values)
@@ -146,7 +147,8 @@ def tracking_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[di
             f"{100 * median_err:.1f}% (largest {100 * max(errs):.1f}%)"
             if errs else "no setting where both converged",
             f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
-            ("holds" if median_err <= TRACKING_TOLERANCE else "fails") if errs else "inconclusive"))
+            ("holds" if median_err <= TRACKING_TOLERANCE else "fails") if errs else "inconclusive",
+            section="loss"))
     return rows
 
 
@@ -176,7 +178,7 @@ def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[d
             f"stability_{regime}", claim, dataset, "paper Prop. 3 (eq. 21)",
             f"{total - n_unstable} settings stable, {n_unstable} unstable (SE τ=1)",
             f"{agree}/{total} settings agree" + (": " + "; ".join(mismatches) if mismatches else ""),
-            "all settings", "holds" if agree == total else "fails"))
+            "all settings", "holds" if agree == total else "fails", section="stability"))
     return rows
 
 
@@ -197,7 +199,7 @@ def slope_claims(dataset: str, curves: pd.DataFrame, fit: dict, theory: dict) ->
     if not slopes or fit["nu"]["exponent"] <= 1:
         return [_row("late_time_exponent", "The late-time loss decays as t^(−min(ζ, 2−1/ν))", dataset,
                      "paper Theorem 2 (eq. 28)", f"{predicted:.3f}", "no converged run to measure",
-                     f"± {SLOPE_TOLERANCE}", "inconclusive")]
+                     f"± {SLOPE_TOLERANCE}", "inconclusive", section="across")]
     measured = float(np.median(slopes))
     return [_row(
         "late_time_exponent", "The late-time loss decays as t^(−min(ζ, 2−1/ν))", dataset,
@@ -205,7 +207,8 @@ def slope_claims(dataset: str, curves: pd.DataFrame, fit: dict, theory: dict) ->
         f"slope {predicted:.3f} ({fit['phase']}, from fitted ν, κ)",
         f"median slope of the linearised loss over the last decade: {measured:.3f} "
         f"({len(slopes)} settings, range {min(slopes):.3f} … {max(slopes):.3f})",
-        f"± {SLOPE_TOLERANCE}", "holds" if abs(measured - predicted) <= SLOPE_TOLERANCE else "fails")]
+        f"± {SLOPE_TOLERANCE}", "holds" if abs(measured - predicted) <= SLOPE_TOLERANCE else "fails",
+        section="across")]
 
 
 def bisection_claims(dataset: str, stability_map: pd.DataFrame) -> list[dict]:
@@ -223,7 +226,7 @@ def bisection_claims(dataset: str, stability_map: pd.DataFrame) -> list[dict]:
         f"bisection on SE runs: largest deviation {100 * rel.max():.3f}% (b={int(worst.batch)}, "
         f"β={worst.momentum:g}: {worst.lr_critical_se_bisection:.4f} vs {worst.lr_critical:.4f})",
         f"≤ {100 * BISECTION_TOLERANCE:.1f}%", "holds" if rel.max() <= BISECTION_TOLERANCE else "fails",
-        section="across")]
+        section="theory")]
 
 
 def dataset_claims(dataset: str, meta: dict, fit: dict, theory: dict, curves: pd.DataFrame,

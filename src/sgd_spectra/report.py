@@ -459,6 +459,7 @@ code { font-size:.9em; }
 .missing { color:#a11a1a; }
 dl.kv { display:grid; grid-template-columns:max-content 1fr; gap:.2em 1.2em; font-size:.95em; }
 dl.kv dt { color:var(--muted); } dl.kv dd { margin:0; }
+mark.changed { background:#fff1a8; }
 """
 
 
@@ -678,8 +679,8 @@ def _what_was_run(config: dict, datasets: Sequence[str], data: Mapping[str, dict
                 caption="Datasets. The scale factor multiplies the raw kernel (and the network's torch "
                         "learning rate) so that learning rates are in units of 1/λ<sub>max</sub>.")
     width = config.get("width", "—")
-    out += (
-        "<h3>Network and kernel</h3><p>On image datasets the model is a one-hidden-layer ReLU network "
+    network = (
+        "<p>On image datasets the model is a one-hidden-layer ReLU network "
         + math(r"f(x)=\frac{1}{\sqrt{m}}\sum_{j=1}^{m}a_j\,\mathrm{relu}\!\left(\frac{w_j^\top x}{\sqrt{d}}+b_j\right)")
         + f" of width {math('m')} = {esc(width)} in NTK parametrisation (all weights and the hidden "
         "bias drawn from N(0,1), no output bias), trained on ½ MSE regressing the standardised digit "
@@ -707,17 +708,38 @@ def _what_was_run(config: dict, datasets: Sequence[str], data: Mapping[str, dict
         ["base seed", fmt(config.get("seed"))],
     ]
     n_settings = len(lrs) * len(config.get("momenta", [])) * len(config.get("batch_sizes", []))
-    out += (f"<h3>SGD settings</h3><p>Every combination is run: {n_settings} settings per dataset. "
-            "Batches are drawn without replacement within a step and independently across steps; "
-            "the SE predictions use the same " + math(r"\gamma") + ".</p>")
-    out += table(None, settings, cls="settings")
-    return out
+    sgd = (f"<p>Every combination is run: {n_settings} settings per dataset. "
+           "Batches are drawn without replacement within a step and independently across steps; "
+           "the SE predictions use the same " + math(r"\gamma") + ".</p>")
+    sgd += table(None, settings, cls="settings")
+    return out, network, sgd
 
 
-def _methods(config: dict, repo_dir, benchmarks_dir, started: float | None) -> str:
+def config_listing(config: dict, default: dict | None) -> tuple[str, list[str]]:
+    """The config as YAML, top-level keys that differ from ``default`` wrapped in <mark>."""
     import yaml
-    cfg = yaml.safe_dump(_plain_config(config), sort_keys=False, default_flow_style=None, width=100)
-    out = "<h3>Configuration (exactly as run)</h3><pre>" + esc(cfg) + "</pre>"
+    config, default = _plain_config(config), _plain_config(default) if default is not None else None
+    blocks, changed = [], []
+    for key, value in config.items():
+        text = esc(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None, width=100))
+        if default is not None and (key not in default or default[key] != value):
+            changed.append(key)
+            text = f'<mark class="changed">{text}</mark>'
+        blocks.append(text)
+    return "".join(blocks), changed
+
+
+def _methods(config: dict, repo_dir, benchmarks_dir, started: float | None,
+             default_config: dict | None = None) -> str:
+    listing, changed = config_listing(config, default_config)
+    if default_config is None:
+        note = ""
+    elif changed:
+        note = ("<p>Highlighted: keys that differ from the embedded default <code>config.yaml</code> ("
+                + ", ".join(f"<code>{esc(k)}</code>" for k in changed) + ").</p>")
+    else:
+        note = "<p>This is the embedded default <code>config.yaml</code>, unchanged.</p>"
+    out = "<h3>Configuration (exactly as run)</h3>" + note + "<pre>" + listing + "</pre>"
     versions = package_versions()
     facts = [("git commit", esc(git_state(repo_dir))),
              ("machine", esc(machine_description())),
@@ -746,12 +768,9 @@ def _methods(config: dict, repo_dir, benchmarks_dir, started: float | None) -> s
     return out
 
 
-def _across_datasets(section: int, figs: Mapping[str, str | os.PathLike], notebook: str | None,
-                     figure) -> str:
-    """Stability map, phase diagram and late-time exponents of all datasets together."""
-    out = [f'<h2 id="across">{section}. Theory across datasets</h2>',
-           "<p>Three predictions that need only the spectrum, checked against simulation: where "
-           "SGD stops converging, which phase each dataset is in, and how fast the loss decays late.</p>"]
+def _across_datasets(figs: Mapping[str, str | os.PathLike], figure, keys: Sequence[str]) -> str:
+    """Cross-dataset figures (stability map, phase diagram, late-time exponents) named by ``keys``."""
+    out = []
     captions = {
         "stability_map": (
             "Critical learning rate " + math(r"\alpha_c(\beta)") + " per dataset and batch size: the "
@@ -770,11 +789,9 @@ def _across_datasets(section: int, figs: Mapping[str, str | os.PathLike], notebo
             "setting the theory calls stable (linearised SGD, mean over seeds, and SE τ = 1), against "
             "the prediction " + math(r"-\min(\zeta,\,2-1/\nu)") + " from the fitted exponents (bars)."),
     }
-    for key, caption in captions.items():
+    for key in keys:
         if figs.get(key):
-            out.append(figure(figs[key], caption, f"across-figure-{key}", wide=(key == "stability_map")))
-    if notebook:
-        out.append(f'<p>Executed notebook: <a href="{esc(notebook)}">theory across datasets</a>.</p>')
+            out.append(figure(figs[key], captions[key], f"across-figure-{key}", wide=(key == "stability_map")))
     return "\n".join(out)
 
 
@@ -815,6 +832,7 @@ def build_report(
     repo_dir: str | os.PathLike = ".",
     theory_figures: Mapping[str, str | os.PathLike] | None = None,
     theory_notebook: str | None = None,
+    default_config: dict | None = None,
 ) -> str:
     """Write the self-contained report page to ``output`` and return its HTML.
 
@@ -826,6 +844,7 @@ def build_report(
     ``started`` is the workflow's start time (Unix seconds) or None.
     ``theory_figures`` (keys ``stability_map``, ``phase_diagram``, ``exponents``) are the
     cross-dataset figures, ``theory_notebook`` the link to their executed notebook.
+    ``default_config``: the embedded default, to highlight what the run changed.
     """
     datasets = list(datasets)
     data_info = {d: _read_json(data[d]) for d in datasets}
@@ -848,7 +867,7 @@ def build_report(
     counts = verdict_counts(claims_df)
     steps = config.get("steps")
 
-    anchors = {"claims", "run", "theory", "methods", "across"}
+    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across"}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
     figure = _Figures()
@@ -858,12 +877,9 @@ def build_report(
     body.append('<header><h1>sgd-spectra: predicting mini-batch SGD from the tangent-kernel spectrum</h1>'
                 '<p class="subtitle">A reproduction of Velikanov, Kuznedelev &amp; Yarotsky, '
                 '“A view of mini-batch SGD via generating functions” (arXiv 2206.11124, ICLR 2023)</p>')
-    toc = ['<a href="#claims">Claims</a>', '<a href="#run">What was run</a>',
-           '<a href="#theory">Theory</a>']
-    toc += [f'<a href="#{esc(d)}">{esc(d)}</a>' for d in datasets]
-    if theory_figures:
-        toc.append('<a href="#across">Across datasets</a>')
-    toc.append('<a href="#methods">Methods and provenance</a>')
+    toc = ['<a href="#claims">1. Claims</a>', '<a href="#run">2. Data</a>',
+           '<a href="#spectra">3. Spectra and exponents</a>', '<a href="#theory">4. Theory</a>',
+           '<a href="#training">5. Training</a>', '<a href="#methods">6. Methods and provenance</a>']
     body.append('<nav class="toc">' + " &nbsp;·&nbsp; ".join(toc) + "</nav></header>")
     networks = [d for d in datasets
                 if d in curve_frames and (curve_frames[d]["regime"] == "network").any()]
@@ -875,21 +891,21 @@ def build_report(
                 "and the tolerance used for the verdict.</p>")
     body.append(claims_section(claims_df, anchors))
 
-    body.append('<h2 id="run">2. What was run</h2>')
-    body.append(_what_was_run(config, datasets, data_info, scales))
+    datasets_html, network_html, sgd_html = _what_was_run(config, datasets, data_info, scales)
+    body.append('<h2 id="run">2. Data</h2>')
+    body.append(datasets_html)
 
-    body.append('<h2 id="theory">3. Theory in brief</h2>')
-    body.append(theory_section())
-
-    for i, d in enumerate(datasets, start=4):
-        info, fit, th = data_info[d], fit_info[d], theory_info[d]
-        body.append(f'<h2 id="{esc(d)}">{i}. Dataset <code>{esc(d)}</code></h2>')
+    body.append('<h2 id="spectra">3. NTK spectra and fitted exponents</h2>')
+    body.append(network_html)
+    for d in datasets:
+        info, fit = data_info[d], fit_info[d]
+        nu, kappa = fit["nu"], fit["kappa"]
         kind = info.get("kind", "")
+        body.append(f'<h3 id="{esc(d)}">Dataset <code>{esc(d)}</code></h3>')
         body.append(f"<p>{esc(info.get('source', ''))}; {math('N')} = {fmt(info.get('n_samples'))}"
                     + (", kernel: empirical NTK of the network at initialisation" if kind != "synthetic"
                        else ", kernel and coefficients with exact power laws") + ".</p>")
-        nu, kappa = fit["nu"], fit["kappa"]
-        body.append(f'<h3 id="{esc(d)}-spectrum">Spectrum</h3>')
+        body.append(f'<div id="{esc(d)}-spectrum"></div>')
         body.append(figure(
             (figures.get(d) or {}).get("spectrum"),
             f"Kernel spectrum of <code>{esc(d)}</code>. (a) Eigenvalues {S['lambda_k']} of "
@@ -900,12 +916,21 @@ def build_report(
             f"the truncation-aware power law fitted on [{int(kappa['k_min'])}, {int(kappa['k_max'])}], "
             f"{S['kappa']} = {pm(kappa['exponent'], kappa['exponent_err'])}. Markers: data; lines: fits.",
             f"{d}-figure-spectrum"))
-        body.append(f'<h3 id="{esc(d)}-fits">Fitted exponents and derived quantities</h3>')
+        body.append(f'<h4 id="{esc(d)}-fits">Fitted exponents and derived quantities</h4>')
         body.append(fits_table(fit))
-        body.append("<p>With these numbers the key equations of §3 read:</p>")
+        body.append("<p>With these numbers the key equations of §4 read:</p>")
         body.append(_dataset_equations(fit))
 
-        body.append(f'<h3 id="{esc(d)}-loss">Loss curves</h3>')
+    body.append('<h2 id="theory">4. Theory</h2>')
+    body.append(theory_section())
+    if theory_figures:
+        body.append(_across_datasets(theory_figures, figure, keys=("stability_map", "phase_diagram")))
+
+    body.append('<h2 id="training">5. Training: theory against SGD</h2>')
+    body.append(sgd_html)
+    for d in datasets:
+        th = theory_info[d]
+        body.append(f'<h3 id="{esc(d)}-loss">Loss curves: <code>{esc(d)}</code></h3>')
         has_net = d in curve_frames and (curve_frames[d]["regime"] == "network").any()
         body.append(figure(
             (figures.get(d) or {}).get("loss_curves"),
@@ -918,7 +943,7 @@ def build_report(
             + " (Theorem 2, τ = 1) for settings the theory calls stable. "
             "Crosses mark divergence; each panel title gives the SE prediction " + math("U(1)") + ".",
             f"{d}-figure-loss", wide=True))
-        body.append(f'<h3 id="{esc(d)}-stability">Stability per setting</h3>')
+        body.append(f'<h4 id="{esc(d)}-stability">Stability per setting</h4>')
         stab = stability_frame(th, curve_frames.get(d))
         body.append(
             "<p>Theory: the loss converges iff the noiseless condition holds and "
@@ -935,13 +960,14 @@ def build_report(
                 links.append(f'<a href="{esc(href)}">{esc(label)} notebook</a>')
         body.append(f'<p id="{esc(d)}-notebooks">Executed notebooks: ' + (" · ".join(links) or "none")
                     + ".</p>")
-
-    section = len(datasets) + 4
     if theory_figures:
-        body.append(_across_datasets(section, theory_figures, theory_notebook, figure))
-        section += 1
-    body.append(f'<h2 id="methods">{section}. Methods and provenance</h2>')
-    body.append(_methods(config, repo_dir, benchmarks_dir, started))
+        body.append('<h3 id="across">Late-time exponents across datasets</h3>')
+        body.append(_across_datasets(theory_figures, figure, keys=("exponents",)))
+        if theory_notebook:
+            body.append(f'<p>Executed notebook: <a href="{esc(theory_notebook)}">theory across datasets</a>.</p>')
+
+    body.append('<h2 id="methods">6. Methods and provenance</h2>')
+    body.append(_methods(config, repo_dir, benchmarks_dir, started, default_config))
 
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

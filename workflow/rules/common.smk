@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import sgd_spectra
+import yaml
 
 from sgd_spectra.config import (ConfigError, check_config, dataset_kind, has_network,
                                 setting_name, sgd_settings)
@@ -14,6 +15,9 @@ except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 DATASETS = list(config["datasets"])
+# the embedded default, so the report can highlight what a run changed
+with open(Path(workflow.basedir) / "config.yaml") as fh:
+    DEFAULT_CONFIG = yaml.safe_load(fh)
 SETTINGS = {setting_name(**s): s for s in sgd_settings(config)}
 
 

@@ -84,7 +84,9 @@ rule notebook_html:
         "results/notebooks/{name}.ipynb",
     output:
         "results/notebooks/{name}.html",
+    params:
+        code=code_version("notebook_html"),
     log:
         "logs/figures/{name}_html.log",
-    shell:
-        "jupyter nbconvert --to html --output-dir results/notebooks {input} > {log} 2>&1"
+    script:
+        "../scripts/notebook_html.py"

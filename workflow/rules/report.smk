@@ -39,6 +39,7 @@ rule report:
     params:
         code=code_version("report"),
         config=config,
+        default_config=DEFAULT_CONFIG,
         datasets=DATASETS,
         started=None,
     log:

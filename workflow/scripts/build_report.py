@@ -63,5 +63,6 @@ build_report(
     started=params.started,
     theory_figures=theory_figures,
     theory_notebook=theory_notebook,
+    default_config=params.default_config,
 )
 print(f"wrote {out}")
