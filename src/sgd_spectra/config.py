@@ -77,6 +77,13 @@ def check_config(config: dict) -> None:
         if b > n:
             raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
                               "(batches hold distinct points)")
+    for name in config.get("map_datasets") or []:
+        if name not in config["datasets"]:
+            raise ConfigError(f"config key 'map_datasets': {name!r} is not one of `datasets`")
+    if config.get("map_batch_size", 1) > n:
+        raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds n_samples={n}")
+    if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
+        raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
     for key in ("eigen_fit_range", "tail_fit_range"):
         lo, hi = config[key]
         if not lo < hi <= n:

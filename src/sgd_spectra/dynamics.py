@@ -26,29 +26,36 @@ def draw_batch(rng: np.random.Generator, n_samples: int, batch_size: int) -> np.
     return rng.choice(n_samples, size=batch_size, replace=False)
 
 
-def linearized_sgd(kernel_over_n, initial_error, lr: float, momentum: float, batch_size: int,
-                   seeds, record_steps, base_seed: int = 0, progress: bool = False):
-    """Output-space SGD of the linearised model, several seeds as one vectorised state.
+def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, seeds, record_steps,
+                   base_seed: int = 0, progress: bool = False):
+    """Output-space SGD of the linearised model: many runs as one vectorised state.
 
     Update (the authors' linearised regime, normalised kernel ``K_norm = N * kernel_over_n``)::
 
         p <- (1/b) K_norm[:, B] e_B + beta p,   e <- e - lr p
 
-    Returns ``(loss, diverged_at)``: loss (n_seeds, len(record_steps)), ``inf`` once diverged,
-    and per seed the divergence step or -1.
+    One run per entry of ``seeds``; ``lr`` and ``momentum`` are scalars or one value per run.
+    Runs with the same seed see the same batches, so a grid of settings under one seed shares
+    one batch per step and the update is a single GEMM (the loss maps use this).
+    Returns ``(loss, diverged_at)``: loss (runs, len(record_steps)), ``inf`` once diverged,
+    and per run the divergence step or -1.
     """
     K = np.asarray(kernel_over_n, dtype=np.float64)
     n = K.shape[0]
-    seeds = list(seeds)
+    seeds = np.asarray(list(seeds), dtype=np.int64)
+    n_runs = len(seeds)
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[:, None]
+    momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[:, None]
     record_steps, inverse = unique_steps(record_steps)
-    rngs = [batch_rng(base_seed, s, batch_size) for s in seeds]
-    err = np.tile(np.asarray(initial_error, dtype=np.float64), (len(seeds), 1))   # (S, N)
+    distinct, seed_index = np.unique(seeds, return_inverse=True)
+    rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
+    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
     buf = np.zeros_like(err)
     loss0 = np.sum(err[0] ** 2) / (2 * n)
-    loss = np.full((len(seeds), len(record_steps)), np.inf)
-    diverged_at = np.full(len(seeds), -1)
-    alive = np.ones(len(seeds), dtype=bool)
-    rows = np.arange(len(seeds))[:, None]
+    loss = np.full((n_runs, len(record_steps)), np.inf)
+    diverged_at = np.full(n_runs, -1)
+    alive = np.ones(n_runs, dtype=bool)
+    rows = np.arange(n_runs)[:, None]
     scale = n / batch_size
     steps = range(int(record_steps.max()) + 1)
     if progress:
@@ -68,9 +75,14 @@ def linearized_sgd(kernel_over_n, initial_error, lr: float, momentum: float, bat
                 rec += 1
                 if rec == len(record_steps) or not alive.any():
                     break
-            batches = np.stack([draw_batch(r, n, batch_size) for r in rngs])        # (S, b)
-            # grad_s = (N/b) K[:, B_s] e_s[B_s]; K is symmetric, so gather contiguous rows K[B_s]
-            grad = scale * np.einsum("sbn,sb->sn", K[batches], err[rows, batches])
+            batches = np.stack([draw_batch(r, n, batch_size) for r in rngs])     # (seeds, b)
+            # grad_r = (N/b) K[:, B_r] e_r[B_r]; K is symmetric, so use the rows K[B_r]
+            if len(distinct) == 1:
+                B = batches[0]
+                grad = scale * (err[:, B] @ K[B])
+            else:
+                B = batches[seed_index]                                          # (runs, b)
+                grad = scale * np.einsum("sbn,sb->sn", K[B], err[rows, B])
             buf = grad + momentum * buf
             err = err - lr * buf
     return loss[:, inverse], diverged_at

@@ -795,6 +795,32 @@ def _across_datasets(figs: Mapping[str, str | os.PathLike], figure, keys: Sequen
     return "\n".join(out)
 
 
+def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | None) -> str:
+    """The paper's experiments: loss maps (Fig. 2) and optimal hyper-parameters (Fig. 6)."""
+    out = ["<p>Two of the paper's experiments, reproduced from the workflow's own spectra and simulators; "
+           "their verdicts are in the claims table.</p>"]
+    if figs.get("loss_maps"):
+        out.append("<h3>Loss over learning rate × momentum (paper Fig. 2)</h3>")
+        out.append(figure(figs["loss_maps"],
+            "Loss after " + math("T") + " steps over a grid of learning rate " + math(r"\alpha") + " and momentum "
+            + math(r"\beta") + ", for sampled SGD on the linearised model (left, one batch sequence shared by all "
+            "cells) and SE(τ = 1) (right). Grey cells diverged or ended above the initial loss. Red: the predicted "
+            "stability boundary " + math(r"\alpha_c(\beta)") + " (the smaller of the " + math("U(1)=1")
+            + " root and " + math(r"2(1+\beta)") + "). Star: the grid optimum. In the noise phase the optimum "
+            "moves to negative momentum.", "experiments-figure-maps", wide=True))
+    if figs.get("hyperparameters"):
+        out.append("<h3>Optimal learning rate and momentum at a fixed horizon (paper Fig. 6)</h3>")
+        out.append(figure(figs["hyperparameters"],
+            "Left: SE loss after " + math("T=10^4") + " steps against the learning rate (" + math(r"\beta=0")
+            + ", " + math("b=1") + ", " + math("N=10^4") + ") on power-law spectra; dashed: the measured optimum, "
+            "dotted: the optimum printed by the authors. Right: loss against momentum at the optimal learning "
+            "rate, relative to " + math(r"\beta=0") + ", for four noise-phase spectra; dashed: the optimal "
+            + math(r"\beta") + ".", "experiments-figure-hyper"))
+    if notebook:
+        out.append(f'<p>Executed notebook: <a href="{esc(notebook)}">experiments</a>.</p>')
+    return "\n".join(out)
+
+
 def _plain_config(obj):
     if isinstance(obj, Mapping):
         return {str(k): _plain_config(v) for k, v in obj.items()}
@@ -833,6 +859,8 @@ def build_report(
     theory_figures: Mapping[str, str | os.PathLike] | None = None,
     theory_notebook: str | None = None,
     default_config: dict | None = None,
+    experiment_figures: Mapping[str, str | os.PathLike] | None = None,
+    experiment_notebook: str | None = None,
 ) -> str:
     """Write the self-contained report page to ``output`` and return its HTML.
 
@@ -867,7 +895,7 @@ def build_report(
     counts = verdict_counts(claims_df)
     steps = config.get("steps")
 
-    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across"}
+    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across", "experiments"}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
     figure = _Figures()
@@ -879,7 +907,10 @@ def build_report(
                 '“A view of mini-batch SGD via generating functions” (arXiv 2206.11124, ICLR 2023)</p>')
     toc = ['<a href="#claims">1. Claims</a>', '<a href="#run">2. Data</a>',
            '<a href="#spectra">3. Spectra and exponents</a>', '<a href="#theory">4. Theory</a>',
-           '<a href="#training">5. Training</a>', '<a href="#methods">6. Methods and provenance</a>']
+           '<a href="#training">5. Training</a>']
+    if experiment_figures:
+        toc.append('<a href="#experiments">6. Experiments</a>')
+    toc.append(f'<a href="#methods">{7 if experiment_figures else 6}. Methods and provenance</a>')
     body.append('<nav class="toc">' + " &nbsp;·&nbsp; ".join(toc) + "</nav></header>")
     networks = [d for d in datasets
                 if d in curve_frames and (curve_frames[d]["regime"] == "network").any()]
@@ -966,7 +997,12 @@ def build_report(
         if theory_notebook:
             body.append(f'<p>Executed notebook: <a href="{esc(theory_notebook)}">theory across datasets</a>.</p>')
 
-    body.append('<h2 id="methods">6. Methods and provenance</h2>')
+    section = 6
+    if experiment_figures:
+        body.append(f'<h2 id="experiments">{section}. Experiments</h2>')
+        body.append(_experiments(experiment_figures, figure, experiment_notebook))
+        section += 1
+    body.append(f'<h2 id="methods">{section}. Methods and provenance</h2>')
     body.append(_methods(config, repo_dir, benchmarks_dir, started, default_config))
 
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -10,9 +10,14 @@ rule claims:
         theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
         curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
         maps=expand("results/theory/{dataset}_stability_map.parquet", dataset=DATASETS),
+        loss_maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
+        optima="results/experiments/hyperparameters/optima.csv",
     output:
         "results/claims.csv",
     params:
+        map_datasets=MAP_DATASETS,
+        hyper_steps=config["hyper_steps"],
+        hyper_n_samples=config["hyper_n_samples"],
         code=code_version("claims"),
         datasets=DATASETS,
     log:
@@ -34,6 +39,9 @@ rule report:
         theory_figures=expand("results/figures/theory/{name}.png",
                               name=["stability_map", "phase_diagram", "exponents"]),
         theory_notebook="results/notebooks/theory.html",
+        experiment_figures=["results/figures/experiments/loss_maps.png",
+                            "results/figures/experiments/hyperparameters.png"],
+        experiment_notebook="results/notebooks/experiments.html",
     output:
         html="report/index.html",
     params:

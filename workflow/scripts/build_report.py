@@ -44,6 +44,12 @@ if hasattr(inp, "theory_notebook"):
     shutil.copyfile(inp.theory_notebook, out.parent / "notebooks" / Path(inp.theory_notebook).name)
     theory_notebook = f"notebooks/{Path(inp.theory_notebook).name}"
 
+experiment_figures = {Path(p).stem: p for p in getattr(inp, "experiment_figures", [])}
+experiment_notebook = None
+if hasattr(inp, "experiment_notebook"):
+    shutil.copyfile(inp.experiment_notebook, out.parent / "notebooks" / Path(inp.experiment_notebook).name)
+    experiment_notebook = f"notebooks/{Path(inp.experiment_notebook).name}"
+
 curves = by_dataset(inp.curves, ".parquet") if hasattr(inp, "curves") else derived("curves", ".parquet")
 spectra = by_dataset(inp.spectra, ".npz") if hasattr(inp, "spectra") else derived("spectra", ".npz")
 
@@ -64,5 +70,7 @@ build_report(
     theory_figures=theory_figures,
     theory_notebook=theory_notebook,
     default_config=params.default_config,
+    experiment_figures=experiment_figures,
+    experiment_notebook=experiment_notebook,
 )
 print(f"wrote {out}")

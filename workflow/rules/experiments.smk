@@ -1,0 +1,83 @@
+# Stage 6b: the paper's experiments (loss maps, optimal hyper-parameters), figures in
+# notebooks/experiments.ipynb and verdicts in the claims table.
+
+MAP_DATASETS = list(config.get("map_datasets") or [])
+
+
+rule loss_map:
+    input:
+        spectrum="results/spectra/{dataset}.npz",
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/experiments/loss_map/{dataset}.parquet",
+    params:
+        code=code_version("experiments", "dynamics", "theory"),
+        lr_max=config["map_lr_max"],
+        lr_points=config["map_lr_points"],
+        momentum_points=config["map_momentum_points"],
+        batch=config["map_batch_size"],
+        steps=config["map_steps"],
+        seed=config["seed"],
+    log:
+        "logs/experiments/loss_map_{dataset}.log",
+    benchmark:
+        "results/benchmarks/loss_map/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        runtime=60,
+    script:
+        "../scripts/loss_map.py"
+
+
+rule optimal_hyperparameters:
+    output:
+        curves="results/experiments/hyperparameters/curves.parquet",
+        optima="results/experiments/hyperparameters/optima.csv",
+    params:
+        code=code_version("experiments", "theory"),
+        lr_problems=config["hyper_lr_problems"],
+        momentum_problems=config["hyper_momentum_problems"],
+        n_samples=config["hyper_n_samples"],
+        batch=config["hyper_batch_size"],
+        steps=config["hyper_steps"],
+        lr_points=config["hyper_lr_points"],
+        momentum_points=config["hyper_momentum_points"],
+    log:
+        "logs/experiments/optimal_hyperparameters.log",
+    benchmark:
+        "results/benchmarks/optimal_hyperparameters/all.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/optimal_hyperparameters.py"
+
+
+rule experiment_figures:
+    input:
+        notebook="notebooks/experiments.ipynb",
+        maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
+        fits=expand("results/fits/{dataset}.json", dataset=MAP_DATASETS),
+        curves="results/experiments/hyperparameters/curves.parquet",
+        optima="results/experiments/hyperparameters/optima.csv",
+    output:
+        maps=report("results/figures/experiments/loss_maps.png", caption="../report/experiments.rst",
+                    category="Experiments"),
+        hyper=report("results/figures/experiments/hyperparameters.png", caption="../report/experiments.rst",
+                     category="Experiments"),
+        notebook="results/notebooks/experiments.ipynb",
+    params:
+        parameters=lambda wc, input, output: dict(
+            map_datasets=MAP_DATASETS, map_paths=list(input.maps), fit_paths=list(input.fits),
+            curves_path=input.curves, optima_path=input.optima, lr_problems=config["hyper_lr_problems"],
+            maps_figure=output.maps, hyper_figure=output.hyper),
+        timeout=config["notebook_timeout"],
+    log:
+        "logs/figures/experiments.log",
+    benchmark:
+        "results/benchmarks/experiment_figures/all.tsv"
+    threads: 1
+    script:
+        "../scripts/run_notebook.py"
