@@ -57,6 +57,18 @@ def test_cross_key_checks_name_the_key(default_config):
         check_config(cfg)
 
 
+def test_experiment_datasets_follow_the_selection(default_config):
+    from sgd_spectra.config import experiment_datasets
+    cfg = copy.deepcopy(default_config)
+    cfg["datasets"] = ["digits"]
+    cfg["map_datasets"] = ["digits", "synthetic_noise"]
+    check_config(cfg)                                   # known but unselected: skipped, not an error
+    assert experiment_datasets(cfg, "map_datasets") == ["digits"]
+    cfg["map_datasets"] = ["digitz"]
+    with pytest.raises(ConfigError, match="map_datasets"):
+        check_config(cfg)
+
+
 def test_missing_fashion_mnist_says_how_to_install(default_config, tmp_path):
     cfg = copy.deepcopy(default_config)
     cfg["datasets"] = ["fashion_mnist"]

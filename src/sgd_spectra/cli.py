@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import theory
-from .io import _plain
+from .io import to_plain
 from .powerlaw import fit_eigenvalue_decay, fit_tail_decay
 
 
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     except InputError as err:
         print(f"sgd-spectra: error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(_plain(result), indent=2) if args.json else _table(result))
+    print(json.dumps(to_plain(result), indent=2) if args.json else _table(result))
     return 0
 
 

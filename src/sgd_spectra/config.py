@@ -77,9 +77,15 @@ def check_config(config: dict) -> None:
         if b > n:
             raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
                               "(batches hold distinct points)")
-    for name in config.get("map_datasets") or []:
-        if name not in config["datasets"]:
-            raise ConfigError(f"config key 'map_datasets': {name!r} is not one of `datasets`")
+    for key in ("map_datasets", "critical_datasets"):
+        for name in config.get(key) or []:
+            try:
+                dataset_kind(name, config)
+            except ConfigError:
+                raise ConfigError(f"config key '{key}': unknown dataset {name!r}") from None
+    for b in config.get("critical_batch_sizes") or []:
+        if b > n:
+            raise ConfigError(f"config key 'critical_batch_sizes': batch size {b} exceeds n_samples={n}")
     if config.get("map_batch_size", 1) > n:
         raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds n_samples={n}")
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
@@ -89,6 +95,12 @@ def check_config(config: dict) -> None:
         if not lo < hi <= n:
             raise ConfigError(f"config key '{key}': need k_min < k_max <= n_samples={n}, "
                               f"got [{lo}, {hi}]")
+
+
+def experiment_datasets(config: dict, key: str) -> list[str]:
+    """The datasets an experiment runs on: those of ``config[key]`` that are also selected in
+    ``datasets`` (so ``--config datasets=[digits]`` simply narrows the experiments too)."""
+    return [d for d in (config.get(key) or []) if d in config["datasets"]]
 
 
 def fmt(value) -> str:

@@ -119,3 +119,45 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
                                         "loss": lb[:, 0]}))
         optima.append(row)
     return pd.concat(curves, ignore_index=True), pd.DataFrame(optima)
+
+
+def linearized_critical_lr(kernel_over_n, initial_error, momentum: float, batch_size: int, seed: int,
+                           steps: int, lr_max: float, base_seed: int = 0, rounds: int = 4,
+                           points: int = 12) -> float:
+    """Critical learning rate of sampled linearised SGD for one batch sequence, by bisection.
+
+    A learning rate is unstable when its run blew up or its loss still grows at the end
+    (``L_T > L_{T/2}``). Each round runs ``points`` learning rates on the same batches (one GEMM per
+    step) and narrows the bracket around the first unstable one.
+    """
+    lo, hi = 0.0, lr_max
+    for _ in range(rounds):
+        grid = np.linspace(lo, hi, points + 2)[1:-1]
+        loss, diverged = linearized_sgd(kernel_over_n, initial_error, grid, momentum, batch_size,
+                                        [seed] * len(grid), [steps // 2, steps], base_seed=base_seed)
+        grows = (diverged >= 0) | ~(loss[:, 1] < loss[:, 0])
+        if not grows.any():
+            return float(hi)
+        i = int(np.argmax(grows))
+        lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
+    return float((lo + hi) / 2)
+
+
+def critical_lr_vs_batch(eigenvalues, kernel_over_n, initial_error, batch_sizes, momenta, seeds: int,
+                         steps: int, base_seed: int = 0, tau: float = 1.0) -> pd.DataFrame:
+    """Measured (linearised bisection, several seeds) against predicted alpha_c for each batch size
+    and momentum (paper Figs. 12-14); ``lr_noiseless_bound`` is the full-batch limit 2(1+beta)."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    n = len(lam)
+    rows = []
+    for b, m in itertools.product(batch_sizes, momenta):
+        gamma = float(batch_noise_factor(n, b))
+        bound = noiseless_lr_bound(m, float(lam.max()))
+        for s in range(seeds):
+            rows.append({"batch": int(b), "momentum": float(m), "seed": s, "gamma": gamma,
+                         "lr_critical_predicted": critical_lr(lam, m, gamma, tau),
+                         "lr_critical_predicted_tau_minus1": critical_lr(lam, m, gamma, -1.0),
+                         "lr_noiseless_bound": bound,
+                         "lr_critical_measured": linearized_critical_lr(kernel_over_n, initial_error, m, b, s, steps,
+                                                                        1.25 * bound, base_seed=base_seed)})
+    return pd.DataFrame(rows)

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,15 @@ def redirect_log(path: str | os.PathLike) -> None:
     sys.stdout = sys.stderr = fh
 
 
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+def to_plain(obj):
+    """Plain Python (dict, list, str, int, float, bool) from numpy types and mappings; non-finite
+    floats become the strings "inf", "-inf", "nan" (JSON has no such numbers)."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [to_plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
+        return [to_plain(v) for v in obj.tolist()]
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
     if isinstance(obj, (np.integer,)):
@@ -43,7 +46,7 @@ def write_json(path: str | os.PathLike, obj) -> None:
     """JSON with numpy types converted and non-finite floats written as strings."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
-        json.dump(_plain(obj), fh, indent=2)
+        json.dump(to_plain(obj), fh, indent=2)
         fh.write("\n")
 
 

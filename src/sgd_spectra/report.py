@@ -25,6 +25,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .io import to_plain
+
 # --------------------------------------------------------------------------------------------
 # Plotting conventions shared by notebooks/spectrum.ipynb and notebooks/loss_curves.ipynb
 # --------------------------------------------------------------------------------------------
@@ -718,7 +720,7 @@ def _what_was_run(config: dict, datasets: Sequence[str], data: Mapping[str, dict
 def config_listing(config: dict, default: dict | None) -> tuple[str, list[str]]:
     """The config as YAML, top-level keys that differ from ``default`` wrapped in <mark>."""
     import yaml
-    config, default = _plain_config(config), _plain_config(default) if default is not None else None
+    config, default = to_plain(config), to_plain(default) if default is not None else None
     blocks, changed = [], []
     for key, value in config.items():
         text = esc(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None, width=100))
@@ -816,19 +818,19 @@ def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | 
             "dotted: the optimum printed by the authors. Right: loss against momentum at the optimal learning "
             "rate, relative to " + math(r"\beta=0") + ", for four noise-phase spectra; dashed: the optimal "
             + math(r"\beta") + ".", "experiments-figure-hyper"))
+    if figs.get("critical_lr"):
+        out.append("<h3>Critical learning rate against batch size (paper Figs. 12–14)</h3>")
+        out.append(figure(figs["critical_lr"],
+            "Largest stable learning rate against the batch size " + math("b") + ". Lines: the prediction "
+            + math("U(1)=1") + " with τ = +1 (solid) and τ = −1 (dashed); dotted: the noiseless bound "
+            + math(r"2(1+\beta)") + ", reached at " + math("b=N") + ". Markers: bisection on sampled "
+            "linearised SGD (mean ± sd over batch sequences; unstable = loss still growing at the end of the run). "
+            "For " + math(r"b\ll N") + ", " + math(r"\gamma\approx 1/b") + " and the stable "
+            + math(r"\alpha_{\mathrm{eff}}") + " grows linearly with " + math("b") + ".",
+            "experiments-figure-critical", wide=True))
     if notebook:
         out.append(f'<p>Executed notebook: <a href="{esc(notebook)}">experiments</a>.</p>')
     return "\n".join(out)
-
-
-def _plain_config(obj):
-    if isinstance(obj, Mapping):
-        return {str(k): _plain_config(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain_config(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 # Stage 6b: the paper's experiments (loss maps, optimal hyper-parameters), figures in
 # notebooks/experiments.ipynb and verdicts in the claims table.
 
-MAP_DATASETS = list(config.get("map_datasets") or [])
+MAP_DATASETS = experiment_datasets(config, "map_datasets")
+CRITICAL_DATASETS = experiment_datasets(config, "critical_datasets")
 
 
 rule loss_map:
@@ -28,6 +29,31 @@ rule loss_map:
         runtime=60,
     script:
         "../scripts/loss_map.py"
+
+
+rule critical_lr_vs_batch:
+    input:
+        spectrum="results/spectra/{dataset}.npz",
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/experiments/critical_lr/{dataset}.parquet",
+    params:
+        code=code_version("experiments", "dynamics", "theory"),
+        batch_sizes=config["critical_batch_sizes"],
+        momenta=config["critical_momenta"],
+        seeds=config["critical_seeds"],
+        steps=config["critical_steps"],
+        base_seed=config["seed"],
+    log:
+        "logs/experiments/critical_lr_{dataset}.log",
+    benchmark:
+        "results/benchmarks/critical_lr_vs_batch/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        runtime=120,
+    script:
+        "../scripts/critical_lr_vs_batch.py"
 
 
 rule optimal_hyperparameters:
@@ -62,7 +88,10 @@ rule experiment_figures:
         fits=expand("results/fits/{dataset}.json", dataset=MAP_DATASETS),
         curves="results/experiments/hyperparameters/curves.parquet",
         optima="results/experiments/hyperparameters/optima.csv",
+        critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
     output:
+        critical=report("results/figures/experiments/critical_lr.png", caption="../report/experiments.rst",
+                        category="Experiments"),
         maps=report("results/figures/experiments/loss_maps.png", caption="../report/experiments.rst",
                     category="Experiments"),
         hyper=report("results/figures/experiments/hyperparameters.png", caption="../report/experiments.rst",
@@ -72,7 +101,8 @@ rule experiment_figures:
         parameters=lambda wc, input, output: dict(
             map_datasets=MAP_DATASETS, map_paths=list(input.maps), fit_paths=list(input.fits),
             curves_path=input.curves, optima_path=input.optima, lr_problems=config["hyper_lr_problems"],
-            maps_figure=output.maps, hyper_figure=output.hyper),
+            critical_datasets=CRITICAL_DATASETS, critical_paths=list(input.critical),
+            maps_figure=output.maps, hyper_figure=output.hyper, critical_figure=output.critical),
         timeout=config["notebook_timeout"],
     log:
         "logs/figures/experiments.log",

@@ -12,9 +12,11 @@ rule claims:
         maps=expand("results/theory/{dataset}_stability_map.parquet", dataset=DATASETS),
         loss_maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
         optima="results/experiments/hyperparameters/optima.csv",
+        critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
     output:
         "results/claims.csv",
     params:
+        critical_datasets=CRITICAL_DATASETS,
         map_datasets=MAP_DATASETS,
         hyper_steps=config["hyper_steps"],
         hyper_n_samples=config["hyper_n_samples"],
@@ -39,7 +41,8 @@ rule report:
         theory_figures=expand("results/figures/theory/{name}.png",
                               name=["stability_map", "phase_diagram", "exponents"]),
         theory_notebook="results/notebooks/theory.html",
-        experiment_figures=["results/figures/experiments/loss_maps.png",
+        experiment_figures=["results/figures/experiments/critical_lr.png",
+                            "results/figures/experiments/loss_maps.png",
                             "results/figures/experiments/hyperparameters.png"],
         experiment_notebook="results/notebooks/experiments.html",
     output:

@@ -1,7 +1,7 @@
 """Check every claim on every dataset and write the claims table."""
 import pandas as pd
 
-from sgd_spectra.claims import dataset_claims, hyperparameter_claims, loss_map_claims
+from sgd_spectra.claims import critical_lr_claims, dataset_claims, hyperparameter_claims, loss_map_claims
 from sgd_spectra.io import read_json, redirect_log
 
 redirect_log(snakemake.log[0])
@@ -12,6 +12,8 @@ tables = [dataset_claims(ds, read_json(m), read_json(f), read_json(t), pd.read_p
 fits = dict(zip(snakemake.params.datasets, inp.fits))
 extra = [row for ds, path in zip(snakemake.params.map_datasets, inp.loss_maps)
          for row in loss_map_claims(ds, pd.read_parquet(path), read_json(fits[ds]))]
+extra += [row for ds, path in zip(snakemake.params.critical_datasets, inp.critical)
+          for row in critical_lr_claims(ds, pd.read_parquet(path))]
 extra += hyperparameter_claims(pd.read_csv(inp.optima), snakemake.params.hyper_steps,
                                snakemake.params.hyper_n_samples)
 claims = pd.concat(tables + [pd.DataFrame(extra, columns=tables[0].columns)], ignore_index=True)

@@ -1,0 +1,71 @@
+"""Sanity of the experiment outputs on tiny problems where the answer is known in closed form."""
+import numpy as np
+import pytest
+
+from sgd_spectra.experiments import (binned_power_law, boundary_cells, critical_lr_vs_batch,
+                                     hyperparameter_scans, loss_map)
+from sgd_spectra.spectra import kernel_spectrum
+from sgd_spectra.theory import critical_lr, noiseless_lr_bound
+
+
+@pytest.fixture
+def circulant():
+    n = 16
+    d = np.minimum(np.arange(n), n - np.arange(n))
+    K = np.array([np.roll(1.0 / (1 + d) ** 2, i) for i in range(n)])
+    K /= np.linalg.eigvalsh(K).max()
+    e0 = np.random.default_rng(3).standard_normal(n)
+    lam, c = kernel_spectrum(K, e0)
+    return K, e0, lam, c
+
+
+def test_full_batch_loss_map_boundary_is_the_noiseless_bound(circulant):
+    K, e0, lam, c = circulant
+    lrs, momenta = np.linspace(0.1, 4.0, 40), np.array([-0.5, 0.0, 0.5])
+    table = loss_map(lam, c, K, e0, lrs, momenta, batch_size=len(e0), steps=400)
+    assert len(table) == len(lrs) * len(momenta)
+    # b = N: no sampling noise, both regimes are heavy-ball GD, stable iff alpha < 2(1 + beta)
+    np.testing.assert_allclose(table.lr_critical, [noiseless_lr_bound(m) for m in table.momentum])
+    for measured in ("converged_linearized", "converged_se"):
+        cells = boundary_cells(table, measured)
+        assert (cells.cells_off.abs() <= 1).all(), (measured, cells)
+    np.testing.assert_allclose(table.loss_linearized, table.loss_se, rtol=1e-6)
+
+
+def test_se_loss_map_boundary_is_u1_equals_1(circulant):
+    K, e0, lam, c = circulant
+    table = loss_map(lam, c, K, e0, np.linspace(0.05, 2.5, 50), np.array([0.0, 0.6]), batch_size=2, steps=3000)
+    cells = boundary_cells(table, "converged_se")
+    assert (cells.cells_off.abs() <= 1).all(), cells
+    assert table.predicted_stable.any() and not table.predicted_stable.all()
+
+
+def test_critical_lr_vs_batch_reaches_the_noiseless_limit(circulant):
+    K, e0, lam, c = circulant
+    table = critical_lr_vs_batch(lam, K, e0, [2, len(e0)], [0.0], seeds=2, steps=400)
+    assert len(table) == 4 and set(table.batch) == {2, len(e0)}
+    full = table[table.batch == len(e0)]
+    np.testing.assert_allclose(full.lr_critical_measured, 2.0, rtol=0.01)      # 2(1+beta), bisection resolution
+    small = table[table.batch == 2]
+    assert (small.lr_critical_measured < 2.0).all()
+    assert small.lr_critical_predicted.iloc[0] == pytest.approx(critical_lr(lam, 0.0, small.gamma.iloc[0]))
+
+
+def test_hyperparameter_scans_find_interior_optima():
+    curves, optima = hyperparameter_scans([[1.5, 4.0, 0.113]], [[1.5, 3.5]], n_samples=400, batch_size=1,
+                                          steps=400, lr_points=15, momentum_points=9)
+    lr_row = optima[optima.scan == "lr"].iloc[0]
+    scan = curves[curves.scan == "lr"]
+    assert scan.lr.min() < lr_row.lr_opt < scan.lr.max()
+    mom = curves[curves.scan == "momentum"].sort_values("momentum")
+    row = optima[optima.scan == "momentum"].iloc[0]
+    # the reported slope at beta = 0 has the sign of the scanned curve around 0
+    around = mom.set_index("momentum").loss
+    assert np.sign(row.dlogL_dbeta) == np.sign(np.interp(0.15, around.index, around) - np.interp(-0.15, around.index, around))
+
+
+def test_binned_power_law_keeps_the_total():
+    lam, c, mult = binned_power_law(1.5, 2.0, 10_000, exact=500, bins=40)
+    k = np.arange(1, 10_001, dtype=float)
+    assert mult.sum() == 10_000 and len(lam) < 600
+    assert c.sum() == pytest.approx(np.sum(k ** -3.0), rel=1e-12)
