@@ -64,7 +64,6 @@ def main():
     # stable settings only (20-90% of each one's critical lr): every implementation runs all steps
     lrs = rng.uniform(0.2, 0.9, args.settings) * np.array(
         [th.critical_lr(lam, b, g, t) for b, g, t in zip(betas, gammas, taus)])
-    record = th.log_spaced_steps(args.steps, 100)
 
     th.se_loss_trajectory(lam, c, lrs[:2], betas[:2], gammas[:2], taus[:2], [1])   # compile once
     t_kernel, (fused, _) = timed(lambda: th.se_loss_trajectory(lam, c, lrs, betas, gammas, taus,

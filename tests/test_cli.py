@@ -6,7 +6,6 @@ import sys
 import numpy as np
 import pytest
 
-from sgd_spectra import theory as th
 from sgd_spectra.cli import main
 
 

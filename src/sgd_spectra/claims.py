@@ -103,9 +103,9 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
     return rows
 
 
-def tracking_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[dict]:
-    """SE(tau) vs linearised SGD, and the real network vs its linearisation."""
-    means = mean_curves(curves)
+def tracking_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame) -> list[dict]:
+    """SE(tau) vs linearised SGD, and the real network vs its linearisation (``means``: the
+    seed-averaged :func:`mean_curves` of ``curves``)."""
     settings = [dict(zip(SETTING_KEYS, k)) for k in
                 curves[SETTING_KEYS].drop_duplicates().itertuples(index=False)]
     taus = sorted(t for t in curves.tau.dropna().unique())
@@ -182,9 +182,8 @@ def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict) -> list[d
     return rows
 
 
-def slope_claims(dataset: str, curves: pd.DataFrame, fit: dict, theory: dict) -> list[dict]:
+def slope_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, fit: dict, theory: dict) -> list[dict]:
     """Late-time exponent of the linearised loss against -min(zeta, 2 - 1/nu) from the fit."""
-    means = mean_curves(curves)
     predicted = fit["late_time_exponent"]
     slopes = []
     for s in theory["settings"]:
@@ -232,8 +231,9 @@ def bisection_claims(dataset: str, stability_map: pd.DataFrame) -> list[dict]:
 def dataset_claims(dataset: str, meta: dict, fit: dict, theory: dict, curves: pd.DataFrame,
                    stability_map: pd.DataFrame | None = None) -> pd.DataFrame:
     """All claim rows for one dataset."""
-    rows = (power_law_claims(dataset, fit, meta) + tracking_claims(dataset, curves, theory)
-            + stability_claims(dataset, curves, theory) + slope_claims(dataset, curves, fit, theory)
+    means = mean_curves(curves)
+    rows = (power_law_claims(dataset, fit, meta) + tracking_claims(dataset, curves, means)
+            + stability_claims(dataset, curves, theory) + slope_claims(dataset, curves, means, fit, theory)
             + (bisection_claims(dataset, stability_map) if stability_map is not None else []))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .dynamics import linearized_sgd
-from .theory import batch_noise_factor, critical_lr, noiseless_lr_bound, se_loss_trajectory, u_at_one
+from .theory import (batch_noise_factor, bisect_first_unstable, critical_lr, noiseless_lr_bound, optimal_lr,
+                     parabolic_argmin, se_loss_trajectory, still_growing, u_at_one)
 
 
 def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momenta, batch_size: int,
@@ -74,17 +75,6 @@ def binned_power_law(nu: float, kappa: float, n_modes: int, exact: int = 2000, b
     return lam, coef, mult
 
 
-def _parabolic_argmin(x: np.ndarray, y: np.ndarray, log_x: bool) -> float:
-    i = int(np.nanargmin(y))
-    if 0 < i < len(x) - 1 and np.all(np.isfinite(y[i - 1:i + 2])):
-        xs = np.log(x[i - 1:i + 2]) if log_x else x[i - 1:i + 2]
-        a, b, _ = np.polyfit(xs, np.log(y[i - 1:i + 2]), 2)
-        if a > 0:
-            best = np.clip(-b / (2 * a), xs[0], xs[2])
-            return float(np.exp(best) if log_x else best)
-    return float(x[i])
-
-
 def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_size: int, steps: int,
                          lr_points: int, momentum_points: int, tau: float = 1.0):
     """L(alpha) at beta = 0, and L(beta) at the optimal alpha, after ``steps`` SE steps.
@@ -100,19 +90,19 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
     for nu, kappa, scan in problems:
         lam, coef, mult = binned_power_law(nu, kappa, n_samples)
         lr_c = critical_lr(lam, 0.0, gamma, tau)
-        lrs = np.geomspace(lr_c * 1e-3, lr_c * 0.99, lr_points)
-        loss, _ = se_loss_trajectory(lam, coef, lrs, 0.0, gamma, tau, [steps], n_samples, multiplicity=mult)
-        lr_opt = _parabolic_argmin(lrs, loss[:, 0], log_x=True)
+        best = optimal_lr(lam, coef, gamma, steps, 0.0, tau, np.geomspace(lr_c * 1e-3, lr_c * 0.99, lr_points),
+                          n_samples, mult)
+        lrs, lr_opt = best["grid"], best["lr"]
         row = {"nu": nu, "kappa": kappa, "scan": scan, "lr_opt": lr_opt}
         if scan == "lr":
             curves.append(pd.DataFrame({"nu": nu, "kappa": kappa, "scan": scan, "lr": lrs, "momentum": 0.0,
-                                        "loss": loss[:, 0]}))
+                                        "loss": best["loss"]}))
         else:
             betas = np.linspace(-0.6, 0.6, momentum_points)
             lb, _ = se_loss_trajectory(lam, coef, lr_opt, betas, gamma, tau, [steps], n_samples, multiplicity=mult)
             d, _ = se_loss_trajectory(lam, coef, lr_opt, [-0.01, 0.01], gamma, tau, [steps], n_samples,
                                       multiplicity=mult)
-            row.update(momentum_opt=_parabolic_argmin(betas, lb[:, 0], log_x=False),
+            row.update(momentum_opt=parabolic_argmin(betas, lb[:, 0], log_x=False),
                        dlogL_dbeta=float((np.log(d[1, 0]) - np.log(d[0, 0])) / 0.02),
                        gain=float(np.nanmin(lb[:, 0]) / lb[np.argmin(np.abs(betas)), 0]))
             curves.append(pd.DataFrame({"nu": nu, "kappa": kappa, "scan": scan, "lr": lr_opt, "momentum": betas,
@@ -127,20 +117,13 @@ def linearized_critical_lr(kernel_over_n, initial_error, momentum: float, batch_
     """Critical learning rate of sampled linearised SGD for one batch sequence, by bisection.
 
     A learning rate is unstable when its run blew up or its loss still grows at the end
-    (``L_T > L_{T/2}``). Each round runs ``points`` learning rates on the same batches (one GEMM per
-    step) and narrows the bracket around the first unstable one.
+    (:func:`~sgd_spectra.theory.still_growing`); each bisection round runs its learning rates on the
+    same batches (one GEMM per step).
     """
-    lo, hi = 0.0, lr_max
-    for _ in range(rounds):
-        grid = np.linspace(lo, hi, points + 2)[1:-1]
-        loss, diverged = linearized_sgd(kernel_over_n, initial_error, grid, momentum, batch_size,
-                                        [seed] * len(grid), [steps // 2, steps], base_seed=base_seed)
-        grows = (diverged >= 0) | ~(loss[:, 1] < loss[:, 0])
-        if not grows.any():
-            return float(hi)
-        i = int(np.argmax(grows))
-        lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
-    return float((lo + hi) / 2)
+    def unstable(grid):
+        return still_growing(*linearized_sgd(kernel_over_n, initial_error, grid, momentum, batch_size,
+                                             [seed] * len(grid), [steps // 2, steps], base_seed=base_seed))
+    return bisect_first_unstable(unstable, 0.0, lr_max, rounds, points)
 
 
 def critical_lr_vs_batch(eigenvalues, kernel_over_n, initial_error, batch_sizes, momenta, seeds: int,

@@ -16,7 +16,6 @@ import math as _math
 import os
 import platform
 import subprocess
-import time
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -387,15 +386,6 @@ def machine_description() -> str:
     return f"{platform.platform()}; {cpu}; {os.cpu_count()} logical CPUs"
 
 
-def _duration(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds < 90:
-        return f"{seconds:.1f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
-
-
 # --------------------------------------------------------------------------------------------
 # Page sections
 # --------------------------------------------------------------------------------------------
@@ -731,8 +721,7 @@ def config_listing(config: dict, default: dict | None) -> tuple[str, list[str]]:
     return "".join(blocks), changed
 
 
-def _methods(config: dict, repo_dir, benchmarks_dir, started: float | None,
-             default_config: dict | None = None) -> str:
+def _methods(config: dict, repo_dir, benchmarks_dir, default_config: dict | None = None) -> str:
     listing, changed = config_listing(config, default_config)
     if default_config is None:
         note = ""
@@ -746,9 +735,6 @@ def _methods(config: dict, repo_dir, benchmarks_dir, started: float | None,
     facts = [("git commit", esc(git_state(repo_dir))),
              ("machine", esc(machine_description())),
              ("report built", esc(_dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")))]
-    if started is not None:
-        facts.append(("workflow wall time", esc(_duration(time.time() - float(started)))
-                      + ' <span class="note">(from the start of the Snakemake run to this report)</span>'))
     facts.append(("versions", ", ".join(f"{esc(k)} {esc(v)}" for k, v in versions.items())))
     out += "<h3>Provenance</h3><dl class=\"kv\">" + "".join(
         f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
@@ -856,7 +842,6 @@ def build_report(
     curves: Mapping[str, str | os.PathLike] | None = None,
     spectra: Mapping[str, str | os.PathLike] | None = None,
     benchmarks_dir: str | os.PathLike = "results/benchmarks",
-    started: float | None = None,
     repo_dir: str | os.PathLike = ".",
     theory_figures: Mapping[str, str | os.PathLike] | None = None,
     theory_notebook: str | None = None,
@@ -871,7 +856,6 @@ def build_report(
     and ``spectra`` (results/spectra/{d}.npz, optional: the kernel scale factor).
     ``figures[d]['spectrum'|'loss_curves']`` are PNG paths (embedded); ``notebooks[d][...]`` are
     links relative to ``output`` (e.g. ``notebooks/digits_spectrum.html``).
-    ``started`` is the workflow's start time (Unix seconds) or None.
     ``theory_figures`` (keys ``stability_map``, ``phase_diagram``, ``exponents``) are the
     cross-dataset figures, ``theory_notebook`` the link to their executed notebook.
     ``default_config``: the embedded default, to highlight what the run changed.
@@ -1005,7 +989,7 @@ def build_report(
         body.append(_experiments(experiment_figures, figure, experiment_notebook))
         section += 1
     body.append(f'<h2 id="methods">{section}. Methods and provenance</h2>')
-    body.append(_methods(config, repo_dir, benchmarks_dir, started, default_config))
+    body.append(_methods(config, repo_dir, benchmarks_dir, default_config))
 
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -424,57 +424,79 @@ def transition_time(nu: float, kappa: float, Lambda: float, K: float, lr: float,
 # --------------------------------------------------------------------------------------------
 
 def final_loss(eigenvalues, coefficients, lrs, momenta, gamma: float, tau: float, steps: int,
-               n_samples: int | None = None) -> np.ndarray:
+               n_samples: int | None = None, multiplicity=None) -> np.ndarray:
     """SE loss after ``steps`` steps for many (lr, momentum) pairs at once (inf if diverged)."""
-    loss, _ = se_loss_trajectory(eigenvalues, coefficients, lrs, momenta, gamma, tau, [steps], n_samples)
+    loss, _ = se_loss_trajectory(eigenvalues, coefficients, lrs, momenta, gamma, tau, [steps], n_samples,
+                                 multiplicity=multiplicity)
     return loss[:, 0]
 
 
+def parabolic_argmin(x: np.ndarray, y: np.ndarray, log_x: bool) -> float:
+    """Minimiser of a sampled loss: the best grid point, refined by a parabola through it and its
+    neighbours in (log x, log y) -- or (x, log y) -- kept inside that bracket."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    i = int(np.nanargmin(y))
+    if 0 < i < len(x) - 1 and np.all(np.isfinite(y[i - 1:i + 2])):
+        xs = np.log(x[i - 1:i + 2]) if log_x else x[i - 1:i + 2]
+        a, b, _ = np.polyfit(xs, np.log(y[i - 1:i + 2]), 2)
+        if a > 0:
+            best = np.clip(-b / (2 * a), xs[0], xs[2])
+            return float(np.exp(best) if log_x else best)
+    return float(x[i])
+
+
 def optimal_lr(eigenvalues, coefficients, gamma: float, steps: int, momentum: float = 0.0,
-               tau: float = 1.0, lr_grid=None, n_samples: int | None = None) -> dict:
+               tau: float = 1.0, lr_grid=None, n_samples: int | None = None, multiplicity=None) -> dict:
     """Learning rate minimising the SE loss at horizon ``steps``: a vectorised grid search over
-    ``lr_grid`` (default 40 log-spaced values up to the critical lr), then a parabola through the
-    best grid point and its neighbours in log lr."""
+    ``lr_grid`` (default 40 log-spaced values up to the critical lr), refined by
+    :func:`parabolic_argmin` in log lr."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     if lr_grid is None:
         lr_c = critical_lr(lam, momentum, gamma, tau)
         lr_grid = np.geomspace(lr_c * 1e-3, lr_c * 0.999, 40)
     lr_grid = np.asarray(lr_grid, dtype=np.float64)
-    losses = final_loss(lam, coefficients, lr_grid, momentum, gamma, tau, steps, n_samples)
-    i = int(np.argmin(losses))
-    best = lr_grid[i]
-    if 0 < i < len(lr_grid) - 1 and np.all(np.isfinite(losses[i - 1:i + 2])):
-        x, y = np.log(lr_grid[i - 1:i + 2]), np.log(losses[i - 1:i + 2])
-        a, b, _ = np.polyfit(x, y, 2)
-        if a > 0:
-            best = float(np.exp(np.clip(-b / (2 * a), x[0], x[2])))
-    return {"lr": float(best), "grid": lr_grid, "loss": losses}
+    losses = final_loss(lam, coefficients, lr_grid, momentum, gamma, tau, steps, n_samples, multiplicity)
+    return {"lr": parabolic_argmin(lr_grid, losses, log_x=True), "grid": lr_grid, "loss": losses}
 
 
 # --------------------------------------------------------------------------------------------
 # Stability maps: alpha_c(beta) in closed form, and measured by bisection on long SE runs
 # --------------------------------------------------------------------------------------------
 
+def bisect_first_unstable(is_unstable, lo: float, hi: float, rounds: int = 4, points: int = 16) -> float:
+    """Locate the smallest unstable learning rate in (lo, hi] by a vectorised bisection.
+
+    ``is_unstable(grid)`` runs a whole grid of learning rates at once and returns a boolean per
+    entry; each round evaluates ``points`` interior rates and narrows the bracket around the first
+    unstable one.  Returns ``hi`` when nothing in the first grid is unstable.
+    """
+    for _ in range(rounds):
+        grid = np.linspace(lo, hi, points + 2)[1:-1]
+        unstable = np.asarray(is_unstable(grid), dtype=bool)
+        if not unstable.any():
+            return float(hi)
+        i = int(np.argmax(unstable))
+        lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
+    return float((lo + hi) / 2)
+
+
+def still_growing(loss_half_and_end: np.ndarray, diverged_at: np.ndarray) -> np.ndarray:
+    """Unstable runs: blew up, or their loss at T is not below their loss at T/2."""
+    return (diverged_at >= 0) | ~(loss_half_and_end[:, 1] < loss_half_and_end[:, 0])
+
+
 def se_critical_lr_bisection(eigenvalues, coefficients, momentum: float, gamma: float, tau: float = 1.0,
                              steps: int = 10_000, lr_max: float | None = None, rounds: int = 4,
                              points: int = 16) -> float:
-    """Critical learning rate measured on SE runs, independently of U(1) (§6 check).
-
-    A learning rate counts as unstable when its SE loss still grows at the end of a long run
-    (``L_T > L_{T/2}``) or hits the divergence cut-off; each round evaluates ``points`` learning
-    rates at once and narrows the bracket around the first unstable one.
-    """
+    """Critical learning rate measured on SE runs, independently of U(1) (§6 check): a learning
+    rate is unstable when its SE loss still grows at the end of a long run (:func:`still_growing`)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
-    lo, hi = 0.0, (noiseless_lr_bound(momentum, float(lam.max())) * 1.25 if lr_max is None else lr_max)
-    for _ in range(rounds):
-        grid = np.linspace(lo, hi, points + 2)[1:-1]
-        loss, diverged = se_loss_trajectory(lam, coefficients, grid, momentum, gamma, tau, [steps // 2, steps])
-        grows = (diverged >= 0) | ~(loss[:, 1] < loss[:, 0])
-        if not grows.any():
-            return float(hi)
-        i = int(np.argmax(grows))
-        lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
-    return float((lo + hi) / 2)
+    hi = noiseless_lr_bound(momentum, float(lam.max())) * 1.25 if lr_max is None else lr_max
+
+    def unstable(grid):
+        return still_growing(*se_loss_trajectory(lam, coefficients, grid, momentum, gamma, tau,
+                                                 [steps // 2, steps]))
+    return bisect_first_unstable(unstable, 0.0, hi, rounds, points)
 
 
 def stability_map(eigenvalues, n_samples: int, batch_sizes, momenta, taus) -> list[dict]:

@@ -52,7 +52,6 @@ rule report:
         config=config,
         default_config=DEFAULT_CONFIG,
         datasets=DATASETS,
-        started=None,
     log:
         "logs/report/report.log",
     script:

@@ -18,10 +18,10 @@ def by_dataset(paths, suffix):
     return {d: named[f"{d}{suffix}"] for d in datasets if f"{d}{suffix}" in named}
 
 
-def derived(stage, suffix):
-    """A per-dataset results file next to the fits (results/<stage>/<dataset><suffix>)."""
-    results = Path(inp.fits[0]).parents[1]
-    return {d: str(results / stage / f"{d}{suffix}") for d in datasets}
+def copy_notebook(path):
+    """Copy an executed notebook's HTML next to the report; return its relative link."""
+    shutil.copyfile(path, out.parent / "notebooks" / Path(path).name)
+    return f"notebooks/{Path(path).name}"
 
 
 figures = {d: {} for d in datasets}
@@ -31,27 +31,14 @@ for p in inp.figures:                     # results/figures/{dataset}/{notebook}
 notebooks = {d: {} for d in datasets}
 (out.parent / "notebooks").mkdir(parents=True, exist_ok=True)
 for p in inp.notebooks:                   # results/notebooks/{dataset}_{notebook}.html
-    name = Path(p).name
-    shutil.copyfile(p, out.parent / "notebooks" / name)
+    link = copy_notebook(p)
     for d in datasets:
         for nb in NOTEBOOKS:
-            if name == f"{d}_{nb}.html":
-                notebooks[d][nb] = f"notebooks/{name}"
+            if Path(p).name == f"{d}_{nb}.html":
+                notebooks[d][nb] = link
 
-theory_figures = {Path(p).stem: p for p in getattr(inp, "theory_figures", [])}
-theory_notebook = None
-if hasattr(inp, "theory_notebook"):
-    shutil.copyfile(inp.theory_notebook, out.parent / "notebooks" / Path(inp.theory_notebook).name)
-    theory_notebook = f"notebooks/{Path(inp.theory_notebook).name}"
-
-experiment_figures = {Path(p).stem: p for p in getattr(inp, "experiment_figures", [])}
-experiment_notebook = None
-if hasattr(inp, "experiment_notebook"):
-    shutil.copyfile(inp.experiment_notebook, out.parent / "notebooks" / Path(inp.experiment_notebook).name)
-    experiment_notebook = f"notebooks/{Path(inp.experiment_notebook).name}"
-
-curves = by_dataset(inp.curves, ".parquet") if hasattr(inp, "curves") else derived("curves", ".parquet")
-spectra = by_dataset(inp.spectra, ".npz") if hasattr(inp, "spectra") else derived("spectra", ".npz")
+theory_notebook = copy_notebook(inp.theory_notebook)
+experiment_notebook = copy_notebook(inp.experiment_notebook)
 
 build_report(
     out,
@@ -63,14 +50,13 @@ build_report(
     claims=inp.claims,
     figures=figures,
     notebooks=notebooks,
-    curves=curves,
-    spectra=spectra,
+    curves=by_dataset(inp.curves, ".parquet"),
+    spectra=by_dataset(inp.spectra, ".npz"),
     benchmarks_dir=Path(inp.fits[0]).parents[1] / "benchmarks",
-    started=params.started,
-    theory_figures=theory_figures,
+    theory_figures={Path(p).stem: p for p in inp.theory_figures},
     theory_notebook=theory_notebook,
     default_config=params.default_config,
-    experiment_figures=experiment_figures,
+    experiment_figures={Path(p).stem: p for p in inp.experiment_figures},
     experiment_notebook=experiment_notebook,
 )
 print(f"wrote {out}")
