@@ -95,3 +95,44 @@ def test_snakemake_stops_before_any_job_naming_the_key(tmp_path):
                           "--config", "batch_sizes=[5000]"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0
     assert "batch_sizes" in out.stdout + out.stderr
+
+
+def test_companion_parameters_are_validated_by_their_study(default_config):
+    cfg = copy.deepcopy(default_config)
+    check_config(cfg)
+    cfg["companions"]["du_gram"]["widths"] = [0, 256]
+    with pytest.raises(ConfigError, match=r"companions\.du_gram\.widths"):
+        check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["companions"]["gradient_span"]["grf_stepz"] = 3
+    with pytest.raises(ConfigError, match=r"companions\.gradient_span"):
+        check_config(cfg)
+
+
+def test_regime_and_budget_batch_sizes_fit_the_dataset(default_config):
+    cfg = copy.deepcopy(default_config)
+    cfg["budget_batch_sizes"] = [1, 5000]
+    with pytest.raises(ConfigError, match="budget_batch_sizes"):
+        check_config(cfg)
+
+
+@pytest.mark.parametrize("path, kind", [("config.yaml", "DEFAULT_PARAMS"), ("config/tiny.yaml", "TINY_PARAMS"),
+                                        ("config/paper.yaml", "PAPER_PARAMS")])
+def test_config_files_carry_each_companion_study_s_own_sizes(path, kind):
+    """The config files and the modules' parameter sets (used by the unit tests) must not drift."""
+    import yaml
+    from sgd_spectra.companions import STUDIES, study_module
+    root = Path(__file__).resolve().parents[1]
+    companions = yaml.safe_load((root / path).read_text())["companions"]
+    assert set(companions) == set(STUDIES)
+    for name in STUDIES:
+        assert companions[name] == getattr(study_module(name), kind), name
+
+
+def test_companion_study_requiring_missing_fashion_mnist_stops_before_any_job(default_config, tmp_path):
+    cfg = copy.deepcopy(default_config)
+    cfg["fashion_mnist_dir"] = str(tmp_path)            # an empty folder: no IDX files there
+    check_config(cfg)                                   # dataset "auto" falls back to digits
+    cfg["companions"]["which_minimizer"]["dataset"] = "fashion_mnist"
+    with pytest.raises(ConfigError, match=r"(?s)companions\.which_minimizer.*apt-get install dataset-fashion-mnist"):
+        check_config(cfg)

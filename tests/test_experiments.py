@@ -69,3 +69,54 @@ def test_binned_power_law_keeps_the_total():
     k = np.arange(1, 10_001, dtype=float)
     assert mult.sum() == 10_000 and len(lam) < 600
     assert c.sum() == pytest.approx(np.sum(k ** -3.0), rel=1e-12)
+
+
+def test_regime_comparison_full_batch_regimes_coincide_and_exact_is_the_sampled_mean(circulant):
+    from sgd_spectra.experiments import regime_comparison, regime_distances
+    K, e0, lam, c = circulant
+    n = len(e0)
+    table = regime_comparison(lam, c, K, e0, lr=1.5, momentum=0.3, batch_sizes=[n, 4], taus=[-1.0, 0.0, 1.0],
+                              seeds=400, steps=12)
+    full = table[table.batch == n]
+    # b = N: gamma = 0, so every regime is the same deterministic heavy-ball run
+    reference = full[full.regime == "exact"].set_index("step").loss
+    for _, g in full[full.regime != "exact"].groupby(["regime", "tau", "seed"], dropna=False):
+        np.testing.assert_allclose(g.set_index("step").loss, reference, rtol=1e-10)
+    dist = regime_distances(table)
+    sampled = dist[(dist.batch == 4) & (dist.regime == "exact")].iloc[0]
+    assert sampled.max_z < 4.5                     # the exact recursion is the mean of sampled SGD
+    se = dist[(dist.batch == 4) & (dist.regime == "se")]
+    assert sorted(se["rank"]) == [1, 2, 3] and (se.distance > 0).all()
+
+
+def test_regime_claims_verdicts_follow_the_distances():
+    from sgd_spectra.claims import regime_claims
+    import pandas as pd
+    rows = [dict(batch=10, regime="exact", tau=np.nan, distance=0.01, max_z=2.0, seeds=50),
+            dict(batch=100, regime="exact", tau=np.nan, distance=0.001, max_z=6.0, seeds=50)]
+    rows += [dict(batch=b, regime="se", tau=t, distance=d, max_z=np.nan, seeds=50)
+             for b, t, d in [(10, -1.0, 0.05), (10, 1.0, 0.02), (100, -1.0, 0.2), (100, 1.0, 0.01)]]
+    out = {r["claim_id"]: r["verdict"] for r in regime_claims("digits", pd.DataFrame(rows), image_data=True)}
+    assert out == {"regime_exact_mean": "fails", "regime_best_tau": "holds", "regime_large_batch": "fails"}
+    synthetic = {r["claim_id"]: r["verdict"] for r in regime_claims("syn", pd.DataFrame(rows), image_data=False)}
+    assert synthetic["regime_best_tau"] == "inconclusive"
+
+
+def test_budget_curves_run_each_batch_at_its_fraction_of_the_critical_lr(circulant):
+    from sgd_spectra.claims import budget_claims
+    from sgd_spectra.experiments import budget_curves
+    from sgd_spectra.theory import batch_noise_factor
+    K, e0, lam, c = circulant
+    n = len(e0)
+    table = budget_curves(lam, c, K, e0, batch_sizes=[1, 2, n], momentum=0.5, lr_fraction=0.5, samples=320,
+                          seeds=3, record_points=20)
+    for b, g in table.groupby("batch"):
+        lr_c = critical_lr(lam, 0.5, float(batch_noise_factor(n, b)))
+        np.testing.assert_allclose(g.lr, 0.5 * lr_c)
+        np.testing.assert_allclose(g.lr_eff_critical, lr_c / 0.5)
+        assert (g.samples == g.step * b).all() and g.samples.max() <= 320 and g.samples.max() > 320 - b
+    assert set(table.regime) == {"linearized", "se"} and np.isfinite(table.loss).all()
+    rows = budget_claims("circulant", table, "signal-dominated")
+    assert rows[0]["claim_id"] == "budget_independence"
+    assert all(r["verdict"] in ("holds", "fails", "inconclusive") for r in rows)
+    assert budget_claims("circulant", table, "noise-dominated")[0]["verdict"] == "inconclusive"

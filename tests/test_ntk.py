@@ -129,3 +129,26 @@ def test_ntk_predicts_first_order_gd_step(problem):
         central = (shifted(eta) - shifted(-eta)) / (2 * eta)
         rel = torch.linalg.norm(central - predicted_rate) / torch.linalg.norm(predicted_rate)
         assert rel < 1e-9
+
+
+def test_relu_ntk_parts_match_monte_carlo_over_wide_network():
+    """K_W and K_a agree with the empirical parts of a very wide bias-free network (Monte Carlo)."""
+    from sgd_spectra.ntk import relu_ntk_parts
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 5))
+    X[1] = -0.5 * X[0]                      # antiparallel pair: t = pi, K_W = K_a = 0 there
+    m = 400_000
+    W = rng.standard_normal((m, 5))
+    a = rng.standard_normal(m)
+    pre = X @ W.T
+    k_a_mc = np.maximum(pre, 0) @ np.maximum(pre, 0).T / m
+    gates = (pre > 0) * a
+    k_w_mc = (X @ X.T) * (gates @ gates.T) / m
+    k_w, k_a = relu_ntk_parts(X)
+    scale = np.abs(X @ X.T).max()
+    assert np.abs(k_a - k_a_mc).max() < 5 * scale / np.sqrt(m)
+    assert np.abs(k_w - k_w_mc).max() < 5 * scale / np.sqrt(m)
+    assert abs(k_w[0, 1]) < 1e-12 and abs(k_a[0, 1]) < 1e-12
+    np.testing.assert_allclose(np.diag(k_w), np.sum(X * X, 1) / 2)     # t = 0: half the norm
+    np.testing.assert_allclose(np.diag(k_a), np.sum(X * X, 1) / 2)

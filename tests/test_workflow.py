@@ -147,3 +147,22 @@ def test_same_seed_same_numbers(workdir):
               "train_network", "train_linearized", "se_predictions")
     for t, old in zip(targets, before):
         pd.testing.assert_frame_equal(pd.read_parquet(workdir / t), old, check_exact=False, rtol=1e-6)
+
+
+def test_experiments_and_companion_studies_reach_the_report(workdir):
+    html = (workdir / "report" / "index.html").read_text()
+    claims = pd.read_csv(workdir / "results" / "claims.csv", keep_default_na=False)
+    # the paper's experiments of the tiny config: regimes (Figs. 1, 7) and budget (Fig. 5)
+    assert {"regime_exact_mean", "regime_best_tau", "budget_independence"} <= set(claims.claim_id)
+    regimes = pd.read_parquet(workdir / "results" / "experiments" / "regimes" / "digits.parquet")
+    assert {"network", "linearized", "exact", "se"} == set(regimes.regime)
+    assert 'id="experiments-figure-regimes"' in html and 'id="experiments-figure-budget"' in html
+    # every companion study: tables, claims with verdicts, a section with its figure and notebook
+    from sgd_spectra.companions import STUDIES
+    for study in STUDIES:
+        rows = claims[claims.section == f"companion-{study}"]
+        assert len(rows) >= 3 and set(rows.verdict) <= {"holds", "fails", "inconclusive"}
+        assert list((workdir / "results" / "companions" / study / "tables").glob("*.parquet"))
+        section = html.split(f'id="companion-{study}"', 1)[1].split("<h3", 1)[0]
+        assert "data:image/png;base64," in section and f"notebooks/companion_{study}.html" in section
+        assert (workdir / "report" / "notebooks" / f"companion_{study}.html").exists()

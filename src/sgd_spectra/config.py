@@ -77,24 +77,54 @@ def check_config(config: dict) -> None:
         if b > n:
             raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
                               "(batches hold distinct points)")
-    for key in ("map_datasets", "critical_datasets"):
+    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets"):
         for name in config.get(key) or []:
             try:
                 dataset_kind(name, config)
             except ConfigError:
                 raise ConfigError(f"config key '{key}': unknown dataset {name!r}") from None
-    for b in config.get("critical_batch_sizes") or []:
-        if b > n:
-            raise ConfigError(f"config key 'critical_batch_sizes': batch size {b} exceeds n_samples={n}")
+    for key in ("critical_batch_sizes", "regime_batch_sizes", "budget_batch_sizes"):
+        for b in config.get(key) or []:
+            if b > n:
+                raise ConfigError(f"config key '{key}': batch size {b} exceeds n_samples={n}")
     if config.get("map_batch_size", 1) > n:
         raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds n_samples={n}")
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
+    check_companions(config)
     for key in ("eigen_fit_range", "tail_fit_range"):
         lo, hi = config[key]
         if not lo < hi <= n:
             raise ConfigError(f"config key '{key}': need k_min < k_max <= n_samples={n}, "
                               f"got [{lo}, {hi}]")
+
+
+def companion_params(config: dict, study: str) -> dict:
+    """A companion study's parameters; a null ``fashion_mnist_dir`` means the workflow's one."""
+    params = dict(config["companions"][study])
+    if "fashion_mnist_dir" in params and params["fashion_mnist_dir"] is None:
+        params["fashion_mnist_dir"] = config.get("fashion_mnist_dir")
+    return params
+
+
+def check_companions(config: dict) -> None:
+    """Validate each companion study's parameters against its module's ``PARAMS_SCHEMA``, then
+    its own ``check_params`` if it has one (e.g. a required dataset that is not installed)."""
+    import jsonschema
+
+    from .companions import study_module
+    for name in config.get("companions") or {}:
+        module = study_module(name)
+        params = companion_params(config, name)
+        try:
+            jsonschema.validate(params, module.PARAMS_SCHEMA)
+        except jsonschema.ValidationError as err:
+            where = ".".join(str(p) for p in err.absolute_path)
+            raise ConfigError(f"config key 'companions.{name}{'.' + where if where else ''}': {err.message}") from None
+        try:
+            getattr(module, "check_params", lambda p: None)(params)
+        except Exception as err:  # the study's own message says what is wrong and how to fix it
+            raise ConfigError(f"config key 'companions.{name}': {err}") from None
 
 
 def experiment_datasets(config: dict, key: str) -> list[str]:

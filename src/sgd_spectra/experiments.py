@@ -4,6 +4,12 @@
   SE(tau), with the predicted stability of every cell (paper Fig. 2).
 * :func:`hyperparameter_scans` -- L(alpha) and L(beta) at a fixed horizon on power-law spectra
   (paper Fig. 6, the LossDerivative notebook's setting).
+* :func:`critical_lr_vs_batch` -- alpha_c(b) by bisection on linearised SGD (paper Figs. 12-14).
+* :func:`regime_comparison` -- sampled linearised SGD, the exact averaged recursion and SE(tau)
+  for several tau on one setting, short horizon (paper Figs. 1 and 7); :func:`regime_distances`
+  ranks the regimes by their distance to the sampled runs.
+* :func:`budget_curves` -- loss against the number of samples t*b for several batch sizes, each
+  at a fixed fraction of its critical learning rate (paper Fig. 5, budget independence).
 """
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from .dynamics import linearized_sgd
-from .theory import (batch_noise_factor, bisect_first_unstable, critical_lr, noiseless_lr_bound, optimal_lr,
-                     parabolic_argmin, se_loss_trajectory, still_growing, u_at_one)
+from .io import curves_frame
+from .theory import (batch_noise_factor, bisect_first_unstable, critical_lr, exact_loss_trajectory,
+                     log_spaced_steps, noiseless_lr_bound, optimal_lr, parabolic_argmin, se_loss_trajectory,
+                     still_growing, u_at_one)
 
 
 def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momenta, batch_size: int,
@@ -144,3 +152,91 @@ def critical_lr_vs_batch(eigenvalues, kernel_over_n, initial_error, batch_sizes,
                          "lr_critical_measured": linearized_critical_lr(kernel_over_n, initial_error, m, b, s, steps,
                                                                         1.25 * bound, base_seed=base_seed)})
     return pd.DataFrame(rows)
+
+
+def regime_comparison(eigenvalues, coefficients, kernel_over_n, initial_error, lr: float, momentum: float,
+                      batch_sizes, taus, seeds: int, steps: int, base_seed: int = 0) -> pd.DataFrame:
+    """Sampled linearised SGD (``seeds`` batch sequences), the exact averaged second moments
+    (regime ``exact``, the paper's "all sm") and SE(tau) for each tau, at every step up to ``steps``
+    (paper Figs. 1 and 7: one setting, b in {10, 100}, 100 steps).  Tidy curves, one row per
+    (regime, tau, batch, seed, step); the exact and SE rows have seed -1.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    n = len(lam)
+    record = np.arange(steps + 1)
+    taus = np.asarray(taus, dtype=np.float64)
+    frames = []
+    for b in batch_sizes:
+        gamma = float(batch_noise_factor(n, b))
+        setting = dict(lr=lr, momentum=momentum, batch=int(b))
+        loss, div = linearized_sgd(kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record,
+                                   base_seed=base_seed)
+        frames.append(curves_frame(loss, record, div, regime="linearized", seed=np.arange(seeds), **setting))
+        exact = exact_loss_trajectory(kernel_over_n, initial_error, lr, momentum, gamma, record)
+        frames.append(curves_frame(exact, record, [-1], regime="exact", **setting))
+        se, div = se_loss_trajectory(lam, coefficients, lr, momentum, gamma, taus, record)
+        frames.append(curves_frame(se, record, div, regime="se", tau=taus, **setting))
+    return pd.concat(frames, ignore_index=True)
+
+
+def log_curve_distance(loss, reference) -> float:
+    """Mean over steps t >= 1 of |log L(t) - log L_ref(t)|; inf if either curve is not finite."""
+    loss, reference = np.asarray(loss, dtype=np.float64)[1:], np.asarray(reference, dtype=np.float64)[1:]
+    if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(reference))):
+        return np.inf
+    return float(np.mean(np.abs(np.log(loss) - np.log(reference))))
+
+
+def regime_distances(table: pd.DataFrame) -> pd.DataFrame:
+    """For each batch size: the distance (:func:`log_curve_distance`) of the exact averaged
+    recursion and of each SE(tau) to the seed-mean of sampled linearised SGD, the rank of each SE(tau)
+    (1 = closest), and how far the seed-mean is from the exact recursion in standard errors."""
+    rows = []
+    for b, part in table.groupby("batch"):
+        lin = part[part.regime == "linearized"].pivot(index="step", columns="seed", values="loss")
+        mean, sem = lin.mean(axis=1), lin.std(axis=1, ddof=1) / np.sqrt(lin.shape[1])
+        exact = part[part.regime == "exact"].set_index("step").loss.reindex(mean.index)
+        z = ((mean - exact).abs() / sem).iloc[1:]
+        rows.append(dict(batch=int(b), regime="exact", tau=np.nan, distance=log_curve_distance(exact, mean),
+                         max_z=float(z.max()), seeds=lin.shape[1]))
+        for tau, curve in part[part.regime == "se"].groupby("tau"):
+            rows.append(dict(batch=int(b), regime="se", tau=float(tau),
+                             distance=log_curve_distance(curve.set_index("step").loss.reindex(mean.index), mean),
+                             max_z=np.nan, seeds=lin.shape[1]))
+    out = pd.DataFrame(rows)
+    se = out.regime == "se"
+    out.loc[se, "rank"] = out[se].groupby("batch").distance.rank(method="min")
+    return out
+
+
+def budget_curves(eigenvalues, coefficients, kernel_over_n, initial_error, batch_sizes, momentum: float,
+                  lr_fraction: float, samples: int, seeds: int, record_points: int = 80,
+                  base_seed: int = 0, tau: float = 1.0) -> pd.DataFrame:
+    """Loss against the number of samples processed, ``t * b``, for each batch size b (paper Fig. 5).
+
+    Each b runs at ``lr_fraction`` times its predicted critical learning rate (U(1) = 1 with
+    ``tau``, capped by the noiseless bound) for ``samples // b`` steps: sampled linearised SGD
+    (``seeds`` batch sequences) and the SE(tau) prediction.  With momentum close to 1 the
+    critical effective rate grows linearly with b up to the noiseless limit (§6, E.5), which is
+    what makes the loss a function of ``t * b`` alone for small b.  Tidy rows with ``samples``.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    n = len(lam)
+    frames = []
+    for b in batch_sizes:
+        gamma = float(batch_noise_factor(n, b))
+        lr_c = critical_lr(lam, momentum, gamma, tau)
+        lr = lr_fraction * lr_c
+        record = np.unique(log_spaced_steps(samples, record_points) // int(b))
+        setting = dict(lr=lr, momentum=momentum, batch=int(b))
+        loss, div = linearized_sgd(kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record,
+                                   base_seed=base_seed)
+        lin = curves_frame(loss, record, div, regime="linearized", seed=np.arange(seeds), **setting)
+        se, div = se_loss_trajectory(lam, coefficients, lr, momentum, gamma, tau, record)
+        pred = curves_frame(se, record, div, regime="se", tau=tau, **setting)
+        for frame in (lin, pred):
+            frame["samples"] = frame.step * int(b)
+            frame["lr_critical"] = lr_c
+            frame["lr_eff_critical"] = lr_c / (1 - momentum)
+        frames += [lin, pred]
+    return pd.concat(frames, ignore_index=True)

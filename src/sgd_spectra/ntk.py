@@ -81,6 +81,31 @@ def ntk_autograd(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
     return flat @ flat.T
 
 
+def relu_ntk_parts(X) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-width NTK of ``f(x) = a . relu(W x) / sqrt(m)``, ``W, a ~ N(0, 1)``, no biases.
+
+    With ``u = cos angle(x, x')`` and ``t = arccos u`` (companions.md §0)::
+
+        K_W = <x, x'> (pi - t) / (2 pi)                       (first layer; Du et al.'s H^inf)
+        K_a = |x| |x'| (sin t + (pi - t) u) / (2 pi)          (readout; the arc-cosine kernel,
+                                                                also the NNGP covariance of f0)
+
+    The NTK of the network with both layers trained is ``K_W + K_a``.  Rows of ``X`` are used as
+    given (scale them first for a ``1/sqrt(d)`` parametrisation).  Returns ``(K_W, K_a)``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    gram = X @ X.T
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    outer = np.outer(norms, norms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(outer > 0, gram / outer, 1.0)
+    u = np.clip(u, -1.0, 1.0)
+    t = np.arccos(u)
+    k_w = gram * (np.pi - t) / (2 * np.pi)
+    k_a = outer * (np.sqrt(1.0 - u * u) + (np.pi - t) * u) / (2 * np.pi)
+    return k_w, k_a
+
+
 def normalise_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
     """Rescale as the paper's code does so that ``lambda_max(K / N) = 1``.
 

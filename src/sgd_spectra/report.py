@@ -626,7 +626,7 @@ def stability_table(stab: pd.DataFrame, tau: float = 1.0) -> str:
 
 
 def _abstract(counts: dict, fits: Mapping[str, dict], datasets: Sequence[str],
-              networks: Sequence[str] = ()) -> str:
+              networks: Sequence[str] = (), companions: Sequence[str] = ()) -> str:
     total = sum(counts.values())
     parts = [f'<span class="verdict {v}">{counts.get(v, 0)} {v}</span>' for v in VERDICTS]
     if counts.get("other"):
@@ -649,7 +649,9 @@ def _abstract(counts: dict, fits: Mapping[str, dict], datasets: Sequence[str],
         "stability, and compare with sampled SGD on the linearised model"
         + (f" and on the real network ({', '.join(esc(d) for d in networks)})" if networks else "")
         + ". "
-        f"Of {total} checked claims: {' '.join(parts)}.</p>"
+        + (f'It also checks {len(companions)} related papers in <a href="#companions">companion studies</a>. '
+           if companions else "")
+        + f"Of {total} checked claims: {' '.join(parts)}.</p>"
         f"<p>Fitted spectra — {'; '.join(spectra)}.</p></div>")
 
 
@@ -784,9 +786,20 @@ def _across_datasets(figs: Mapping[str, str | os.PathLike], figure, keys: Sequen
 
 
 def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | None) -> str:
-    """The paper's experiments: loss maps (Fig. 2) and optimal hyper-parameters (Fig. 6)."""
-    out = ["<p>Two of the paper's experiments, reproduced from the workflow's own spectra and simulators; "
-           "their verdicts are in the claims table.</p>"]
+    """The paper's experiments: regimes (Figs. 1, 7), loss maps (Fig. 2), budget (Fig. 5),
+    optimal hyper-parameters (Fig. 6) and the critical learning rate (Figs. 12-14)."""
+    out = ["<p>The paper's experiments, reproduced from the workflow's own spectra and simulators; "
+           "their verdicts are in the claims table. The paper's sizes are in <code>config/paper.yaml</code>.</p>"]
+    if figs.get("regimes"):
+        out.append("<h3>Regimes over a short horizon (paper Figs. 1 and 7)</h3>")
+        out.append(figure(figs["regimes"],
+            "Top: loss of one setting over the first steps, for the real network and sampled SGD on the "
+            "linearised model (mean and 10–90% band over batch sequences; the network and the linearised "
+            "model of one seed see the same batches), the exact averaged second-moment recursion (“all sm”, "
+            "an " + math(r"N\times N") + " matrix recursion) and the SE(τ) approximation for each τ. Bottom: "
+            "mean over steps of " + math(r"|\log L_{\mathrm{SE}}-\log L_{\mathrm{lin}}|") + " against the "
+            "seed-mean of sampled SGD; the dashed line is the exact recursion's distance, i.e. the Monte-Carlo "
+            "floor. The paper finds τ = +1 best at small batch on MNIST.", "experiments-figure-regimes", wide=True))
     if figs.get("loss_maps"):
         out.append("<h3>Loss over learning rate × momentum (paper Fig. 2)</h3>")
         out.append(figure(figs["loss_maps"],
@@ -796,6 +809,16 @@ def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | 
             "stability boundary " + math(r"\alpha_c(\beta)") + " (the smaller of the " + math("U(1)=1")
             + " root and " + math(r"2(1+\beta)") + "). Star: the grid optimum. In the noise phase the optimum "
             "moves to negative momentum.", "experiments-figure-maps", wide=True))
+    if figs.get("budget"):
+        out.append("<h3>Budget independence (paper Fig. 5)</h3>")
+        out.append(figure(figs["budget"],
+            "Loss against the number of samples processed " + math(r"t\,b") + " for several batch sizes, "
+            "each run at a fixed fraction of its predicted critical learning rate with momentum close to 1 "
+            "(markers: sampled linearised SGD, mean over batch sequences; lines: SE(τ = 1)). While the "
+            "critical effective rate " + math(r"\alpha_{\mathrm{eff},c}\approx 2/(\gamma\lambda_{\mathrm{crit}})")
+            + " grows linearly with " + math("b") + ", the curves collapse: the loss depends on the budget "
+            + math("tb") + " only. Once " + math(r"\alpha_{\mathrm{eff},c}") + " saturates at the noiseless "
+            "bound, larger batches need more samples (diminishing returns).", "experiments-figure-budget"))
     if figs.get("hyperparameters"):
         out.append("<h3>Optimal learning rate and momentum at a fixed horizon (paper Fig. 6)</h3>")
         out.append(figure(figs["hyperparameters"],
@@ -816,6 +839,34 @@ def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | 
             "experiments-figure-critical", wide=True))
     if notebook:
         out.append(f'<p>Executed notebook: <a href="{esc(notebook)}">experiments</a>.</p>')
+    return "\n".join(out)
+
+
+def _companions(studies: Sequence[str], figs: Mapping[str, str | os.PathLike],
+                notebooks: Mapping[str, str], claims: pd.DataFrame, figure) -> str:
+    """One subsection per companion study: the paper's claim, the figure, the study's verdicts
+    and what of the paper's setting could not be recovered."""
+    from .companions import study_module
+    out = ["<p>Four related papers, one compact study each, built on the same package (kernels, spectra, "
+           "spectral loss curves, trainers). Each study states the paper's claim, checks it on its own "
+           "outputs and says where the paper's exact setting could not be recovered. The rows below are "
+           "also in the claims table of §1.</p>"]
+    for name in studies:
+        meta = study_module(name).STUDY
+        anchor = f"companion-{name}"
+        out.append(f'<h3 id="{esc(anchor)}">Seed {esc(meta["seed"])}: {esc(meta["title"])}</h3>')
+        out.append(f'<p class="subtitle">{esc(meta["paper"])}</p>')
+        out.append(f"<p><b>The paper's claim.</b> {esc(meta['claim'])}</p>")
+        out.append(figure(figs.get(name), esc(meta["caption"]), f"{anchor}-figure", wide=True))
+        rows = claims[claims.section == anchor]
+        if len(rows):
+            out.append(table(["claim", "data", "prediction", "measurement", "tolerance", "verdict"],
+                             [[esc(r.claim), esc(r.dataset), _cell_value(r.prediction), _cell_value(r.measurement),
+                               esc(r.tolerance), _verdict_badge(r.verdict)] for r in rows.itertuples()],
+                             cls="claims"))
+        out.append(f"<p><b>What could not be recovered, and what was done instead.</b> {esc(meta['deviations'])}</p>")
+        if notebooks.get(name):
+            out.append(f'<p>Executed notebook: <a href="{esc(notebooks[name])}">{esc(name)}</a>.</p>')
     return "\n".join(out)
 
 
@@ -848,6 +899,8 @@ def build_report(
     default_config: dict | None = None,
     experiment_figures: Mapping[str, str | os.PathLike] | None = None,
     experiment_notebook: str | None = None,
+    companion_figures: Mapping[str, str | os.PathLike] | None = None,
+    companion_notebooks: Mapping[str, str] | None = None,
 ) -> str:
     """Write the self-contained report page to ``output`` and return its HTML.
 
@@ -859,6 +912,8 @@ def build_report(
     ``theory_figures`` (keys ``stability_map``, ``phase_diagram``, ``exponents``) are the
     cross-dataset figures, ``theory_notebook`` the link to their executed notebook.
     ``default_config``: the embedded default, to highlight what the run changed.
+    ``companion_figures`` / ``companion_notebooks``: per companion study (keys of
+    :data:`sgd_spectra.companions.STUDIES`), its figure and the link to its executed notebook.
     """
     datasets = list(datasets)
     data_info = {d: _read_json(data[d]) for d in datasets}
@@ -881,7 +936,9 @@ def build_report(
     counts = verdict_counts(claims_df)
     steps = config.get("steps")
 
-    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across", "experiments"}
+    companion_studies = list(companion_figures or {})
+    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across", "experiments", "companions"}
+    anchors |= {f"companion-{name}" for name in companion_studies}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
     figure = _Figures()
@@ -894,13 +951,18 @@ def build_report(
     toc = ['<a href="#claims">1. Claims</a>', '<a href="#run">2. Data</a>',
            '<a href="#spectra">3. Spectra and exponents</a>', '<a href="#theory">4. Theory</a>',
            '<a href="#training">5. Training</a>']
+    number = 6
     if experiment_figures:
-        toc.append('<a href="#experiments">6. Experiments</a>')
-    toc.append(f'<a href="#methods">{7 if experiment_figures else 6}. Methods and provenance</a>')
+        toc.append(f'<a href="#experiments">{number}. Experiments</a>')
+        number += 1
+    if companion_studies:
+        toc.append(f'<a href="#companions">{number}. Companion studies</a>')
+        number += 1
+    toc.append(f'<a href="#methods">{number}. Methods and provenance</a>')
     body.append('<nav class="toc">' + " &nbsp;·&nbsp; ".join(toc) + "</nav></header>")
     networks = [d for d in datasets
                 if d in curve_frames and (curve_frames[d]["regime"] == "network").any()]
-    body.append(_abstract(counts, fit_info, datasets, networks))
+    body.append(_abstract(counts, fit_info, datasets, networks, companion_studies))
 
     body.append('<h2 id="claims">1. Claims and verdicts</h2>')
     body.append("<p>Each quantitative claim of the paper that this workflow can check, with our prediction "
@@ -987,6 +1049,10 @@ def build_report(
     if experiment_figures:
         body.append(f'<h2 id="experiments">{section}. Experiments</h2>')
         body.append(_experiments(experiment_figures, figure, experiment_notebook))
+        section += 1
+    if companion_studies:
+        body.append(f'<h2 id="companions">{section}. Companion studies</h2>')
+        body.append(_companions(companion_studies, companion_figures, companion_notebooks or {}, claims_df, figure))
         section += 1
     body.append(f'<h2 id="methods">{section}. Methods and provenance</h2>')
     body.append(_methods(config, repo_dir, benchmarks_dir, default_config))

@@ -6,8 +6,8 @@ from pathlib import Path
 import sgd_spectra
 import yaml
 
-from sgd_spectra.config import (ConfigError, check_config, dataset_kind, experiment_datasets,
-                                has_network, setting_name, sgd_settings)
+from sgd_spectra.config import (ConfigError, check_config, companion_params, dataset_kind,
+                                experiment_datasets, has_network, setting_name, sgd_settings)
 
 try:
     check_config(config)

@@ -1,8 +1,67 @@
-# Stage 6b: the paper's experiments (loss maps, optimal hyper-parameters), figures in
-# notebooks/experiments.ipynb and verdicts in the claims table.
+# Stage 6b: the paper's experiments (regimes, loss maps, critical learning rate, budget,
+# optimal hyper-parameters), figures in notebooks/experiments.ipynb and verdicts in the claims table.
 
 MAP_DATASETS = experiment_datasets(config, "map_datasets")
 CRITICAL_DATASETS = experiment_datasets(config, "critical_datasets")
+REGIME_DATASETS = experiment_datasets(config, "regime_datasets")
+BUDGET_DATASETS = experiment_datasets(config, "budget_datasets")
+
+
+rule regime_comparison:
+    input:
+        data="results/data/{dataset}.npz",
+        spectrum="results/spectra/{dataset}.npz",
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/experiments/regimes/{dataset}.parquet",
+    params:
+        code=code_version("experiments", "dynamics", "theory", "ntk"),
+        lr=config["regime_lr"],
+        momentum=config["regime_momentum"],
+        batch_sizes=config["regime_batch_sizes"],
+        taus=config["regime_taus"],
+        steps=config["regime_steps"],
+        seeds=config["regime_seeds"],
+        network_seeds=config["regime_network_seeds"],
+        base_seed=config["seed"],
+    log:
+        "logs/experiments/regime_comparison_{dataset}.log",
+    benchmark:
+        "results/benchmarks/regime_comparison/{dataset}.tsv"
+    threads: 1
+    resources:
+        # the exact averaged recursion holds five N x N float64 matrices
+        mem_mb=lambda wc: 2000 + 8 * 8 * config["n_samples"] ** 2 // 2**20,
+        # ~10 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
+        runtime=lambda wc: 30 + config["regime_steps"] * config["n_samples"] ** 3 // (3 * 10**11),
+    script:
+        "../scripts/regime_comparison.py"
+
+
+rule budget_curves:
+    input:
+        spectrum="results/spectra/{dataset}.npz",
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/experiments/budget/{dataset}.parquet",
+    params:
+        code=code_version("experiments", "dynamics", "theory"),
+        batch_sizes=config["budget_batch_sizes"],
+        momentum=config["budget_momentum"],
+        lr_fraction=config["budget_lr_fraction"],
+        samples=config["budget_samples"],
+        seeds=config["budget_seeds"],
+        base_seed=config["seed"],
+    log:
+        "logs/experiments/budget_curves_{dataset}.log",
+    benchmark:
+        "results/benchmarks/budget_curves/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        runtime=60,
+    script:
+        "../scripts/budget_curves.py"
 
 
 rule loss_map:
@@ -89,7 +148,13 @@ rule experiment_figures:
         curves="results/experiments/hyperparameters/curves.parquet",
         optima="results/experiments/hyperparameters/optima.csv",
         critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
+        regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
+        budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
     output:
+        regimes=report("results/figures/experiments/regimes.png", caption="../report/experiments.rst",
+                       category="Experiments"),
+        budget=report("results/figures/experiments/budget.png", caption="../report/experiments.rst",
+                      category="Experiments"),
         critical=report("results/figures/experiments/critical_lr.png", caption="../report/experiments.rst",
                         category="Experiments"),
         maps=report("results/figures/experiments/loss_maps.png", caption="../report/experiments.rst",
@@ -102,7 +167,9 @@ rule experiment_figures:
             map_datasets=MAP_DATASETS, map_paths=list(input.maps), fit_paths=list(input.fits),
             curves_path=input.curves, optima_path=input.optima, lr_problems=config["hyper_lr_problems"],
             critical_datasets=CRITICAL_DATASETS, critical_paths=list(input.critical),
-            maps_figure=output.maps, hyper_figure=output.hyper, critical_figure=output.critical),
+            maps_figure=output.maps, hyper_figure=output.hyper, critical_figure=output.critical,
+            regime_datasets=REGIME_DATASETS, regime_paths=list(input.regimes), regimes_figure=output.regimes,
+            budget_datasets=BUDGET_DATASETS, budget_paths=list(input.budget), budget_figure=output.budget),
         timeout=config["notebook_timeout"],
     log:
         "logs/figures/experiments.log",

@@ -13,14 +13,19 @@ rule claims:
         loss_maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
         optima="results/experiments/hyperparameters/optima.csv",
         critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
+        regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
+        budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
+        companions=expand("results/companions/{study}/claims.csv", study=COMPANIONS),
     output:
         "results/claims.csv",
     params:
         critical_datasets=CRITICAL_DATASETS,
+        regime_datasets=REGIME_DATASETS,
+        budget_datasets=BUDGET_DATASETS,
         map_datasets=MAP_DATASETS,
         hyper_steps=config["hyper_steps"],
         hyper_n_samples=config["hyper_n_samples"],
-        code=code_version("claims"),
+        code=code_version("claims", "experiments"),
         datasets=DATASETS,
     log:
         "logs/report/claims.log",
@@ -41,10 +46,14 @@ rule report:
         theory_figures=expand("results/figures/theory/{name}.png",
                               name=["stability_map", "phase_diagram", "exponents"]),
         theory_notebook="results/notebooks/theory.html",
-        experiment_figures=["results/figures/experiments/critical_lr.png",
+        experiment_figures=["results/figures/experiments/regimes.png",
+                            "results/figures/experiments/budget.png",
+                            "results/figures/experiments/critical_lr.png",
                             "results/figures/experiments/loss_maps.png",
                             "results/figures/experiments/hyperparameters.png"],
         experiment_notebook="results/notebooks/experiments.html",
+        companion_figures=expand("results/figures/companions/{study}.png", study=COMPANIONS),
+        companion_notebooks=expand("results/notebooks/companion_{study}.html", study=COMPANIONS),
     output:
         html="report/index.html",
     params:
@@ -52,6 +61,7 @@ rule report:
         config=config,
         default_config=DEFAULT_CONFIG,
         datasets=DATASETS,
+        companions=COMPANIONS,
     log:
         "logs/report/report.log",
     script:

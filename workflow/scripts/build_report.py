@@ -39,6 +39,8 @@ for p in inp.notebooks:                   # results/notebooks/{dataset}_{noteboo
 
 theory_notebook = copy_notebook(inp.theory_notebook)
 experiment_notebook = copy_notebook(inp.experiment_notebook)
+companion_figures = dict(zip(params.companions, inp.companion_figures))
+companion_notebooks = {s: copy_notebook(p) for s, p in zip(params.companions, inp.companion_notebooks)}
 
 build_report(
     out,
@@ -58,5 +60,7 @@ build_report(
     default_config=params.default_config,
     experiment_figures={Path(p).stem: p for p in inp.experiment_figures},
     experiment_notebook=experiment_notebook,
+    companion_figures=companion_figures,
+    companion_notebooks=companion_notebooks,
 )
 print(f"wrote {out}")

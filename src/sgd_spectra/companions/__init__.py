@@ -1,0 +1,32 @@
+"""Companion studies: one checkable study per related paper (../shared/spec/companions.md).
+
+Each module is one study and has the same interface, which the workflow's generic
+``companion_study`` rule and the report use:
+
+* ``STUDY``: a dict with ``seed`` (the paper's seed id, e.g. ``"000"``), ``title``, ``paper``
+  (authors, venue, arXiv id), ``claim`` (the paper's claim in one paragraph), ``caption`` (the
+  figure caption) and ``deviations`` (what of the paper's setting could not be recovered and what
+  the study does instead).
+* ``run_study(params: dict) -> dict[str, pandas.DataFrame]``: runs the study with the config's
+  parameters and returns tidy tables (written as ``<name>.parquet``).
+* ``study_claims(tables, params) -> list[dict]``: the claims-table rows (see
+  :func:`sgd_spectra.claims.claim_row`), computed from the tables alone.
+"""
+from __future__ import annotations
+
+import importlib
+
+#: Config key -> module name, in report order.
+STUDIES = {
+    "gradient_span": "gradient_span",          # seed 000, Benning & Döring
+    "edge_of_stability": "edge_of_stability",  # seed 001, Chen & Bruna
+    "du_gram": "du_gram",                      # seed 003, Du et al.
+    "which_minimizer": "which_minimizer",      # seed 004, Nonnenmacher et al.
+}
+
+
+def study_module(name: str):
+    """The module implementing companion study ``name`` (a key of :data:`STUDIES`)."""
+    if name not in STUDIES:
+        raise KeyError(f"unknown companion study {name!r}; known: {', '.join(STUDIES)}")
+    return importlib.import_module(f"{__name__}.{STUDIES[name]}")

@@ -1,0 +1,50 @@
+# Stage 6c: the companion studies (../shared/spec/companions.md), one per related paper. Each study
+# is a module of sgd_spectra.companions with the same interface; its tables, claims, figure and
+# executed notebook land in results/companions/{study}/ and join the report.
+
+from sgd_spectra.companions import STUDIES
+
+COMPANIONS = [s for s in STUDIES if s in (config.get("companions") or {})]
+
+
+wildcard_constraints:
+    study="|".join(STUDIES),
+
+
+rule companion_study:
+    output:
+        tables=directory("results/companions/{study}/tables"),
+        claims="results/companions/{study}/claims.csv",
+    params:
+        code=lambda wc: code_version("claims", "ntk", "theory", "spectra", "datasets", f"companions/{wc.study}"),
+        study=lambda wc: companion_params(config, wc.study),
+    log:
+        "logs/companions/{study}.log",
+    benchmark:
+        "results/benchmarks/companion_study/{study}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/companion_study.py"
+
+
+rule companion_figure:
+    input:
+        notebook="notebooks/companion_{study}.ipynb",
+        tables="results/companions/{study}/tables",
+    output:
+        figure=report("results/figures/companions/{study}.png", caption="../report/companions.rst",
+                      category="Companion studies"),
+        notebook="results/notebooks/companion_{study}.ipynb",
+    params:
+        parameters=lambda wc, input, output: dict(tables_dir=input.tables, figure_path=output.figure),
+        timeout=config["notebook_timeout"],
+    log:
+        "logs/figures/companion_{study}.log",
+    benchmark:
+        "results/benchmarks/companion_figure/{study}.tsv"
+    threads: 1
+    script:
+        "../scripts/run_notebook.py"

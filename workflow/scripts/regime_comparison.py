@@ -1,0 +1,33 @@
+"""Regimes over a short horizon (paper Figs. 1, 7): real network, sampled linearised SGD, the exact
+averaged recursion and SE(tau) for several tau, on one setting and several batch sizes."""
+import numpy as np
+import pandas as pd
+import torch
+
+from sgd_spectra.dynamics import train_network
+from sgd_spectra.experiments import regime_comparison
+from sgd_spectra.io import curves_frame, redirect_log
+from sgd_spectra.ntk import network_from_arrays
+
+redirect_log(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+p = snakemake.params
+spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)
+table = regime_comparison(spec["eigenvalues"], spec["coefficients"], ntk["kernel_over_n"], ntk["initial_error"],
+                          p.lr, p.momentum, p.batch_sizes, p.taus, p.seeds, p.steps, base_seed=p.base_seed)
+frames = [table]
+if "weight" in ntk.files and p.network_seeds:
+    data = np.load(snakemake.input.data)
+    record = np.arange(p.steps + 1)
+    for b in p.batch_sizes:
+        for seed in range(p.network_seeds):
+            # the same batch sequences as the linearised runs of the same seed
+            net = network_from_arrays(ntk["weight"], ntk["bias"], ntk["readout"], dtype=torch.float32)
+            loss, div = train_network(net, data["X"], data["y"], p.lr * float(ntk["scale"]), p.momentum, b, seed,
+                                      record, base_seed=p.base_seed)
+            frames.append(curves_frame(loss, record, [div], regime="network", seed=seed, lr=p.lr,
+                                       momentum=p.momentum, batch=b))
+table = pd.concat(frames, ignore_index=True)
+table["dataset"] = snakemake.wildcards.dataset
+print(table.groupby(["regime", "tau", "batch"], dropna=False).loss.last().to_string())
+table.to_parquet(snakemake.output[0], index=False)
