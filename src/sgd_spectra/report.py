@@ -420,7 +420,8 @@ table.claims th:nth-child(1) { width:19%; } table.claims th:nth-child(2) { width
 table.claims th:nth-child(3) { width:20%; } table.claims th:nth-child(4) { width:29%; }
 table.claims th:nth-child(5) { width:9%; } table.claims th:nth-child(6) { width:8%; }
 table.claims th:nth-child(7) { width:6%; }
-table.claims td { overflow-wrap:anywhere; }
+table.claims td, table.study-claims td { overflow-wrap:anywhere; }
+table.study-claims { width:min(80rem, 96vw); position:relative; left:50%; transform:translateX(-50%); }
 table.claims td:nth-child(6) { white-space:nowrap; }
 table.fits td, table.stability td { white-space:nowrap; }
 table.stability { font-size:.8em; }
@@ -863,7 +864,7 @@ def _companions(studies: Sequence[str], figs: Mapping[str, str | os.PathLike],
             out.append(table(["claim", "data", "prediction", "measurement", "tolerance", "verdict"],
                              [[esc(r.claim), esc(r.dataset), _cell_value(r.prediction), _cell_value(r.measurement),
                                esc(r.tolerance), _verdict_badge(r.verdict)] for r in rows.itertuples()],
-                             cls="claims"))
+                             cls="study-claims"))
         out.append(f"<p><b>What could not be recovered, and what was done instead.</b> {esc(meta['deviations'])}</p>")
         if notebooks.get(name):
             out.append(f'<p>Executed notebook: <a href="{esc(notebooks[name])}">{esc(name)}</a>.</p>')
