@@ -8,6 +8,7 @@ from sgd_spectra.dynamics import train_network
 from sgd_spectra.experiments import regime_comparison
 from sgd_spectra.io import curves_frame, redirect_log
 from sgd_spectra.ntk import network_from_arrays
+from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -18,7 +19,8 @@ table = regime_comparison(spec["eigenvalues"], spec["coefficients"], ntk["kernel
 frames = [table]
 if "weight" in ntk.files and p.network_seeds:
     data = np.load(snakemake.input.data)
-    record = np.arange(p.steps + 1)
+    # the full-train loss costs a forward pass over all N points: log-spaced steps, not every one
+    record = log_spaced_steps(p.steps, 30)
     for b in p.batch_sizes:
         for seed in range(p.network_seeds):
             # the same batch sequences as the linearised runs of the same seed
