@@ -50,13 +50,19 @@ def relative_curve_error(loss: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(np.abs(loss[ok] - reference[ok]) / reference[ok])) if ok.any() else math.nan
 
 
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of log y against log x (nan with fewer than 2 points or any y <= 0)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or np.any(y <= 0):
+        return math.nan
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
 def late_slope(steps: np.ndarray, loss: np.ndarray, decades: float = 1.0) -> float:
     """Least-squares log-log slope of a loss curve over its last ``decades`` decades of steps."""
     steps, loss = np.asarray(steps, float), np.asarray(loss, float)
     sel = (steps >= steps.max() / 10 ** decades) & (steps > 0) & np.isfinite(loss) & (loss > 0)
-    if sel.sum() < 3:
-        return math.nan
-    return float(np.polyfit(np.log(steps[sel]), np.log(loss[sel]), 1)[0])
+    return loglog_slope(steps[sel], loss[sel]) if sel.sum() >= 3 else math.nan
 
 
 def _curve(means: pd.DataFrame, regime: str, setting: dict, tau=None) -> pd.Series:

@@ -122,6 +122,19 @@ def load_npz_regression(path: str | os.PathLike, n_samples: int, seed: int):
         return standardised_regression(data["images"], data["labels"], n_samples, seed)
 
 
+def centred_digits_parity(n_samples: int, seed: int):
+    """``(X, y, idx)``: a class-balanced subset of scikit-learn's digits (drawn with
+    ``default_rng(seed)``), pixels centred by the subset's mean image, target ``+1`` for even
+    digits and ``-1`` for odd ones (the companion studies' binary task; each rescales rows itself)."""
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits(return_X_y=True)
+    idx = balanced_subset(labels, n_samples, np.random.default_rng(seed))
+    X = images[idx].astype(np.float64)
+    X -= X.mean(axis=0)
+    return X, np.where(labels[idx] % 2 == 0, 1.0, -1.0), idx
+
+
 def haar_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     """A Haar-distributed random orthogonal matrix (QR of a Gaussian with the sign fix)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))

@@ -16,7 +16,7 @@ Model and conventions (companions.md, "Seed 003"):
   ``m = Omega(n^6 / (lambda_0^4 delta^3))``, evaluated here with constant 1.
 
 Data: ``n`` points of scikit-learn's digits, a class-balanced subset drawn with
-``numpy.random.default_rng(data_seed)`` (:func:`sgd_spectra.datasets.balanced_subset`), centred by
+``numpy.random.default_rng(data_seed)`` (:func:`sgd_spectra.datasets.centred_digits_parity`), centred by
 the subset's mean image, each row scaled to unit norm; target ``y = +1`` for even digits and ``-1``
 for odd ones.
 
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgd_spectra.claims import claim_row
-from sgd_spectra.datasets import balanced_subset
+from sgd_spectra.claims import claim_row, loglog_slope
+from sgd_spectra.datasets import centred_digits_parity
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.theory import se_loss_trajectory
 
@@ -121,19 +121,13 @@ def load_digits_parity(n_samples: int, data_seed: int):
     ``y_i = +1`` for even digits, ``-1`` for odd.  Raises if two rows are parallel (Du's
     assumption, needed for ``lambda_0 > 0``) or a row is zero after centring.
     """
-    from sklearn.datasets import load_digits
-
-    images, labels = load_digits(return_X_y=True)
-    idx = balanced_subset(labels.astype(int), n_samples, np.random.default_rng(data_seed))
-    X = images[idx].astype(np.float64)
-    X -= X.mean(axis=0)
+    X, y, idx = centred_digits_parity(n_samples, data_seed)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     if not np.all(norms > 0):
         raise ValueError("a centred digit is zero; pick another subset")
     X /= norms
     if max_abs_cosine(X) > 1 - 1e-9:
         raise ValueError("two inputs are parallel: lambda_0 = 0, Du's assumption fails")
-    y = np.where(labels[idx] % 2 == 0, 1.0, -1.0)
     return X, y, idx
 
 
@@ -321,8 +315,7 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
 def width_slope(runs: pd.DataFrame, column: str) -> tuple[float, pd.Series]:
     """Least-squares slope of log(seed-mean ``column``) vs log(width), and the seed means."""
     means = runs.groupby("width")[column].mean()
-    slope = float(np.polyfit(np.log(means.index.to_numpy(float)), np.log(means.to_numpy()), 1)[0])
-    return slope, means
+    return loglog_slope(means.index, means.to_numpy()), means
 
 
 def _row(name, claim, source, prediction, measurement, tolerance, verdict):

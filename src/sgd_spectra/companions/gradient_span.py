@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..claims import claim_row
-from ..datasets import balanced_subset
+from ..claims import claim_row, loglog_slope
+from ..datasets import centred_digits_parity
 from ..ntk import relu_ntk_parts
 from ..theory import se_loss_trajectory
 
@@ -245,14 +245,8 @@ def grf_tables(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 def digits_parity(n_samples: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Class-balanced digits subset: pixels centred (subset mean) and each image rescaled to
     ``|x|^2 = d``; target ``y = +1`` for even digits, ``-1`` for odd ones."""
-    from sklearn.datasets import load_digits
-
-    images, labels = load_digits(return_X_y=True)
-    idx = balanced_subset(labels, n_samples, np.random.default_rng(data_seed))
-    X = images[idx].astype(np.float64)
-    X -= X.mean(axis=0)
+    X, y, _ = centred_digits_parity(n_samples, data_seed)
     X *= math.sqrt(X.shape[1]) / np.linalg.norm(X, axis=1, keepdims=True)
-    y = np.where(labels[idx] % 2 == 0, 1.0, -1.0)
     return X, y
 
 
@@ -405,9 +399,7 @@ def std_slope(spread: pd.DataFrame, size: str, step: int) -> float:
     """Least-squares slope of log std (across seeds) against log size at one step (nan if < 2 sizes
     or a zero std)."""
     at = spread[spread.step == step]
-    if len(at) < 2 or not (at["std"] > 0).all():
-        return math.nan
-    return float(np.polyfit(np.log(at[size]), np.log(at["std"]), 1)[0])
+    return loglog_slope(at[size], at["std"])
 
 
 def _in_range(values, lo, hi) -> str:

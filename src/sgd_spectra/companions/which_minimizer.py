@@ -42,7 +42,7 @@ import scipy.linalg
 import torch
 from torch.func import jacrev, vmap
 
-from ..claims import claim_row
+from ..claims import claim_row, loglog_slope
 from ..datasets import (FASHION_MNIST_INSTALL_HINT, DatasetUnavailable, balanced_subset,
                         find_idx_pair, read_idx)
 from ..ntk import relu_ntk_parts
@@ -671,14 +671,6 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
     curves.insert(0, "dataset", task["dataset"])
     return dict(init_runs=runs, init_pairs=pairs, optimizers=optimizers, adam_lr_grid=grid,
                 loss_curves=curves)
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x (nan if any y <= 0)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 2 or np.any(y <= 0):
-        return math.nan
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def _fmt(values, spec=".3g") -> str:
