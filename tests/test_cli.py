@@ -31,7 +31,13 @@ def test_predict_json_matches_independent_simulation(spectrum_files, capsys):
     for key in ("gamma", "lambda_crit", "u1", "lr_critical", "stable", "phase", "nu", "kappa", "v1", "loss"):
         assert key in out
     assert out["gamma"] == pytest.approx((500 - 10) / (10 * 499))
-    assert out["nu"] == pytest.approx(1.5, abs=1e-6) and out["kappa"] == pytest.approx(1.0, abs=1e-6)
+    assert out["nu"] == pytest.approx(1.5, abs=1e-6)
+    # kappa is the local tail-sum slope on the modes resolved by t = 100 (S_k = sum_{l=k}^{500} l^-2)
+    k_lo, k_hi = out["fit_range"]
+    k = np.arange(k_lo, k_hi + 1)
+    tails = np.array([np.sum(np.arange(j, 501.0) ** -2.0) for j in k])
+    assert out["kappa"] == pytest.approx(-np.polyfit(np.log(k), np.log(tails), 1)[0], abs=0.01)
+    assert out["late_time_slope"] == pytest.approx(-out["kappa"] / 1.5, rel=1e-6)
     assert out["phase"] == "signal-dominated" and out["stable"] is True
     assert out["loss"]["0"] == pytest.approx(c.sum() / (2 * 500))
     # the loss at t=1 by hand: one SE step from C = c, J = V = 0

@@ -48,8 +48,8 @@ def test_cross_key_checks_name_the_key(default_config):
     with pytest.raises(ConfigError, match="batch_sizes"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
-    cfg["tail_fit_range"] = [5, cfg["n_samples"] + 1]
-    with pytest.raises(ConfigError, match="tail_fit_range"):
+    cfg["fit_range"] = [5, cfg["n_samples"] + 1]
+    with pytest.raises(ConfigError, match="fit_range"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
     cfg["datasets"] = ["digits", "cifar11"]

@@ -32,6 +32,15 @@ def test_full_batch_loss_map_boundary_is_the_noiseless_bound(circulant):
     np.testing.assert_allclose(table.loss_linearized, table.loss_se, rtol=1e-6)
 
 
+def test_loss_map_exact_boundary_is_u1_equals_1_with_tau_plus1_on_a_circulant(circulant):
+    K, e0, lam, c = circulant
+    table = loss_map(lam, c, K, e0, np.linspace(0.1, 3.0, 6), np.array([0.0, 0.6]), batch_size=2, steps=50,
+                     seeds=2)
+    per_beta = table.drop_duplicates("momentum")
+    np.testing.assert_allclose(per_beta.lr_critical_exact, per_beta["lr_critical_tau1"], rtol=1e-6)
+    assert (table.seeds == 2).all()
+
+
 def test_se_loss_map_boundary_is_u1_equals_1(circulant):
     K, e0, lam, c = circulant
     table = loss_map(lam, c, K, e0, np.linspace(0.05, 2.5, 50), np.array([0.0, 0.6]), batch_size=2, steps=3000)
@@ -40,15 +49,19 @@ def test_se_loss_map_boundary_is_u1_equals_1(circulant):
     assert table.predicted_stable.any() and not table.predicted_stable.all()
 
 
-def test_critical_lr_vs_batch_reaches_the_noiseless_limit(circulant):
+def test_critical_lr_vs_batch_is_exact_on_a_circulant_and_reaches_the_noiseless_limit(circulant):
+    """On a circulant kernel SE with tau = +1 is exact (theory.md §4): the exact second-moment
+    critical rate must equal U(1) = 1 with tau = +1, and reach 2(1+beta) at b = N."""
     K, e0, lam, c = circulant
-    table = critical_lr_vs_batch(lam, K, e0, [2, len(e0)], [0.0], seeds=2, steps=400)
+    table = critical_lr_vs_batch(K, [2, len(e0)], [0.0, 0.6], [-1.0, 1.0])
     assert len(table) == 4 and set(table.batch) == {2, len(e0)}
     full = table[table.batch == len(e0)]
-    np.testing.assert_allclose(full.lr_critical_measured, 2.0, rtol=0.01)      # 2(1+beta), bisection resolution
+    np.testing.assert_allclose(full.lr_critical_measured, [noiseless_lr_bound(m) for m in full.momentum])
     small = table[table.batch == 2]
-    assert (small.lr_critical_measured < 2.0).all()
-    assert small.lr_critical_predicted.iloc[0] == pytest.approx(critical_lr(lam, 0.0, small.gamma.iloc[0]))
+    np.testing.assert_allclose(small.lr_critical_measured, small["lr_critical_tau1"], rtol=1e-6)
+    for m, pred in zip(small.momentum, small["lr_critical_tau1"]):
+        assert pred == pytest.approx(critical_lr(lam, m, small.gamma.iloc[0], 1.0))
+    assert (small["lr_critical_tau-1"] < small.lr_critical_measured * 0.99).all()
 
 
 def test_hyperparameter_scans_find_interior_optima():
@@ -90,7 +103,7 @@ def test_regime_comparison_full_batch_regimes_coincide_and_exact_is_the_sampled_
 
 
 def test_regime_claims_verdicts_follow_the_distances():
-    from sgd_spectra.claims import regime_claims
+    from sgd_spectra.experiment_claims import regime_claims
     import pandas as pd
     rows = [dict(batch=10, regime="exact", tau=np.nan, distance=0.01, max_z=2.0, seeds=50),
             dict(batch=100, regime="exact", tau=np.nan, distance=0.001, max_z=6.0, seeds=50)]
@@ -103,7 +116,7 @@ def test_regime_claims_verdicts_follow_the_distances():
 
 
 def test_budget_curves_run_each_batch_at_its_fraction_of_the_critical_lr(circulant):
-    from sgd_spectra.claims import budget_claims
+    from sgd_spectra.experiment_claims import budget_claims
     from sgd_spectra.experiments import budget_curves
     from sgd_spectra.theory import batch_noise_factor
     K, e0, lam, c = circulant
@@ -120,3 +133,15 @@ def test_budget_curves_run_each_batch_at_its_fraction_of_the_critical_lr(circula
     assert rows[0]["claim_id"] == "budget_independence"
     assert all(r["verdict"] in ("holds", "fails", "inconclusive") for r in rows)
     assert budget_claims("circulant", table, "noise-dominated")[0]["verdict"] == "inconclusive"
+
+
+def test_near_boundary_runs_straddle_the_exact_threshold_on_a_circulant(circulant):
+    """tau = +1 is exact on a circulant: the seed-mean loss converges at 0.9 alpha_c and grows at
+    1.1 alpha_c; tau = -1 predicts too small an alpha_c, so both its settings converge."""
+    from sgd_spectra.experiments import near_boundary_runs
+
+    K, e0, lam, c = circulant
+    table = near_boundary_runs(K, e0, [2], [0.0], seeds=200, steps=3000)
+    plus = table[table.tau == 1.0].set_index("fraction")
+    assert plus.stable_measured.loc[0.9] and not plus.stable_measured.loc[1.1]
+    assert table[table.tau == -1.0].stable_measured.all()

@@ -84,13 +84,16 @@ def test_report_has_fits_and_claims(workdir):
     claims = pd.read_csv(workdir / "results" / "claims.csv")
     assert {"se_tracks_linearized", "power_law_nu"} <= set(claims.claim_id)
     assert set(claims.verdict) <= {"holds", "fails", "inconclusive"}
-    claims_table = html.split('<table class="claims">', 1)[1].split("</table>", 1)[0]
-    assert claims_table.count("<tr") == len(claims) + 1          # a header row, then one per claim
+    # two tables: the paper's claims, then the implementation checks; a header row each
+    tables = [part.split("</table>", 1)[0] for part in html.split('<table class="claims">')[1:]]
+    assert len(tables) == 2 and sum(t.count("<tr") for t in tables) == len(claims) + 2
+    assert tables[1].count("<tr") == (claims.kind == "check").sum() + 1
     for claim in claims.claim.unique():
-        assert escape(claim) in claims_table
+        assert escape(claim) in "".join(tables)
     # the synthetic problem's fitted exponent appears in the report and is the generator's
     fit = pd.read_json(workdir / "results" / "fits" / "synthetic_signal.json", typ="series")
     assert abs(fit["nu"]["exponent"] - 1.5) < 0.05
+    assert abs(fit["kappa_truncated_model"] - 0.75) < 0.05      # the implementation check's estimator
     assert f"{fit['nu']['exponent']:.3f}" in html
     assert "<img" in html and "data:image/png;base64," in html
     assert "http://" not in html.replace("http://www.w3.org", "")   # nothing fetched from a network

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import theory
 from .io import to_plain
-from .powerlaw import fit_eigenvalue_decay, fit_tail_decay
+from .powerlaw import fit_eigenvalue_decay, fit_tail_decay, horizon_fit_range, late_time_slope
 
 
 class InputError(Exception):
@@ -55,11 +55,6 @@ def _steps(text: str) -> list[int]:
     return steps
 
 
-def _default_range(n: int) -> tuple[int, int]:
-    lo = 5 if n >= 60 else 1
-    return lo, max(lo + 2, min(300, n // 2))
-
-
 def predict(eigenvalues, coefficients, n_samples: int, batch_size: int, lr: float, momentum: float,
             tau: float, steps: list[int]) -> dict:
     """The whole prediction as a plain dict (the ``--json`` output)."""
@@ -73,7 +68,11 @@ def predict(eigenvalues, coefficients, n_samples: int, batch_size: int, lr: floa
            "u1": stab["u1"], "lr_critical": stab["lr_critical"], "lr_noiseless_bound": stab["lr_noiseless_bound"],
            "stable": stab["stable"], "effective_lr": stab["effective_lr"], "nu": None, "kappa": None,
            "phase": None}
-    k_lo, k_hi = _default_range(len(lam))
+    # the modes this run resolves over the last decade of its horizon (powerlaw module docstring)
+    try:
+        k_lo, k_hi = horizon_fit_range(lam, max(steps), stab["effective_lr"])
+    except ValueError:
+        k_lo, k_hi = 1, len(lam)
     if len(lam) >= 4 and np.all(lam[k_lo - 1:k_hi] > 0):
         out["nu"] = fit_eigenvalue_decay(lam, k_lo, k_hi).exponent
     if coefficients is not None:
@@ -85,6 +84,8 @@ def predict(eigenvalues, coefficients, n_samples: int, batch_size: int, lr: floa
             out["kappa"] = fit_tail_decay(c, k_lo, k_hi, n_samples=n_samples).exponent
         if out["nu"] is not None and out["kappa"] is not None:
             out["phase"] = theory.phase(out["nu"], out["kappa"])
+            out["late_time_slope"] = late_time_slope(out["nu"], out["kappa"])
+            out["fit_range"] = [int(k_lo), int(k_hi)]
         if not stab["stable"]:
             div = theory.divergence_rate(lam, c, lr, momentum, gamma, tau, n_samples)
             if div is not None:

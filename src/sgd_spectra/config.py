@@ -92,10 +92,10 @@ def check_config(config: dict) -> None:
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
     check_companions(config)
-    for key in ("eigen_fit_range", "tail_fit_range"):
-        lo, hi = config[key]
+    if config.get("fit_range", "auto") != "auto":
+        lo, hi = config["fit_range"]
         if not lo < hi <= n:
-            raise ConfigError(f"config key '{key}': need k_min < k_max <= n_samples={n}, "
+            raise ConfigError(f"config key 'fit_range': need k_min < k_max <= n_samples={n}, "
                               f"got [{lo}, {hi}]")
 
 

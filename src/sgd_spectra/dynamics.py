@@ -44,10 +44,15 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
     n = K.shape[0]
     seeds = np.asarray(list(seeds), dtype=np.int64)
     n_runs = len(seeds)
-    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[:, None]
-    momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[:, None]
+    # runs sorted by seed: when every seed has the same number of runs, each step gathers the
+    # batch rows of K once per seed and updates that seed's runs with one batched GEMM
+    order = np.argsort(seeds, kind="stable")
+    seeds = seeds[order]
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[order][:, None]
+    momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[order][:, None]
     record_steps, inverse = unique_steps(record_steps)
-    distinct, seed_index = np.unique(seeds, return_inverse=True)
+    distinct, seed_index, counts = np.unique(seeds, return_inverse=True, return_counts=True)
+    grouped = len(distinct) > 1 and np.all(counts == counts[0])
     rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
     err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
     buf = np.zeros_like(err)
@@ -80,12 +85,18 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
             if len(distinct) == 1:
                 B = batches[0]
                 grad = scale * (err[:, B] @ K[B])
+            elif grouped:
+                per_seed = err.reshape(len(distinct), counts[0], n)
+                picked = np.take_along_axis(per_seed, batches[:, None, :], axis=2)  # (seeds, runs/seed, b)
+                grad = scale * np.matmul(picked, K[batches]).reshape(n_runs, n)
             else:
                 B = batches[seed_index]                                          # (runs, b)
                 grad = scale * np.einsum("sbn,sb->sn", K[B], err[rows, B])
             buf = grad + momentum * buf
             err = err - lr * buf
-    return loss[:, inverse], diverged_at
+    back = np.empty_like(order)
+    back[order] = np.arange(n_runs)
+    return loss[back][:, inverse], diverged_at[back]
 
 
 def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float, momentum: float,

@@ -4,7 +4,8 @@
   SE(tau), with the predicted stability of every cell (paper Fig. 2).
 * :func:`hyperparameter_scans` -- L(alpha) and L(beta) at a fixed horizon on power-law spectra
   (paper Fig. 6, the LossDerivative notebook's setting).
-* :func:`critical_lr_vs_batch` -- alpha_c(b) by bisection on linearised SGD (paper Figs. 12-14).
+* :func:`critical_lr_vs_batch` -- alpha_c(b) of the exact second moments against U(1) = 1 (paper
+  Figs. 12-14).
 * :func:`regime_comparison` -- sampled linearised SGD, the exact averaged recursion and SE(tau)
   for several tau on one setting, short horizon (paper Figs. 1 and 7); :func:`regime_distances`
   ranks the regimes by their distance to the sampled runs.
@@ -20,33 +21,54 @@ import pandas as pd
 
 from .dynamics import linearized_sgd
 from .io import curves_frame
-from .theory import (batch_noise_factor, bisect_first_unstable, critical_lr, exact_loss_trajectory,
-                     log_spaced_steps, noiseless_lr_bound, optimal_lr, parabolic_argmin, se_loss_trajectory,
-                     still_growing, u_at_one)
+from .spectra import binned_power_law
+from .theory import (batch_noise_factor, critical_lr, exact_loss_trajectory, log_spaced_steps,
+                     noiseless_lr_bound, optimal_lr, parabolic_argmin, se_loss_trajectory, u_at_one)
 
 
 def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momenta, batch_size: int,
-             steps: int, seed: int = 0, base_seed: int = 0, tau: float = 1.0) -> pd.DataFrame:
-    """One row per (lr, momentum): final losses of linearised SGD (one seed: every cell sees the
-    same batches) and of SE(tau), whether each run converged, and the predicted stability."""
+             steps: int, seeds: int = 1, base_seed: int = 0, tau: float = 1.0,
+             taus=(-1.0, 0.0, 1.0)) -> pd.DataFrame:
+    """One row per (lr, momentum): the final loss of linearised SGD averaged over ``seeds`` batch
+    sequences (within a seed every cell sees the same batches), SE(tau), whether each converged
+    (every seed), the predicted alpha_c(beta) for each of ``taus`` (``lr_critical_tau{t}``; the
+    ``tau`` one is also ``lr_critical``), and the exact second-moment boundary (:func:`exact_boundary`)."""
+    from .experiment_claims import predicted_column
+
     lam = np.asarray(eigenvalues, dtype=np.float64)
     n = len(lam)
     grid = np.array(list(itertools.product(lrs, momenta)), dtype=np.float64)
     gamma = float(batch_noise_factor(n, batch_size))
     loss0 = float(np.sum(coefficients) / (2 * n))
     se, se_div = se_loss_trajectory(lam, coefficients, grid[:, 0], grid[:, 1], gamma, tau, [steps])
-    lin, lin_div = linearized_sgd(kernel_over_n, initial_error, grid[:, 0], grid[:, 1], batch_size,
-                                  [seed] * len(grid), [steps], base_seed=base_seed)
+    runs = [linearized_sgd(kernel_over_n, initial_error, grid[:, 0], grid[:, 1], batch_size, [s] * len(grid),
+                           [steps], base_seed=base_seed) for s in range(seeds)]
+    lin = np.mean([loss[:, 0] for loss, _ in runs], axis=0)           # inf if any seed diverged
+    lin_div = np.max([div for _, div in runs], axis=0)
     table = pd.DataFrame({"lr": grid[:, 0], "momentum": grid[:, 1], "batch": batch_size, "gamma": gamma,
-                          "steps": steps, "loss0": loss0, "loss_se": se[:, 0], "loss_linearized": lin[:, 0]})
+                          "steps": steps, "seeds": seeds, "loss0": loss0, "loss_se": se[:, 0],
+                          "loss_linearized": lin})
     # a run "converged" when it did not blow up and ended below its initial loss
     table["converged_se"] = (se_div < 0) & (table.loss_se < loss0)
     table["converged_linearized"] = (lin_div < 0) & (table.loss_linearized < loss0)
-    lr_c = {m: critical_lr(lam, m, gamma, tau) for m in momenta}
-    table["lr_critical"] = table.momentum.map(lr_c)
+    for t in sorted({*taus, tau}):
+        table[predicted_column(t)] = table.momentum.map({m: critical_lr(lam, m, gamma, t) for m in momenta})
+    table["lr_critical"] = table[predicted_column(tau)]
+    table["lr_critical_exact"] = table.momentum.map(exact_boundary(kernel_over_n, momenta, gamma))
     table["predicted_stable"] = [bool(a < noiseless_lr_bound(m, float(lam.max()))
                                       and u_at_one(lam, a, m, gamma, tau) < 1) for a, m in grid]
     return table
+
+
+def exact_boundary(kernel_over_n, momenta, gamma: float) -> dict:
+    """alpha_c(beta) of the expected loss from the exact second moments, per momentum (the
+    measured boundary of a loss map: a single sampled path is not what the theory predicts)."""
+    from .second_moment import exact_critical_lr
+
+    lam, vectors = kernel_eigenbasis(kernel_over_n)
+    if gamma <= 0:
+        return {m: noiseless_lr_bound(m, float(lam.max())) for m in momenta}
+    return {m: exact_critical_lr(lam, vectors, m, gamma) for m in momenta}
 
 
 def boundary_cells(table: pd.DataFrame, measured: str = "converged_linearized") -> pd.DataFrame:
@@ -67,20 +89,21 @@ def boundary_cells(table: pd.DataFrame, measured: str = "converged_linearized") 
     return pd.DataFrame(rows)
 
 
-def binned_power_law(nu: float, kappa: float, n_modes: int, exact: int = 2000, bins: int = 160):
-    """``lambda_k = k^-nu`` and ``c_k = k^-(kappa+1)`` for k = 1..n_modes, modes past ``exact``
-    merged into geometric bins (moments summed, multiplicities kept): the SE recursion on the
-    result is the full one up to the bins' eigenvalue spread (< 1% per bin)."""
-    if n_modes <= exact:
-        k = np.arange(1, n_modes + 1, dtype=np.float64)
-        return k ** -nu, k ** -(kappa + 1), np.ones(n_modes)
-    edges = np.unique(np.round(np.geomspace(exact + 1, n_modes + 1, bins)).astype(np.int64))
-    ka = np.concatenate([np.arange(1, exact + 1), edges[:-1]]).astype(np.float64)
-    kb = np.concatenate([np.arange(2, exact + 2), edges[1:]]).astype(np.float64)
-    mult = kb - ka
-    lam = np.where(mult == 1, ka, np.sqrt(ka * (kb - 1))) ** -nu
-    coef = np.array([np.sum(np.arange(a, b) ** -(kappa + 1.0)) for a, b in zip(ka, kb)])
-    return lam, coef, mult
+def momentum_criteria(lam, coef, mult, nu: float, kappa: float, n_samples: int, gamma: float, betas,
+                      losses) -> dict:
+    """The closed-form sign of d L / d beta at beta = 0 (theory.md §11) in both forms -- the derived
+    one at the (28b)-optimal alpha, and the authors' notebook form -- next to the effect the
+    simulated scan shows, with the minimum effect size of :func:`asymptotics.momentum_effect`."""
+    from .asymptotics import momentum_effect, momentum_sign_derived, momentum_sign_notebook, noise_phase_optimal_lr
+
+    lr28 = noise_phase_optimal_lr(lam, coef, nu, kappa, gamma, n_samples=n_samples, multiplicity=mult)
+    derived = momentum_sign_derived(lam, coef, lr28, gamma, n_samples, mult, nu)
+    best = int(np.nanargmin(losses))
+    effect = momentum_effect(losses[int(np.argmin(np.abs(betas)))], losses[best], betas[best])
+    return {"criterion_lr": lr28, "criterion_derived": derived["value"], "criterion_derived_sign": derived["sign"],
+            "criterion_small_lr_sign": derived["small_lr_sign"],
+            "criterion_notebook_sign": momentum_sign_notebook(nu, kappa, n_samples)["sign"],
+            "relative_gain": effect["relative_gain"], "supported_sign": effect["supported_sign"]}
 
 
 def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_size: int, steps: int,
@@ -112,45 +135,82 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
                                       multiplicity=mult)
             row.update(momentum_opt=parabolic_argmin(betas, lb[:, 0], log_x=False),
                        dlogL_dbeta=float((np.log(d[1, 0]) - np.log(d[0, 0])) / 0.02),
-                       gain=float(np.nanmin(lb[:, 0]) / lb[np.argmin(np.abs(betas)), 0]))
+                       gain=float(np.nanmin(lb[:, 0]) / lb[np.argmin(np.abs(betas)), 0]),
+                       **momentum_criteria(lam, coef, mult, nu, kappa, n_samples, gamma, betas, lb[:, 0]))
             curves.append(pd.DataFrame({"nu": nu, "kappa": kappa, "scan": scan, "lr": lr_opt, "momentum": betas,
                                         "loss": lb[:, 0]}))
         optima.append(row)
     return pd.concat(curves, ignore_index=True), pd.DataFrame(optima)
 
 
-def linearized_critical_lr(kernel_over_n, initial_error, momentum: float, batch_size: int, seed: int,
-                           steps: int, lr_max: float, base_seed: int = 0, rounds: int = 4,
-                           points: int = 12) -> float:
-    """Critical learning rate of sampled linearised SGD for one batch sequence, by bisection.
-
-    A learning rate is unstable when its run blew up or its loss still grows at the end
-    (:func:`~sgd_spectra.theory.still_growing`); each bisection round runs its learning rates on the
-    same batches (one GEMM per step).
-    """
-    def unstable(grid):
-        return still_growing(*linearized_sgd(kernel_over_n, initial_error, grid, momentum, batch_size,
-                                             [seed] * len(grid), [steps // 2, steps], base_seed=base_seed))
-    return bisect_first_unstable(unstable, 0.0, lr_max, rounds, points)
+def kernel_eigenbasis(kernel_over_n) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending, clipped at 0) and eigenvectors (columns) of the normalised kernel."""
+    lam, vectors = np.linalg.eigh(np.asarray(kernel_over_n, dtype=np.float64))
+    order = np.argsort(lam)[::-1]
+    return np.clip(lam[order], 0.0, None), vectors[:, order]
 
 
-def critical_lr_vs_batch(eigenvalues, kernel_over_n, initial_error, batch_sizes, momenta, seeds: int,
-                         steps: int, base_seed: int = 0, tau: float = 1.0) -> pd.DataFrame:
-    """Measured (linearised bisection, several seeds) against predicted alpha_c for each batch size
-    and momentum (paper Figs. 12-14); ``lr_noiseless_bound`` is the full-batch limit 2(1+beta)."""
-    lam = np.asarray(eigenvalues, dtype=np.float64)
+def critical_lr_vs_batch(kernel_over_n, batch_sizes, momenta, taus) -> pd.DataFrame:
+    """Critical learning rate of the *expected* loss for each batch size and momentum (paper Figs.
+    12-14), measured on the exact N x N second moments (:func:`second_moment.exact_critical_lr`,
+    no SE approximation), against U(1) = 1 for each tau (``lr_critical_tau{tau}``).  At b = N
+    (gamma = 0) both are the noiseless bound 2(1+beta)/lambda_max."""
+    from .experiment_claims import predicted_column
+    from .second_moment import exact_critical_lr
+
+    lam, vectors = kernel_eigenbasis(kernel_over_n)
     n = len(lam)
     rows = []
     for b, m in itertools.product(batch_sizes, momenta):
         gamma = float(batch_noise_factor(n, b))
         bound = noiseless_lr_bound(m, float(lam.max()))
-        for s in range(seeds):
-            rows.append({"batch": int(b), "momentum": float(m), "seed": s, "gamma": gamma,
-                         "lr_critical_predicted": critical_lr(lam, m, gamma, tau),
-                         "lr_critical_predicted_tau_minus1": critical_lr(lam, m, gamma, -1.0),
-                         "lr_noiseless_bound": bound,
-                         "lr_critical_measured": linearized_critical_lr(kernel_over_n, initial_error, m, b, s, steps,
-                                                                        1.25 * bound, base_seed=base_seed)})
+        row = {"batch": int(b), "momentum": float(m), "gamma": gamma, "lr_noiseless_bound": bound,
+               "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma) if gamma > 0 else bound,
+               "measured_by": "exact second moments (N×N recursion)"}
+        row.update({predicted_column(t): critical_lr(lam, m, gamma, t) for t in taus})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: Near-boundary stability is tested only where the noise sets alpha_c: below this fraction of
+#: the noiseless bound 2(1+beta)/lambda_max.
+NOISE_LIMITED_FRACTION = 0.9
+
+
+def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=(-1.0, 1.0),
+                       fractions=(0.9, 1.1), seeds: int = 64, steps: int = 2000, base_seed: int = 0) -> pd.DataFrame:
+    """Sampled linearised SGD where the stability prediction is tested: at ``fraction`` times the
+    predicted alpha_c (U(1) = 1, each tau) for every batch size with noise and every momentum.
+
+    The theory is about the expected loss, so each setting is judged on the mean over ``seeds``
+    batch sequences: stable when that mean is finite and lower at ``steps`` than at ``steps // 2``.
+    Only settings whose alpha_c is set by the batch noise are run (alpha_c below
+    :data:`NOISE_LIMITED_FRACTION` of the noiseless bound): above it 1.1 alpha_c exceeds
+    2(1+beta), where any code diverges and nothing about U(1) is tested.
+    All settings of one (b, beta) share each seed's batches.
+    """
+    lam = np.linalg.eigvalsh(np.asarray(kernel_over_n, dtype=np.float64)).clip(0)
+    n = len(lam)
+    rows = []
+    for b, m in itertools.product(batch_sizes, momenta):
+        gamma = float(batch_noise_factor(n, b))
+        if gamma <= 0:
+            continue
+        bound = noiseless_lr_bound(m, float(lam.max()))
+        crit = {t: critical_lr(lam, m, gamma, t) for t in taus}
+        cases = [(t, f, f * crit[t]) for t in taus for f in fractions if crit[t] < NOISE_LIMITED_FRACTION * bound]
+        if not cases:
+            continue
+        lrs = np.array([lr for *_, lr in cases])
+        loss, div = linearized_sgd(kernel_over_n, initial_error, np.repeat(lrs, seeds), m, int(b),
+                                   np.tile(np.arange(seeds), len(cases)), [steps // 2, steps], base_seed=base_seed)
+        for i, (t, f, lr) in enumerate(cases):
+            part = slice(i * seeds, (i + 1) * seeds)
+            half, end = loss[part].mean(axis=0)
+            rows.append({"batch": int(b), "momentum": float(m), "gamma": gamma, "tau": float(t), "fraction": f,
+                         "lr": lr, "seeds": seeds, "steps": steps, "mean_loss_half": half, "mean_loss_end": end,
+                         "diverged_seeds": int(np.sum(div[part] >= 0)),
+                         "stable_measured": bool(np.isfinite(end) and end < half)})
     return pd.DataFrame(rows)
 
 

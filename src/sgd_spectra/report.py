@@ -146,9 +146,31 @@ def fmt(value, digits: int = 3) -> str:
     return f"{x:.{digits}g}".replace("-", "−")
 
 
-def pm(value, err, digits: int = 3) -> str:
-    """``value ± err`` with the value rounded to the error's second significant digit."""
+#: An uncertainty below this (relative to max(1, |value|)) is floating-point round-off, not a spread.
+ROUND_OFF = 1e-12
+
+
+def is_round_off(value, err) -> bool:
+    """True when ``err`` is only round-off: the quantity is exact (e.g. a fit to an exact power law)."""
     v, e = _to_float(value), _to_float(err)
+    return _math.isfinite(e) and 0 <= e < ROUND_OFF * max(1.0, abs(v) if _math.isfinite(v) else 1.0)
+
+
+def tex_pm(value, err, digits: int = 3) -> str:
+    """``value \\pm err`` for matplotlib mathtext, or ``value`` (exact) when err is round-off."""
+    if is_round_off(value, err):
+        return rf"{tex_number(value, digits)}\ \mathrm{{(exact)}}"
+    if not _math.isfinite(_to_float(err)):
+        return tex_number(value, digits)
+    return rf"{tex_number(value, digits)} \pm {tex_number(err, 2)}"
+
+
+def pm(value, err, digits: int = 3) -> str:
+    """``value ± err`` with the value rounded to the error's second significant digit;
+    ``value (exact)`` when the error is only round-off (:func:`is_round_off`)."""
+    v, e = _to_float(value), _to_float(err)
+    if is_round_off(v, e) and not _math.isnan(v):
+        return f"{fmt(v, digits)} (exact)"
     if _math.isnan(e) or e <= 0 or _math.isnan(v):
         return fmt(v, digits)
     decimals = max(0, min(4, 1 - int(_math.floor(_math.log10(e)))))
@@ -202,9 +224,9 @@ VERDICTS = ("holds", "fails", "inconclusive")
 
 
 def read_claims(path: str | os.PathLike) -> pd.DataFrame:
-    """The claims table (any number of rows); missing columns are added empty."""
-    cols = ["claim_id", "claim", "dataset", "source", "prediction", "measurement", "tolerance",
-            "verdict", "section"]
+    """The claims table (any number of rows); missing columns are added empty (``kind``: paper)."""
+    from .claims import CLAIM_COLUMNS as cols
+
     try:
         claims = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -213,6 +235,7 @@ def read_claims(path: str | os.PathLike) -> pd.DataFrame:
         if c not in claims.columns:
             claims[c] = ""
     claims["verdict"] = claims["verdict"].str.strip().str.lower()
+    claims["kind"] = claims["kind"].replace("", "paper")
     return claims
 
 
@@ -585,7 +608,8 @@ def fits_table(fit: dict) -> str:
     derived = [[math(r"\zeta=\kappa/\nu"), fmt(fit.get("zeta"))],
                ["phase", esc(fit.get("phase", "—"))],
                ["late-time exponent " + math(r"p") + " in " + math(r"L_t\propto t^{p}"),
-                fmt(fit.get("late_time_exponent"))]]
+                pm(fit.get("late_time_exponent"), fit.get("late_time_exponent_err"))],
+               ["fit range rule", esc(fit.get("fit_range_rule", "—"))]]
     for t, v in lam_crit.items():
         derived.append([math(rf"\lambda_{{\mathrm{{crit}}}}(\tau={_to_float(t):g})"), fmt(v)])
     derived.append(["initial loss " + math("L_0"), fmt(fit.get("loss0"))])
@@ -698,8 +722,7 @@ def _what_was_run(config: dict, datasets: Sequence[str], data: Mapping[str, dict
                                f"{fmt(config.get('record_points'))} log-spaced steps, duplicates merged)"],
         ["seeds", f"{fmt(config.get('linearized_seeds'))} for the linearised model, "
                   f"{fmt(config.get('network_seeds'))} for the network (same batches for the same seed)"],
-        ["fit ranges " + math("k"), f"eigenvalues {esc(config.get('eigen_fit_range'))}, "
-                                    f"tail sums {esc(config.get('tail_fit_range'))}"],
+        ["fit range " + math("k") + " (both exponents)", esc(config.get("fit_range", "auto"))],
         ["base seed", fmt(config.get("seed"))],
     ]
     n_settings = len(lrs) * len(config.get("momenta", [])) * len(config.get("batch_sizes", []))
@@ -833,8 +856,10 @@ def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | 
         out.append(figure(figs["critical_lr"],
             "Largest stable learning rate against the batch size " + math("b") + ". Lines: the prediction "
             + math("U(1)=1") + " with τ = +1 (solid) and τ = −1 (dashed); dotted: the noiseless bound "
-            + math(r"2(1+\beta)") + ", reached at " + math("b=N") + ". Markers: bisection on sampled "
-            "linearised SGD (mean ± sd over batch sequences; unstable = loss still growing at the end of the run). "
+            + math(r"2(1+\beta)") + ", reached at " + math("b=N") + ". Markers: the critical learning rate "
+            "of the expected loss, computed from the exact " + math(r"N\times N") + " second-moment dynamics of "
+            "linearised SGD without the SE approximation (the largest eigenvalue of its noise-renewal matrix "
+            "reaches 1). "
             "For " + math(r"b\ll N") + ", " + math(r"\gamma\approx 1/b") + " and the stable "
             + math(r"\alpha_{\mathrm{eff}}") + " grows linearly with " + math("b") + ".",
             "experiments-figure-critical", wide=True))
@@ -934,11 +959,12 @@ def build_report(
                 if "scale" in z:
                     scales[d] = float(z["scale"])
     claims_df = read_claims(claims)
-    counts = verdict_counts(claims_df)
+    paper_claims, checks = claims_df[claims_df.kind != "check"], claims_df[claims_df.kind == "check"]
+    counts = verdict_counts(paper_claims)
     steps = config.get("steps")
 
     companion_studies = list(companion_figures or {})
-    anchors = {"claims", "run", "spectra", "theory", "training", "methods", "across", "experiments", "companions"}
+    anchors = {"claims", "checks", "run", "spectra", "theory", "training", "methods", "across", "experiments", "companions"}
     anchors |= {f"companion-{name}" for name in companion_studies}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
@@ -969,7 +995,13 @@ def build_report(
     body.append("<p>Each quantitative claim of the paper that this workflow can check, with our prediction "
                 "(from theory applied to the measured spectrum), our measurement (from simulated SGD) "
                 "and the tolerance used for the verdict.</p>")
-    body.append(claims_section(claims_df, anchors))
+    body.append(claims_section(paper_claims, anchors))
+    body.append('<h3 id="checks">Implementation checks</h3>')
+    body.append("<p>Checks of the code against itself or against an identity (SE against SE, a fit against "
+                "its own generator, Monte Carlo against a closed form). They guard the implementation; they "
+                "are not claims of the paper and are not counted above. "
+                f"{verdict_counts(checks).get('holds', 0)} of {len(checks)} hold.</p>")
+    body.append(claims_section(checks, anchors))
 
     datasets_html, network_html, sgd_html = _what_was_run(config, datasets, data_info, scales)
     body.append('<h2 id="run">2. Data</h2>')
@@ -993,8 +1025,11 @@ def build_report(
             f"{S['Lk^-nu']} fitted on {S['k']} ∈ [{int(nu['k_min'])}, {int(nu['k_max'])}], "
             f"{S['nu']} = {pm(nu['exponent'], nu['exponent_err'])}. (b) Normalised tail sums "
             f"{S['S_k/S_1']}, {S['S_k']}, of the initial error's coefficients, with "
-            f"the truncation-aware power law fitted on [{int(kappa['k_min'])}, {int(kappa['k_max'])}], "
-            f"{S['kappa']} = {pm(kappa['exponent'], kappa['exponent_err'])}. Markers: data; lines: fits.",
+            f"the power law fitted on the same range, "
+            f"{S['kappa']} = {pm(kappa['exponent'], kappa['exponent_err'])}. (c) The exponents fitted on "
+            f"sliding ranges [k, 5k] (plotted at their geometric centre) and the late-time slope "
+            f"−min(ζ, 2−1/ν) they predict: how much the numbers depend on where they are measured. "
+            f"Markers: data; lines: fits; shaded: the fit range ({esc(fit.get('fit_range_rule', ''))}).",
             f"{d}-figure-spectrum"))
         body.append(f'<h4 id="{esc(d)}-fits">Fitted exponents and derived quantities</h4>')
         body.append(fits_table(fit))

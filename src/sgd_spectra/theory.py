@@ -466,17 +466,22 @@ def optimal_lr(eigenvalues, coefficients, gamma: float, steps: int, momentum: fl
 def bisect_first_unstable(is_unstable, lo: float, hi: float, rounds: int = 4, points: int = 16) -> float:
     """Locate the smallest unstable learning rate in (lo, hi] by a vectorised bisection.
 
+    Contract: ``lo`` is taken to be stable and ``hi`` unstable; neither is evaluated.
     ``is_unstable(grid)`` runs a whole grid of learning rates at once and returns a boolean per
-    entry; each round evaluates ``points`` interior rates and narrows the bracket around the first
-    unstable one.  Returns ``hi`` when nothing in the first grid is unstable.
+    entry.  Each round evaluates ``points`` interior rates and keeps the interval between the last
+    stable and the first unstable one -- the last interval ``(grid[-1], hi]`` when none is unstable,
+    since hi is.  Returns the midpoint of the final bracket, of width
+    ``(hi - lo) / (points + 1) ** rounds``, so the threshold is found to half that width.  If hi is
+    in fact stable the answer is just below hi: pass an hi known to be unstable.
     """
     for _ in range(rounds):
         grid = np.linspace(lo, hi, points + 2)[1:-1]
         unstable = np.asarray(is_unstable(grid), dtype=bool)
-        if not unstable.any():
-            return float(hi)
-        i = int(np.argmax(unstable))
-        lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
+        if unstable.any():
+            i = int(np.argmax(unstable))
+            lo, hi = (grid[i - 1] if i > 0 else lo), grid[i]
+        else:
+            lo = grid[-1]
     return float((lo + hi) / 2)
 
 

@@ -13,6 +13,7 @@ rule claims:
         loss_maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
         optima="results/experiments/hyperparameters/optima.csv",
         critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
+        boundary=expand("results/experiments/stability_boundary/{dataset}.parquet", dataset=CRITICAL_DATASETS),
         regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
         budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
         companions=expand("results/companions/{study}/claims.csv", study=COMPANIONS),
@@ -25,8 +26,9 @@ rule claims:
         map_datasets=MAP_DATASETS,
         hyper_steps=config["hyper_steps"],
         hyper_n_samples=config["hyper_n_samples"],
-        code=code_version("claims", "experiments"),
+        code=code_version("claims", "experiment_claims", "experiments", "powerlaw"),
         datasets=DATASETS,
+        taus=config["taus"],
     log:
         "logs/report/claims.log",
     script:

@@ -27,8 +27,8 @@ rule fit_power_laws:
         "results/fits/{dataset}.json",
     params:
         code=code_version("powerlaw", "spectra", "theory"),
-        eigen_range=config["eigen_fit_range"],
-        tail_range=config["tail_fit_range"],
+        fit_range=config.get("fit_range", "auto"),
+        steps=config["steps"],
         taus=config["taus"],
     log:
         "logs/fits/{dataset}.log",

@@ -10,8 +10,9 @@ rule se_predictions:
         curves="results/theory/{dataset}.parquet",
         summary="results/theory/{dataset}.json",
     params:
-        code=code_version("theory", "io"),
+        code=code_version("theory", "io", "powerlaw", "spectra", "asymptotics"),
         settings=list(SETTINGS.values()),
+        asymptote_steps=config["asymptote_steps"],
         taus=config["taus"],
         steps=config["steps"],
         record_points=config["record_points"],

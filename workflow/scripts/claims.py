@@ -1,30 +1,39 @@
-"""Check every claim on every dataset and write the claims table."""
+"""Check every claim on every dataset and write the claims table.
+
+Each dataset's SE parameter tau is fixed first (claims.a_priori_tau), then every verdict that
+needs one is judged against it."""
 import pandas as pd
 
-from sgd_spectra.claims import (budget_claims, critical_lr_claims, dataset_claims, hyperparameter_claims,
-                                loss_map_claims, regime_claims)
+from sgd_spectra.claims import CLAIM_COLUMNS, a_priori_tau, dataset_claims
+from sgd_spectra.experiment_claims import (budget_claims, critical_lr_claims, hyperparameter_claims, loss_map_claims,
+                                           near_boundary_claims, regime_claims, tau_claims)
 from sgd_spectra.experiments import regime_distances
 from sgd_spectra.io import read_json, redirect_log
 
 redirect_log(snakemake.log[0])
-inp = snakemake.input
-tables = [dataset_claims(ds, read_json(m), read_json(f), read_json(t), pd.read_parquet(c), pd.read_parquet(s))
-          for ds, m, f, t, c, s in zip(snakemake.params.datasets, inp.meta, inp.fits, inp.theory, inp.curves,
-                                       inp.maps)]
-fits = dict(zip(snakemake.params.datasets, inp.fits))
-extra = [row for ds, path in zip(snakemake.params.map_datasets, inp.loss_maps)
-         for row in loss_map_claims(ds, pd.read_parquet(path), read_json(fits[ds]))]
-extra += [row for ds, path in zip(snakemake.params.critical_datasets, inp.critical)
-          for row in critical_lr_claims(ds, pd.read_parquet(path))]
-metas = dict(zip(snakemake.params.datasets, inp.meta))
-extra += [row for ds, path in zip(snakemake.params.regime_datasets, inp.regimes)
-          for row in regime_claims(ds, regime_distances(pd.read_parquet(path)),
-                                   read_json(metas[ds]).get("kind") != "synthetic")]
-extra += [row for ds, path in zip(snakemake.params.budget_datasets, inp.budget)
-          for row in budget_claims(ds, pd.read_parquet(path), read_json(fits[ds])["phase"])]
-extra += hyperparameter_claims(pd.read_csv(inp.optima), snakemake.params.hyper_steps,
-                               snakemake.params.hyper_n_samples)
+inp, par = snakemake.input, snakemake.params
+metas = {ds: read_json(m) for ds, m in zip(par.datasets, inp.meta)}
+fits = {ds: read_json(f) for ds, f in zip(par.datasets, inp.fits)}
+distances = {ds: regime_distances(pd.read_parquet(path)) for ds, path in zip(par.regime_datasets, inp.regimes)}
+taus = {ds: a_priori_tau(metas[ds], distances.get(ds), par.taus) for ds in par.datasets}
+for ds, (tau, rule) in taus.items():
+    print(f"{ds}: judged against SE(tau = {tau:+g}) -- {rule}")
+
+tables = [dataset_claims(ds, metas[ds], fits[ds], read_json(t), pd.read_parquet(c), pd.read_parquet(s), *taus[ds])
+          for ds, t, c, s in zip(par.datasets, inp.theory, inp.curves, inp.maps)]
+extra = [row for ds, path in zip(par.map_datasets, inp.loss_maps)
+         for row in loss_map_claims(ds, pd.read_parquet(path), fits[ds], *taus[ds])]
+extra += [row for ds, path in zip(par.critical_datasets, inp.critical)
+          for row in critical_lr_claims(ds, pd.read_parquet(path), *taus[ds])
+          + tau_claims(ds, pd.read_parquet(path), metas[ds])]
+extra += [row for ds, path in zip(par.critical_datasets, inp.boundary)
+          for row in near_boundary_claims(ds, pd.read_parquet(path), *taus[ds])]
+extra += [row for ds in par.regime_datasets
+          for row in regime_claims(ds, distances[ds], metas[ds].get("kind") != "synthetic")]
+extra += [row for ds, path in zip(par.budget_datasets, inp.budget)
+          for row in budget_claims(ds, pd.read_parquet(path), fits[ds]["phase"])]
+extra += hyperparameter_claims(pd.read_csv(inp.optima), par.hyper_steps, par.hyper_n_samples)
 companions = [pd.read_csv(path, keep_default_na=False) for path in inp.companions]
-claims = pd.concat(tables + [pd.DataFrame(extra, columns=tables[0].columns)] + companions, ignore_index=True)
-print(claims[["dataset", "claim_id", "verdict"]].to_string())
+claims = pd.concat(tables + [pd.DataFrame(extra, columns=CLAIM_COLUMNS)] + companions, ignore_index=True)
+print(claims[["dataset", "claim_id", "kind", "verdict"]].to_string())
 claims.to_csv(snakemake.output[0], index=False)
