@@ -250,6 +250,13 @@ def _as_float(value) -> float:
         return math.nan
 
 
+def _pm_text(value: float, err: float) -> str:
+    """``value ± err`` for a claim cell; "no prediction" for nan, no "± nan" for an unknown error."""
+    if not np.isfinite(value):
+        return "no prediction (ν ≤ 1)"
+    return f"{value:.3f} ± {err:.3f}" if np.isfinite(err) else f"{value:.3f}"
+
+
 def _setting_label(r: dict) -> str:
     return f"α={r['lr']:g}, β={r['momentum']:g}, b={r['batch']}"
 
@@ -284,7 +291,7 @@ def slope_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, theory
         "paper Theorem 2 (eq. 28), local exponents of the finite spectrum",
         f"−min(ζ, 2−1/ν) from ν, κ fitted on the modes each setting resolves over {window} "
         "(k*(t) = #{k: 2 α_eff λ_k t ≥ 1}), ± the fit's sub-range spread",
-        "; ".join(f"{_setting_label(r)}: predicted {r['predicted']:.3f} ± {r['err']:.3f} on k ∈ "
+        "; ".join(f"{_setting_label(r)}: predicted {_pm_text(r['predicted'], r['err'])} on k ∈ "
                   f"{r['fit_range']}, linearised {r['linearized']:.3f}" for r in rows),
         f"|Δ| ≤ √({SLOPE_TOLERANCE}² + (2σ)²) at every setting",
         ("holds" if all(within) else "fails") if any(predicted_ok) else "inconclusive", section="across")
@@ -302,7 +309,7 @@ def theorem2_claims(dataset: str, theory: dict) -> list[dict]:
     return [claim_row(
         "theorem2_asymptote", "On an infinite power law the SE loss decays as t^(−min(ζ, 2−1/ν))", dataset,
         "paper Theorem 2 (eq. 28a/b)",
-        f"slope {predicted:.3f} ± {_as_float(t2['predicted_err']):.3f} from the fitted ν = {t2['nu']:.3f}, "
+        f"slope {_pm_text(predicted, _as_float(t2['predicted_err']))} from the fitted ν = {t2['nu']:.3f}, "
         f"κ = {t2['kappa']:.3f}" if np.isfinite(predicted) else "no power-law decay for ν ≤ 1",
         f"SE(τ = 1) slope over steps [{int(t2['steps']) // 10}, {int(t2['steps'])}] on λ_k = k^−ν, "
         f"c_k = k^−(κ+1), {int(t2['n_modes']):.2g} modes (binned), α = {t2['lr']:.3g}, γ = {t2['gamma']:.3g}: "
