@@ -2,7 +2,7 @@
 
 Every reference is independent of the function under test: finite differences of
 theory.asymptotic_loss, SE runs made here with theory.se_loss_trajectory, brute-force sums
-written here, analytic two-term curves, and numbers quoted from /work/shared/spec/theory.md
+written here, analytic two-term curves, and numbers quoted from an independent derivation of the paper's formulas
 (marked SPEC, with the section).  Each check also has an input built to make it fail, and the
 test asserts that the failure is reported, not raised.
 """

@@ -1,4 +1,4 @@
-# Stage 6c: the companion studies (../shared/spec/companions.md), one per related paper. Each study
+# Stage 6c: the companion studies (docs/companions.md), one per related paper. Each study
 # is a module of sgd_spectra.companions with the same interface; its tables, claims, figure and
 # executed notebook land in results/companions/{study}/ and join the report.
 

@@ -1,4 +1,4 @@
-"""Companion studies: one checkable study per related paper (../shared/spec/companions.md).
+"""Companion studies: one checkable study per related paper (docs/companions.md).
 
 Each module is one study and has the same interface, which the workflow's generic
 ``companion_study`` rule and the report use:
