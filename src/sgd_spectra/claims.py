@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .io import as_float as _as_float
 from .powerlaw import late_slope, loglog_slope  # noqa: F401  (re-exported for the companion studies)
 
 CLAIM_COLUMNS = ["claim_id", "claim", "dataset", "source", "prediction", "measurement",
@@ -241,13 +242,6 @@ def _late_slopes(curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: f
                         predicted=_as_float(s.get("late_slope_predicted")),
                         err=_as_float(s.get("late_slope_err")), fit_range=s.get("late_fit_range")))
     return [r for r in out if np.isfinite(r["linearized"])]
-
-
-def _as_float(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _pm_text(value: float, err: float) -> str:

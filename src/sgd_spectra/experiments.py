@@ -66,8 +66,6 @@ def exact_boundary(kernel_over_n, momenta, gamma: float) -> dict:
     from .second_moment import exact_critical_lr
 
     lam, vectors = kernel_eigenbasis(kernel_over_n)
-    if gamma <= 0:
-        return {m: noiseless_lr_bound(m, float(lam.max())) for m in momenta}
     return {m: exact_critical_lr(lam, vectors, m, gamma) for m in momenta}
 
 
@@ -165,7 +163,7 @@ def critical_lr_vs_batch(kernel_over_n, batch_sizes, momenta, taus) -> pd.DataFr
         gamma = float(batch_noise_factor(n, b))
         bound = noiseless_lr_bound(m, float(lam.max()))
         row = {"batch": int(b), "momentum": float(m), "gamma": gamma, "lr_noiseless_bound": bound,
-               "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma) if gamma > 0 else bound,
+               "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma),
                "measured_by": "exact second moments (N×N recursion)"}
         row.update({predicted_column(t): critical_lr(lam, m, gamma, t) for t in taus})
         rows.append(row)

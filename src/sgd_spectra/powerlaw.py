@@ -168,7 +168,9 @@ def fit_truncated_tail_decay(coefficients, k_min: int, k_max: int, n_modes: int 
 def late_time_slope(nu: float, kappa: float) -> float:
     """Theorem 2's exponent ``-min(kappa/nu, 2 - 1/nu)``; nan where no power-law decay exists
     (nu <= 1: eventual divergence for an infinite spectrum, theory.md §6)."""
-    return -min(kappa / nu, 2 - 1 / nu) if nu > 1 else math.nan
+    from .theory import late_time_exponent
+
+    return late_time_exponent(nu, kappa) if nu > 1 else math.nan
 
 
 def predicted_slope(nu: PowerLawFit, kappa: PowerLawFit) -> tuple[float, float]:
