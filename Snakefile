@@ -21,6 +21,8 @@ include: "workflow/rules/theory.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/asymptotics.smk"
+include: "workflow/rules/tau_analysis.smk"
 include: "workflow/rules/companions.smk"
 include: "workflow/rules/report.smk"
 

@@ -81,6 +81,20 @@ def test_a_priori_tau_rules():
     assert cl.a_priori_tau({"kind": "digits"}, distances, allowed=[-1.0, 0.0, 1.0])[0] == 1.0
 
 
+def test_tabular_data_is_judged_like_real_data_but_not_as_images():
+    tabular = {"kind": "tabular"}
+    assert cl.data_modality(tabular) == "tabular"
+    assert [cl.data_modality({"kind": k}) for k in ("digits", "fashion_mnist", "user", "synthetic")] == \
+        ["image", "image", "image", "synthetic"]
+    tau, rule = cl.a_priori_tau(tabular)
+    assert tau == 1.0 and "tabular" in rule and "image" not in rule      # the real-data rule, labelled as tabular
+    distances = pd.DataFrame({"batch": [10, 10], "regime": "se", "tau": [-1.0, 1.0], "distance": [0.01, 0.02]})
+    assert cl.a_priori_tau(tabular, distances)[0] == -1.0                 # the regime comparison first, as for images
+    rows = distances.assign(max_z=np.nan, seeds=10)
+    out = {r["claim_id"]: r for r in ec.regime_claims("diabetes", rows, cl.data_modality(tabular) == "image")}
+    assert out["regime_best_tau"]["verdict"] == "inconclusive"            # the paper's τ = +1 claim is about MNIST
+
+
 def critical_table(measured, tau_plus, tau_minus):
     return pd.DataFrame({"batch": [1, 10, 1000], "momentum": 0.0, "gamma": [1.0, 0.1, 0.0],
                          "lr_noiseless_bound": 2.0, "lr_critical_measured": [measured, 2 * measured, 2.0],
@@ -218,3 +232,36 @@ def test_asymptotics_claims_fail_each_alone():
     bad = verdicts(cl.asymptotics_claims("d", asymptotics_summary(transition_ok=False)))
     assert bad["transition_time"] == "fails" and bad["divergence_rate"] == "holds"
     assert verdicts(cl.asymptotics_claims("d", asymptotics_summary(noise=False)))["transition_time"] == "inconclusive"
+
+
+def _fig2_map(lin_cell, se_cell, lr_points=100, momentum_points=50, steps=10_000):
+    """A loss map on the paper's grid whose linearised and SE optima sit at the given cells."""
+    from sgd_spectra.experiments import paper_fig2_grid
+    lrs, momenta = paper_fig2_grid()
+    lrs, momenta = np.linspace(lrs[1], 4.0, lr_points), np.linspace(-1, 1, momentum_points)
+    a, b = np.meshgrid(lrs, momenta, indexing="ij")
+    full_lrs, full_momenta = paper_fig2_grid()
+
+    def bowl(cell):
+        return 1 + (a - full_lrs[cell[0]]) ** 2 + (b - full_momenta[cell[1]]) ** 2
+    return pd.DataFrame({"lr": a.ravel(), "momentum": b.ravel(), "batch": 10, "steps": steps,
+                         "loss_linearized": bowl(lin_cell).ravel(), "converged_linearized": True,
+                         "loss_se": bowl(se_cell).ravel(), "converged_se": True})
+
+
+def test_fig2_optimum_claims_fail_off_the_printed_cells():
+    meta = {"kind": "synthetic", "nu": 1.5, "kappa": 3.0, "n_samples": 1000}
+    se = {"lr_index": 18, "momentum_index": 21, "lr": 0.727, "momentum": -0.143}
+    verdicts = lambda rows: [r["verdict"] for r in rows]
+    assert verdicts(ec.fig2_optimum_claims(se, {})) == ["holds"]
+    assert verdicts(ec.fig2_optimum_claims(dict(se, lr_index=20), {})) == ["fails"]
+    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((23, 21), (18, 22)), meta)})
+    assert verdicts(rows) == ["holds", "holds"]
+    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((26, 23), (18, 21)), meta)})   # linearised 4 cells off
+    assert rows[1]["verdict"] == "fails"
+    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (15, 21)), meta)})   # SE 3 cells off
+    assert rows[1]["verdict"] == "fails"
+    coarse = ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21), 20, 11, 2000), meta)})
+    assert coarse[1]["verdict"] == "inconclusive" and "T = 2000" in coarse[1]["measurement"]
+    other = dict(meta, kappa=0.75)          # a map of another problem is not compared
+    assert len(ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21)), other)})) == 1

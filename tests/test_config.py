@@ -57,6 +57,26 @@ def test_cross_key_checks_name_the_key(default_config):
         check_config(cfg)
 
 
+def test_diabetes_is_a_tabular_dataset_with_its_own_n(default_config):
+    from sgd_spectra.config import dataset_kind, dataset_size, has_network
+    cfg = copy.deepcopy(default_config)
+    for key in ("datasets", "regime_datasets", "critical_datasets"):
+        cfg[key] = sorted({*cfg[key], "diabetes"})
+    validate(cfg, SCHEMA)
+    check_config(cfg)        # critical_batch_sizes' 1000 > 442 is allowed: full batch there
+    assert dataset_kind("diabetes", cfg) == "tabular" and has_network("diabetes", cfg)
+    assert dataset_size("diabetes", cfg) == 442 and dataset_size("digits", cfg) == cfg["n_samples"]
+    cfg["n_samples"] = 300
+    assert dataset_size("diabetes", cfg) == 300
+    cfg["n_samples"] = 1000
+    cfg["regime_batch_sizes"] = [10, 500]                # sampled runs need b <= N = 442
+    with pytest.raises(ConfigError, match="regime_batch_sizes.*diabetes"):
+        check_config(cfg)
+    cfg["regime_batch_sizes"], cfg["batch_sizes"] = [10], [10, 500]
+    with pytest.raises(ConfigError, match="batch_sizes.*diabetes"):
+        check_config(cfg)
+
+
 def test_experiment_datasets_follow_the_selection(default_config):
     from sgd_spectra.config import experiment_datasets
     cfg = copy.deepcopy(default_config)
@@ -113,6 +133,14 @@ def test_regime_and_budget_batch_sizes_fit_the_dataset(default_config):
     cfg = copy.deepcopy(default_config)
     cfg["budget_batch_sizes"] = [1, 5000]
     with pytest.raises(ConfigError, match="budget_batch_sizes"):
+        check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["trace_batch_size"] = 5000
+    with pytest.raises(ConfigError, match="trace_batch_size"):
+        check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["trace_datasets"] = ["mnist"]
+    with pytest.raises(ConfigError, match="trace_datasets"):
         check_config(cfg)
 
 

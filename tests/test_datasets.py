@@ -5,8 +5,9 @@ import struct
 import numpy as np
 import pytest
 
-from sgd_spectra.datasets import (DatasetUnavailable, load_digits_regression, load_idx_regression,
-                                  load_npz_regression, read_idx, synthetic_power_law)
+from sgd_spectra.datasets import (DatasetUnavailable, load_diabetes_regression, load_digits_regression,
+                                  load_idx_regression, load_npz_regression, load_regression_dataset, read_idx,
+                                  size_metadata, standardised_tabular, synthetic_power_law)
 from sgd_spectra.spectra import kernel_spectrum
 
 
@@ -160,3 +161,51 @@ def test_synthetic_power_law(nu, kappa):
     # seeds: same seed same problem, another seed a different eigenbasis
     np.testing.assert_array_equal(synthetic_power_law(n, nu, kappa, seed=7)[0], kernel)
     assert not np.allclose(synthetic_power_law(n, nu, kappa, seed=8)[0], kernel)
+
+
+def test_diabetes_is_standardised_per_feature_over_the_whole_set():
+    """All 442 rows (N capped): every raw feature has mean 0 / std 1, and so does the target."""
+    from sklearn.datasets import load_diabetes
+
+    raw_X, raw_y = load_diabetes(return_X_y=True, scaled=False)
+    X, y, idx = load_diabetes_regression(1000, seed=0)
+    assert X.shape == (442, 10) and y.shape == (442,)
+    np.testing.assert_array_equal(idx, np.arange(442))
+    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(X.std(axis=0), 1, rtol=1e-12)
+    assert abs(y.mean()) < 1e-12 and y.std() == pytest.approx(1, rel=1e-12)
+    # per feature, not one global scalar: each column is its own affine map of the raw column
+    np.testing.assert_allclose(X, (raw_X - raw_X.mean(0)) / raw_X.std(0))
+    np.testing.assert_allclose(y, (raw_y - raw_y.mean()) / raw_y.std())
+
+
+def test_diabetes_subset_is_random_deterministic_and_standardised_on_the_full_set():
+    from sklearn.datasets import load_diabetes
+
+    raw_X, raw_y = load_diabetes(return_X_y=True, scaled=False)
+    X, y, idx = load_diabetes_regression(200, seed=3)
+    X2, y2, idx2 = load_diabetes_regression(200, seed=3)
+    np.testing.assert_array_equal(idx, idx2)
+    np.testing.assert_array_equal(X, X2)
+    assert len(np.unique(idx)) == 200 and not np.array_equal(idx, load_diabetes_regression(200, seed=4)[2])
+    # the statistics are those of all 442 rows, so the subset itself is only approximately standardised
+    np.testing.assert_allclose(X, ((raw_X - raw_X.mean(0)) / raw_X.std(0))[idx])
+    np.testing.assert_allclose(y, ((raw_y - raw_y.mean()) / raw_y.std())[idx])
+
+
+def test_tabular_subset_is_not_stratified():
+    """A random subset: a target taking one value on 90% of the rows is not balanced out."""
+    target = np.r_[np.zeros(900), np.ones(100)]
+    features = np.random.default_rng(0).standard_normal((1000, 3))
+    _, y, _ = standardised_tabular(features, target, 100, seed=0)
+    assert np.sum(y > 0) < 30
+
+
+def test_tabular_n_capped_at_the_rows_with_the_reason_recorded():
+    spec = {"name": "diabetes", "kind": "tabular"}
+    X, y, idx, source = load_regression_dataset(spec, 1000, 0)
+    assert len(y) == 442 and "load_diabetes" in source
+    meta = size_metadata("diabetes", 1000, len(y))
+    assert meta["n_samples"] == 442 and meta["n_samples_requested"] == 1000
+    assert "442" in meta["n_samples_reason"] and "diabetes" in meta["n_samples_reason"]
+    assert size_metadata("diabetes", 300, 300) == {"n_samples": 300}

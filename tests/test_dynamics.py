@@ -142,3 +142,4 @@ def test_network_divergence_does_not_raise(wide_net_problem):
     assert div >= 0
     assert np.isfinite(loss[0])
     assert np.isinf(loss[-1])
+

@@ -64,6 +64,22 @@ def test_critical_lr_vs_batch_is_exact_on_a_circulant_and_reaches_the_noiseless_
     assert (small["lr_critical_tau-1"] < small.lr_critical_measured * 0.99).all()
 
 
+def test_critical_lr_vs_batch_caps_a_batch_above_n_at_full_batch(circulant):
+    """A configured b > N (a dataset smaller than n_samples, e.g. diabetes' 442 < 1000) is full
+    batch, once per momentum, with the reason in batch_note; no negative gamma."""
+    K, e0, lam, c = circulant
+    n = len(e0)
+    table = critical_lr_vs_batch(K, [2, n, 10 * n], [0.0], [1.0])
+    assert list(table.batch) == [2, n] and (table.gamma >= 0).all()
+    assert table.batch_note.iloc[0] == "" and table.batch_note.iloc[1] == ""
+    capped = critical_lr_vs_batch(K, [2, 10 * n], [0.0, 0.6], [1.0])
+    full = capped[capped.batch == n]
+    assert len(full) == 2 and full.batch_note.str.contains(f"b = {10 * n} > N = {n}").all()
+    np.testing.assert_allclose(full.lr_critical_measured, [noiseless_lr_bound(m) for m in full.momentum])
+    from sgd_spectra.experiments import near_boundary_runs
+    assert near_boundary_runs(K, e0, [10 * n], [0.0], seeds=2, steps=10).empty
+
+
 def test_hyperparameter_scans_find_interior_optima():
     curves, optima = hyperparameter_scans([[1.5, 4.0, 0.113]], [[1.5, 3.5]], n_samples=400, batch_size=1,
                                           steps=400, lr_points=15, momentum_points=9)
@@ -145,3 +161,19 @@ def test_near_boundary_runs_straddle_the_exact_threshold_on_a_circulant(circulan
     plus = table[table.tau == 1.0].set_index("fraction")
     assert plus.stable_measured.loc[0.9] and not plus.stable_measured.loc[1.1]
     assert table[table.tau == -1.0].stable_measured.all()
+
+
+def test_paper_fig2_se_optimum_is_the_grid_minimum_of_se():
+    """The optimum search against SE evaluated directly on the optimum's neighbourhood."""
+    from sgd_spectra.experiments import PAPER_FIG2, paper_fig2_grid, paper_fig2_se_optimum
+    from sgd_spectra.theory import batch_noise_factor, final_loss
+    best = paper_fig2_se_optimum()
+    lrs, momenta = paper_fig2_grid()
+    i, j = best["lr_index"], best["momentum_index"]
+    ii, jj = np.meshgrid(np.arange(i - 2, i + 3), np.arange(j - 2, j + 3), indexing="ij")
+    k = np.arange(1, 1001.0)
+    coef = k ** -4.0
+    loss = final_loss(k ** -1.5, coef / coef.sum(), lrs[ii.ravel()], momenta[jj.ravel()],
+                      float(batch_noise_factor(1000, PAPER_FIG2["batch"])), 1.0, PAPER_FIG2["steps"])
+    assert np.argmin(loss) == 12 and np.isclose(loss[12], best["loss"], rtol=1e-12)
+    assert best["lr"] == lrs[i] and best["momentum"] == momenta[j]

@@ -136,14 +136,15 @@ def test_rerun_does_nothing(workdir):
 
 def test_changed_learning_rate_reruns_only_dependent_jobs(workdir):
     jobs = planned_jobs(snakemake(workdir, "-n", "--config", "learning_rates=[0.5,0.7]"))
-    # one new setting (lr 0.7) per dataset and regime; nothing upstream of the training runs
+    # a new setting (lr 0.7): its network job, and the linearised job of its batch size (b = 5)
+    # per dataset; nothing upstream of the training runs
     assert jobs.get("train_linearized") == 2 and jobs.get("train_network") == 1, jobs
     assert not {"prepare_dataset", "empirical_ntk", "kernel_spectrum", "fit_power_laws"} & set(jobs), jobs
 
 
 def test_same_seed_same_numbers(workdir):
     targets = ["results/training/digits/network/lr0.5_mom0_b5.parquet",
-               "results/training/digits/linearized/lr0.5_mom0_b5.parquet",
+               "results/training/digits/linearized/b5.parquet",
                "results/theory/digits.parquet"]
     before = [pd.read_parquet(workdir / t) for t in targets]
     snakemake(workdir, "--forcerun", "train_network", "train_linearized", "se_predictions", "--until",

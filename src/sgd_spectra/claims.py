@@ -27,6 +27,8 @@ CLAIM_COLUMNS = ["claim_id", "claim", "dataset", "source", "prediction", "measur
 IMPLEMENTATION_CHECKS = frozenset({
     "fit_recovers_exponents",      # the truncated-power-law fit inverts the synthetic generator
     "critical_lr_closed_form",     # U(1) = 1 against bisection on SE runs: SE against SE
+    "divergence_rate",             # the SE growth rate against the root of U(r) = 1: SE against SE
+    "eventual_divergence_rate",    # the same in the eventual-divergence phase
     "regime_exact_mean",           # Monte-Carlo mean of sampled SGD against the exact recursion
     "001-logcosh-exact-root",      # an amplitude against the root of its own fixed-point equation
     "001-mf-reduction",            # an algebraic reduction of the matrix-factorisation map
@@ -205,14 +207,21 @@ def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict, tau: floa
     return rows
 
 
+def data_modality(meta: dict) -> str:
+    """'synthetic', 'tabular' or 'image' (digits, Fashion-MNIST, a user .npz copy), from a
+    dataset's metadata ``kind``."""
+    kind = meta.get("kind")
+    return kind if kind in ("synthetic", "tabular") else "image"
+
+
 def a_priori_tau(meta: dict, distances: pd.DataFrame | None = None, allowed=None) -> tuple[float, str]:
     """The SE tau a dataset's verdicts are judged against, fixed before any comparison it judges.
 
     In order: the best tau of the regime comparison at its smallest batch (a separate, short
     experiment); otherwise the data's structure -- a Haar-random eigenbasis behaves like Gaussian
-    features, where tau = -1 is exact (theory.md §4) -- and for image data the paper's MNIST
-    finding, tau = +1.  ``allowed``: the taus the verdicts can use (those the SE predictions ran).
-    Returns ``(tau, the rule that applied)``.
+    features, where tau = -1 is exact (theory.md §4) -- and for real data (image or tabular) the
+    paper's MNIST finding, tau = +1.  ``allowed``: the taus the verdicts can use (those the SE
+    predictions ran).  Returns ``(tau, the rule that applied)``.
     """
     se = distances[distances.regime == "se"] if distances is not None else None
     if se is not None and allowed is not None:
@@ -223,7 +232,7 @@ def a_priori_tau(meta: dict, distances: pd.DataFrame | None = None, allowed=None
         return float(best.tau), f"best τ of the regime comparison at b = {int(best.batch)}"
     if meta.get("kind") == "synthetic":
         return -1.0, "Haar-random eigenbasis: Gaussian-like features, where τ = −1 is exact"
-    return 1.0, "image data: the paper's MNIST finding (τ = +1)"
+    return 1.0, f"real ({data_modality(meta)}) data: the paper's MNIST finding (τ = +1)"
 
 
 def _late_slopes(curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: float) -> list[dict]:

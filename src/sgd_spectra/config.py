@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from .datasets import FASHION_MNIST_INSTALL_HINT, find_idx_pair
+from .datasets import FASHION_MNIST_INSTALL_HINT, TABULAR_DATASETS, find_idx_pair, tabular_n_samples
 
+#: Built-in image datasets (their kind is their name) and bundled tabular ones (kind "tabular").
 BUILTIN_DATASETS = ("digits", "fashion_mnist")
+TABULAR = tuple(TABULAR_DATASETS)
 
 
 class ConfigError(ValueError):
@@ -45,21 +47,32 @@ def coerce_command_line(config: dict) -> dict:
 
 
 def dataset_kind(name: str, config: dict) -> str:
-    """'digits', 'fashion_mnist', 'synthetic' or 'user' (a user-supplied .npz copy)."""
+    """'digits', 'fashion_mnist', 'tabular' (e.g. 'diabetes'), 'synthetic' or 'user' (a
+    user-supplied .npz copy)."""
     if name in BUILTIN_DATASETS:
         return name
+    if name in TABULAR:
+        return "tabular"
     if name in (config.get("synthetic") or {}):
         return "synthetic"
     if name in (config.get("user_datasets") or {}):
         return "user"
     raise ConfigError(
-        f"config key 'datasets': unknown dataset {name!r}; use 'digits', 'fashion_mnist', a name "
-        "under 'synthetic' or a name under 'user_datasets'")
+        f"config key 'datasets': unknown dataset {name!r}; use 'digits', 'fashion_mnist', "
+        + ", ".join(repr(t) for t in TABULAR) + ", a name under 'synthetic' or a name under 'user_datasets'")
 
 
 def has_network(name: str, config: dict) -> bool:
-    """Image datasets are fitted by the real network; synthetic problems only have a kernel."""
+    """Image and tabular datasets are fitted by the real network; synthetic problems only have a kernel."""
     return dataset_kind(name, config) != "synthetic"
+
+
+def dataset_size(name: str, config: dict) -> int:
+    """The N a dataset is built with: ``n_samples``, except a tabular dataset with fewer rows
+    (used whole, e.g. diabetes: 442)."""
+    if dataset_kind(name, config) == "tabular":
+        return tabular_n_samples(name, config["n_samples"])
+    return config["n_samples"]
 
 
 def check_config(config: dict) -> None:
@@ -77,7 +90,11 @@ def check_config(config: dict) -> None:
         if b > n:
             raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
                               "(batches hold distinct points)")
-    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets"):
+        for name in config["datasets"]:
+            if b > dataset_size(name, config):
+                raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds the "
+                                  f"{dataset_size(name, config)} samples of dataset {name!r}")
+    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets", "trace_datasets"):
         for name in config.get(key) or []:
             try:
                 dataset_kind(name, config)
@@ -87,6 +104,22 @@ def check_config(config: dict) -> None:
         for b in config.get(key) or []:
             if b > n:
                 raise ConfigError(f"config key '{key}': batch size {b} exceeds n_samples={n}")
+    # sampled runs need b <= N of each dataset they run on (the critical-lr experiment treats
+    # b >= N as full batch, so a smaller tabular dataset may take b > N there)
+    for key, datasets_key in (("regime_batch_sizes", "regime_datasets"), ("budget_batch_sizes", "budget_datasets")):
+        for name in experiment_datasets(config, datasets_key):
+            for b in config.get(key) or []:
+                if b > dataset_size(name, config):
+                    raise ConfigError(f"config key '{key}': batch size {b} exceeds the "
+                                      f"{dataset_size(name, config)} samples of dataset {name!r}")
+    for name in experiment_datasets(config, "map_datasets"):
+        if config.get("map_batch_size", 1) > dataset_size(name, config):
+            raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds the "
+                              f"{dataset_size(name, config)} samples of dataset {name!r}")
+    for name in experiment_datasets(config, "trace_datasets"):
+        if config.get("trace_batch_size", 1) > dataset_size(name, config):
+            raise ConfigError(f"config key 'trace_batch_size': {config['trace_batch_size']} exceeds the "
+                              f"{dataset_size(name, config)} samples of dataset {name!r}")
     if config.get("map_batch_size", 1) > n:
         raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds n_samples={n}")
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
@@ -97,6 +130,10 @@ def check_config(config: dict) -> None:
         if not lo < hi <= n:
             raise ConfigError(f"config key 'fit_range': need k_min < k_max <= n_samples={n}, "
                               f"got [{lo}, {hi}]")
+        for name in config["datasets"]:
+            if hi > dataset_size(name, config):
+                raise ConfigError(f"config key 'fit_range': k_max = {hi} exceeds the "
+                                  f"{dataset_size(name, config)} samples of dataset {name!r}")
 
 
 def companion_params(config: dict, study: str) -> dict:

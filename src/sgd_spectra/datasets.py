@@ -1,8 +1,12 @@
-"""Datasets: real images as regression problems, and synthetic power-law problems.
+"""Datasets: real images and tabular data as regression problems, and synthetic power-law problems.
 
-Real data (theory.md §12): a class-balanced subset of N images, pixels standardised by the global
+Real images (theory.md §12): a class-balanced subset of N images, pixels standardised by the global
 scalar mean/std of the whole training set, regression target = the class label standardised by
 the mean/std of all training labels.
+
+Real tabular data (theory.md §12, the authors' UCI Bike Sharing / SGEMM preparation): each feature
+and the target standardised over the whole dataset, then a random (non-stratified) subset of N
+rows.  A dataset with fewer than N rows is used whole (its metadata records why N is smaller).
 
 Synthetic data: a kernel with exact power-law spectrum ``lambda_k = k^-nu`` in a Haar-random
 eigenbasis, and an initial error whose output-space coefficients decay as ``k^-(kappa+1)``, so
@@ -122,6 +126,51 @@ def load_npz_regression(path: str | os.PathLike, n_samples: int, seed: int):
         return standardised_regression(data["images"], data["labels"], n_samples, seed)
 
 
+#: Bundled tabular regression datasets (kind "tabular"): name -> number of rows.
+TABULAR_DATASETS = {"diabetes": 442}
+
+
+def tabular_n_samples(name: str, n_requested: int) -> int:
+    """N actually used for a tabular dataset: ``n_requested``, capped at the rows it has."""
+    return min(int(n_requested), TABULAR_DATASETS[name])
+
+
+def size_metadata(name: str, n_requested: int, n_used: int) -> dict:
+    """What a dataset's metadata records about its size: ``n_samples`` is the N every downstream
+    rule works with; when it is below the configured one, the request and the reason too."""
+    meta = {"n_samples": int(n_used)}
+    if n_used < n_requested:
+        meta.update(n_samples_requested=int(n_requested),
+                    n_samples_reason=f"{name} has only {n_used} samples, all of them are used "
+                                     f"(n_samples = {n_requested} configured)")
+    return meta
+
+
+def standardised_tabular(features: np.ndarray, target: np.ndarray, n_samples: int, seed: int):
+    """Tabular data as a regression problem: ``(X, y, indices)``.  Every feature and the target
+    are standardised by their mean/std over the whole dataset, then a random (non-stratified)
+    subset of ``min(n_samples, rows)`` rows is drawn with ``default_rng(seed)``."""
+    features = np.asarray(features, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    std = features.std(axis=0)
+    if np.any(std == 0):
+        raise ValueError(f"constant feature(s) {np.flatnonzero(std == 0).tolist()} cannot be standardised")
+    X = (features - features.mean(axis=0)) / std
+    y = (target - target.mean()) / target.std()
+    n = min(int(n_samples), len(X))
+    idx = np.sort(np.random.default_rng(seed).choice(len(X), size=n, replace=False))
+    return X[idx], y[idx], idx
+
+
+def load_diabetes_regression(n_samples: int, seed: int):
+    """scikit-learn's bundled diabetes data (442 patients, 10 raw features -- age, sex, BMI, blood
+    pressure, six serum measurements -- target: disease progression after one year), offline."""
+    from sklearn.datasets import load_diabetes
+
+    features, target = load_diabetes(return_X_y=True, scaled=False)
+    return standardised_tabular(features, target, n_samples, seed)
+
+
 def centred_digits_parity(n_samples: int, seed: int):
     """``(X, y, idx)``: a class-balanced subset of scikit-learn's digits (drawn with
     ``default_rng(seed)``), pixels centred by the subset's mean image, target ``+1`` for even
@@ -160,10 +209,16 @@ def synthetic_power_law(n_samples: int, nu: float, kappa: float, seed: int):
 def load_regression_dataset(spec: dict, n_samples: int, seed: int):
     """Dispatch on ``spec['kind']`` (as built by the workflow from the config).
 
-    Returns ``(X, y, indices, source)`` for image data; use :func:`synthetic_power_law` for
-    synthetic problems.
+    Returns ``(X, y, indices, source)`` for image and tabular data (a tabular dataset may return
+    fewer than ``n_samples`` rows: see :func:`size_metadata`); use :func:`synthetic_power_law`
+    for synthetic problems.
     """
     kind = spec["kind"]
+    if kind == "tabular":
+        if spec["name"] != "diabetes":
+            raise ValueError(f"unknown tabular dataset {spec['name']!r}")
+        return (*load_diabetes_regression(n_samples, seed),
+                "scikit-learn load_diabetes(scaled=False) (bundled), features and target standardised")
     if kind == "digits":
         return (*load_digits_regression(n_samples, seed), "scikit-learn load_digits (bundled)")
     if kind == "fashion_mnist":
@@ -172,4 +227,4 @@ def load_regression_dataset(spec: dict, n_samples: int, seed: int):
         return (*load_idx_regression(n_samples, seed, spec.get("directory")), source)
     if kind == "user":
         return (*load_npz_regression(spec["path"], n_samples, seed), f"user file {spec['path']}")
-    raise ValueError(f"not an image dataset kind: {kind!r}")
+    raise ValueError(f"not an image or tabular dataset kind: {kind!r}")

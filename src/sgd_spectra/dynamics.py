@@ -9,11 +9,15 @@ A run that diverges is a result: it stops at the first step whose loss is not fi
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from .theory import DIVERGENCE_FACTOR, unique_steps
+
+if TYPE_CHECKING:
+    import torch
 
 
 def batch_rng(base_seed: int, seed: int, batch_size: int) -> np.random.Generator:
@@ -40,27 +44,26 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
     Returns ``(loss, diverged_at)``: loss (runs, len(record_steps)), ``inf`` once diverged,
     and per run the divergence step or -1.
     """
-    K = np.asarray(kernel_over_n, dtype=np.float64)
+    K = np.ascontiguousarray(kernel_over_n, dtype=np.float64)
     n = K.shape[0]
     seeds = np.asarray(list(seeds), dtype=np.int64)
     n_runs = len(seeds)
-    # runs sorted by seed: when every seed has the same number of runs, each step gathers the
-    # batch rows of K once per seed and updates that seed's runs with one batched GEMM
+    # runs sorted by seed: each step gathers one seed's batch rows of K once (contiguous rows) and
+    # updates all that seed's runs with one GEMM into a preallocated gradient
     order = np.argsort(seeds, kind="stable")
     seeds = seeds[order]
     lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[order][:, None]
     momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[order][:, None]
     record_steps, inverse = unique_steps(record_steps)
-    distinct, seed_index, counts = np.unique(seeds, return_inverse=True, return_counts=True)
-    grouped = len(distinct) > 1 and np.all(counts == counts[0])
+    distinct, counts = np.unique(seeds, return_counts=True)
+    groups = [slice(a, a + c) for a, c in zip(np.cumsum(counts) - counts, counts)]
     rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
     err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
-    buf = np.zeros_like(err)
+    buf, grad = np.zeros_like(err), np.empty_like(err)
     loss0 = np.sum(err[0] ** 2) / (2 * n)
     loss = np.full((n_runs, len(record_steps)), np.inf)
     diverged_at = np.full(n_runs, -1)
     alive = np.ones(n_runs, dtype=bool)
-    rows = np.arange(n_runs)[:, None]
     scale = n / batch_size
     steps = range(int(record_steps.max()) + 1)
     if progress:
@@ -68,7 +71,7 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
     rec = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in steps:
-            cur = np.sum(err ** 2, axis=1) / (2 * n)
+            cur = np.einsum("rn,rn->r", err, err) / (2 * n)
             bad = alive & ~(np.isfinite(cur) & (cur <= DIVERGENCE_FACTOR * loss0))
             if bad.any():
                 diverged_at[bad] = t
@@ -80,20 +83,13 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
                 rec += 1
                 if rec == len(record_steps) or not alive.any():
                     break
-            batches = np.stack([draw_batch(r, n, batch_size) for r in rngs])     # (seeds, b)
-            # grad_r = (N/b) K[:, B_r] e_r[B_r]; K is symmetric, so use the rows K[B_r]
-            if len(distinct) == 1:
-                B = batches[0]
-                grad = scale * (err[:, B] @ K[B])
-            elif grouped:
-                per_seed = err.reshape(len(distinct), counts[0], n)
-                picked = np.take_along_axis(per_seed, batches[:, None, :], axis=2)  # (seeds, runs/seed, b)
-                grad = scale * np.matmul(picked, K[batches]).reshape(n_runs, n)
-            else:
-                B = batches[seed_index]                                          # (runs, b)
-                grad = scale * np.einsum("sbn,sb->sn", K[B], err[rows, B])
-            buf = grad + momentum * buf
-            err = err - lr * buf
+            # grad_r = (N/b) K[:, B] e_r[B]; K is symmetric, so use the rows K[B]
+            for rng, runs in zip(rngs, groups):
+                batch = draw_batch(rng, n, batch_size)
+                np.matmul(err[runs, batch], K[batch], out=grad[runs])
+            buf *= momentum
+            buf += scale * grad
+            err -= lr * buf
     back = np.empty_like(order)
     back[order] = np.arange(n_runs)
     return loss[back][:, inverse], diverged_at[back]
@@ -109,6 +105,8 @@ def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float,
     evaluated at ``record_steps``; a cheap divergence check on the batch loss runs every step.
     Returns ``(loss, diverged_at)`` for this one seed.
     """
+    import torch        # here, not at the top: the linearised runs and the theory need no torch
+
     dtype = next(net.parameters()).dtype
     Xt = torch.as_tensor(X, dtype=dtype)
     yt = torch.as_tensor(y, dtype=dtype)
@@ -147,3 +145,4 @@ def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float,
             diverged_at = t
             break
     return loss[inverse], diverged_at
+

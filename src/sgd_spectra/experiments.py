@@ -9,6 +9,8 @@
 * :func:`regime_comparison` -- sampled linearised SGD, the exact averaged recursion and SE(tau)
   for several tau on one setting, short horizon (paper Figs. 1 and 7); :func:`regime_distances`
   ranks the regimes by their distance to the sampled runs.
+* :func:`paper_fig2_se_optimum` -- SE(tau = 1) on the paper's own Fig. 2 problem and grid, whose
+  optimum cell the authors printed; :func:`fig2_map_optimum` locates a loss map's optimum on it.
 * :func:`budget_curves` -- loss against the number of samples t*b for several batch sizes, each
   at a fixed fraction of its critical learning rate (paper Fig. 5, budget independence).
 """
@@ -141,6 +143,50 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
     return pd.concat(curves, ignore_index=True), pd.DataFrame(optima)
 
 
+#: The paper's Fig. 2 setting and optima (theory.md §14): the synthetic noise-phase problem
+#: (N = 1000, nu = 1.5, kappa = 3), b = 10, 10^4 steps, grid indices (lr, momentum) of the minimum
+#: printed by the authors' notebook.  The grid's endpoints are not printed; alpha = linspace(0, 4,
+#: 100), beta = linspace(-1, 1, 50) is the reconstruction that :func:`paper_fig2_se_optimum` tests.
+PAPER_FIG2 = dict(nu=1.5, kappa=3.0, n_samples=1000, batch=10, steps=10_000, lr_grid=(0.0, 4.0, 100),
+                  momentum_grid=(-1.0, 1.0, 50), optima={"se": (18, 21), "linearized": (22, 23)})
+
+
+def paper_fig2_grid() -> tuple[np.ndarray, np.ndarray]:
+    """The reconstructed Fig. 2 grid: learning rates and momenta."""
+    return np.linspace(*PAPER_FIG2["lr_grid"]), np.linspace(*PAPER_FIG2["momentum_grid"])
+
+
+def fig2_cell(lr: float, momentum: float) -> tuple[int, int]:
+    """Nearest cell of the reconstructed Fig. 2 grid to (lr, momentum)."""
+    lrs, momenta = paper_fig2_grid()
+    return int(np.argmin(np.abs(lrs - lr))), int(np.argmin(np.abs(momenta - momentum)))
+
+
+def paper_fig2_se_optimum(tau: float = 1.0) -> dict:
+    """SE(tau) after 10^4 steps on every cell of the Fig. 2 grid, on the paper's own problem: the
+    generator's spectrum ``lambda_k = k^-nu`` and coefficients ``c_k ∝ k^-(kappa+1)`` (the SE runs
+    use only these).  Returns the optimum's cell, (lr, momentum) and loss, and the paper's cell."""
+    p = PAPER_FIG2
+    k = np.arange(1, p["n_samples"] + 1, dtype=np.float64)
+    coef = k ** -(p["kappa"] + 1)
+    lrs, momenta = paper_fig2_grid()
+    grid = np.array(list(itertools.product(lrs, momenta)))
+    gamma = float(batch_noise_factor(p["n_samples"], p["batch"]))
+    loss, _ = se_loss_trajectory(k ** -p["nu"], coef / coef.sum(), grid[:, 0], grid[:, 1], gamma, tau, [p["steps"]])
+    best = int(np.argmin(np.where(np.isfinite(loss[:, 0]), loss[:, 0], np.inf)))
+    i, j = divmod(best, len(momenta))
+    return {"tau": tau, "lr_index": i, "momentum_index": j, "lr": float(lrs[i]), "momentum": float(momenta[j]),
+            "loss": float(loss[best, 0]), "paper_index": list(p["optima"]["se"]),
+            **{key: p[key] for key in ("nu", "kappa", "n_samples", "batch", "steps")}}
+
+
+def fig2_map_optimum(table: pd.DataFrame, regime: str) -> dict:
+    """Optimum of one regime's loss map (converged cells only) and its cell on the Fig. 2 grid."""
+    col = table[f"loss_{regime}"].where(table[f"converged_{regime}"])
+    row = table.loc[col.idxmin()]
+    return {"lr": float(row.lr), "momentum": float(row.momentum), "cell": fig2_cell(row.lr, row.momentum)}
+
+
 def kernel_eigenbasis(kernel_over_n) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (descending, clipped at 0) and eigenvectors (columns) of the normalised kernel."""
     lam, vectors = np.linalg.eigh(np.asarray(kernel_over_n, dtype=np.float64))
@@ -152,19 +198,26 @@ def critical_lr_vs_batch(kernel_over_n, batch_sizes, momenta, taus) -> pd.DataFr
     """Critical learning rate of the *expected* loss for each batch size and momentum (paper Figs.
     12-14), measured on the exact N x N second moments (:func:`second_moment.exact_critical_lr`,
     no SE approximation), against U(1) = 1 for each tau (``lr_critical_tau{tau}``).  At b = N
-    (gamma = 0) both are the noiseless bound 2(1+beta)/lambda_max."""
+    (gamma = 0) both are the noiseless bound 2(1+beta)/lambda_max.  A configured batch size above
+    N (a dataset smaller than ``n_samples``) is full batch: its row has ``batch = N`` and says so in
+    ``batch_note``; a second full-batch row for the same momentum is not repeated."""
     from .experiment_claims import predicted_column
     from .second_moment import exact_critical_lr
 
     lam, vectors = kernel_eigenbasis(kernel_over_n)
     n = len(lam)
-    rows = []
+    rows, seen = [], set()
     for b, m in itertools.product(batch_sizes, momenta):
-        gamma = float(batch_noise_factor(n, b))
+        used = min(int(b), n)
+        if (used, float(m)) in seen:
+            continue
+        seen.add((used, float(m)))
+        gamma = float(batch_noise_factor(n, used))
         bound = noiseless_lr_bound(m, float(lam.max()))
-        row = {"batch": int(b), "momentum": float(m), "gamma": gamma, "lr_noiseless_bound": bound,
+        row = {"batch": used, "momentum": float(m), "gamma": gamma, "lr_noiseless_bound": bound,
                "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma),
-               "measured_by": "exact second moments (N×N recursion)"}
+               "measured_by": "exact second moments (N×N recursion)",
+               "batch_note": f"b = {int(b)} > N = {n}: capped at N (full batch)" if b > n else ""}
         row.update({predicted_column(t): critical_lr(lam, m, gamma, t) for t in taus})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -191,9 +244,9 @@ def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=
     n = len(lam)
     rows = []
     for b, m in itertools.product(batch_sizes, momenta):
-        gamma = float(batch_noise_factor(n, b))
-        if gamma <= 0:
+        if b >= n:   # full batch (b > N: a dataset smaller than n_samples): no noise, nothing to test
             continue
+        gamma = float(batch_noise_factor(n, b))
         bound = noiseless_lr_bound(m, float(lam.max()))
         crit = {t: critical_lr(lam, m, gamma, t) for t in taus}
         cases = [(t, f, f * crit[t]) for t in taus for f in fractions if crit[t] < NOISE_LIMITED_FRACTION * bound]

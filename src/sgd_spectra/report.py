@@ -699,11 +699,12 @@ def _what_was_run(config: dict, datasets: Sequence[str], data: Mapping[str, dict
                         "learning rate) so that learning rates are in units of 1/λ<sub>max</sub>.")
     width = config.get("width", "—")
     network = (
-        "<p>On image datasets the model is a one-hidden-layer ReLU network "
+        "<p>On image and tabular datasets the model is a one-hidden-layer ReLU network "
         + math(r"f(x)=\frac{1}{\sqrt{m}}\sum_{j=1}^{m}a_j\,\mathrm{relu}\!\left(\frac{w_j^\top x}{\sqrt{d}}+b_j\right)")
         + f" of width {math('m')} = {esc(width)} in NTK parametrisation (all weights and the hidden "
-        "bias drawn from N(0,1), no output bias), trained on ½ MSE regressing the standardised digit "
-        "label. Its empirical neural tangent kernel at initialisation "
+        "bias drawn from N(0,1), no output bias), trained on ½ MSE regressing the standardised target "
+        "(the digit label for images; for tabular data each feature is standardised too). "
+        "Its empirical neural tangent kernel at initialisation "
         + math(r"K_{ij}=\langle\nabla_\theta f(x_i),\nabla_\theta f(x_j)\rangle")
         + " defines the linearised model. As in the authors' code the kernel is rescaled so that "
         + math(r"\lambda_{\max}(K/N)=1") + "; learning rates are therefore in units of "
@@ -809,9 +810,12 @@ def _across_datasets(figs: Mapping[str, str | os.PathLike], figure, keys: Sequen
     return "\n".join(out)
 
 
-def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | None) -> str:
+def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebooks: Mapping[str, str]) -> str:
     """The paper's experiments: regimes (Figs. 1, 7), loss maps (Fig. 2), budget (Fig. 5),
-    optimal hyper-parameters (Fig. 6) and the critical learning rate (Figs. 12-14)."""
+    optimal hyper-parameters (Fig. 6), the critical learning rate (Figs. 12-14), which tau fits
+    the true noise (Fig. 8) and the phase asymptotics (Fig. 3, centre and right)."""
+    from .noise_fit import TRACE_DISTANCE_CAPTION
+    from .phase_asymptotics import PHASE_ASYMPTOTICS_CAPTION
     out = ["<p>The paper's experiments, reproduced from the workflow's own spectra and simulators; "
            "their verdicts are in the claims table. The paper's sizes are in <code>config/paper.yaml</code>.</p>"]
     if figs.get("regimes"):
@@ -863,8 +867,16 @@ def _experiments(figs: Mapping[str, str | os.PathLike], figure, notebook: str | 
             "For " + math(r"b\ll N") + ", " + math(r"\gamma\approx 1/b") + " and the stable "
             + math(r"\alpha_{\mathrm{eff}}") + " grows linearly with " + math("b") + ".",
             "experiments-figure-critical", wide=True))
-    if notebook:
-        out.append(f'<p>Executed notebook: <a href="{esc(notebook)}">experiments</a>.</p>')
+    if figs.get("trace_distance"):
+        out.append("<h3>Which τ fits the true noise: trace distance (paper Fig. 8)</h3>")
+        out.append(figure(figs["trace_distance"], esc(TRACE_DISTANCE_CAPTION), "experiments-figure-trace", wide=True))
+    if figs.get("asymptotics"):
+        out.append("<h3>Transition and eventual divergence (paper Fig. 3, centre and right)</h3>")
+        out.append(figure(figs["asymptotics"], esc(PHASE_ASYMPTOTICS_CAPTION), "experiments-figure-asymptotics",
+                          wide=True))
+    if notebooks:
+        links = ", ".join(f'<a href="{esc(link)}">{esc(name.replace("_", " "))}</a>' for name, link in notebooks.items())
+        out.append(f"<p>Executed notebooks: {links}.</p>")
     return "\n".join(out)
 
 
@@ -924,7 +936,7 @@ def build_report(
     theory_notebook: str | None = None,
     default_config: dict | None = None,
     experiment_figures: Mapping[str, str | os.PathLike] | None = None,
-    experiment_notebook: str | None = None,
+    experiment_notebooks: Mapping[str, str] | None = None,
     companion_figures: Mapping[str, str | os.PathLike] | None = None,
     companion_notebooks: Mapping[str, str] | None = None,
 ) -> str:
@@ -1084,7 +1096,7 @@ def build_report(
     section = 6
     if experiment_figures:
         body.append(f'<h2 id="experiments">{section}. Experiments</h2>')
-        body.append(_experiments(experiment_figures, figure, experiment_notebook))
+        body.append(_experiments(experiment_figures, figure, experiment_notebooks or {}))
         section += 1
     if companion_studies:
         body.append(f'<h2 id="companions">{section}. Companion studies</h2>')

@@ -126,6 +126,38 @@ def exact_loss_trajectory_eigen(eigenvalues, eigenvectors, initial_error, lr: fl
     return out[inverse]
 
 
+def exact_second_moments_eigen(eigenvalues, eigenvectors, initial_error, lr: float, momentum: float,
+                               gamma: float, record_steps):
+    """Yield ``(t, C, M)`` at each recorded step t (ascending, distinct) of the recursion of
+    :func:`exact_loss_trajectory_eigen`: the eigenbasis error covariance C and its noise matrix
+    ``M = U^T diag(diag(U C U^T)) U`` (symmetrised), which that step uses anyway.
+
+    ``initial_error`` is the error vector e_0 (C_0 = U^T e_0 e_0^T U) or, as an N x N array, the
+    data-basis second moment E[e_0 e_0^T] itself.  C is updated in place by the next step: copy it
+    to keep it.
+    """
+    lam, U = _clean_spectrum(eigenvalues, eigenvectors)
+    n = len(lam)
+    e0 = np.asarray(initial_error, dtype=np.float64)
+    if e0.ndim == 2:
+        C = U.T @ e0 @ U
+        C = (C + C.T) / 2
+    else:
+        coef = U.T @ e0
+        C = np.outer(coef, coef)
+    J, P = np.zeros((n, n)), np.zeros((n, n))
+    steps, _ = unique_steps(record_steps)
+    rec = 0
+    for t in range(int(steps[-1]) + 1):
+        M = U.T @ (data_diagonal(U, C)[:, None] * U)
+        if t == steps[rec]:
+            yield t, C, (M + M.T) / 2
+            rec += 1
+            if rec == len(steps):
+                return
+        _pair_step(C, J, P, M, lam, float(lr), float(momentum), float(gamma))
+
+
 # --------------------------------------------------------------------------------------------
 # The 4 x 4 pair map and its summed response
 # --------------------------------------------------------------------------------------------

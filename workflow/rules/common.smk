@@ -25,6 +25,7 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     regime="network|linearized",
     setting=r"lr[0-9.e+-]+_mom[0-9.e+-]+_b[0-9]+",
+    batch=r"[0-9]+",
 
 
 def code_version(*modules):
@@ -58,9 +59,16 @@ def regimes(dataset):
 
 
 def training_runs(wildcards):
-    return [f"results/training/{wildcards.dataset}/{regime}/{name}.parquet"
-            for regime in regimes(wildcards.dataset) for name in SETTINGS]
+    runs = [f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in config["batch_sizes"]]
+    if "network" in regimes(wildcards.dataset):
+        runs += [f"results/training/{wildcards.dataset}/network/{name}.parquet" for name in SETTINGS]
+    return runs
 
 
 def setting_of(wildcards):
     return SETTINGS[wildcards.setting]
+
+
+def settings_of_batch(wildcards):
+    """The (lr, momentum, batch) settings one training job runs: all of its batch size."""
+    return [s for s in SETTINGS.values() if s["batch"] == int(wildcards.batch)]

@@ -144,6 +144,7 @@ rule optimal_hyperparameters:
     output:
         curves="results/experiments/hyperparameters/curves.parquet",
         optima="results/experiments/hyperparameters/optima.csv",
+        fig2="results/experiments/hyperparameters/fig2_optimum.json",
     params:
         code=code_version("experiments", "theory", "asymptotics", "spectra"),
         lr_problems=config["hyper_lr_problems"],

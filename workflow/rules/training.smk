@@ -1,4 +1,6 @@
-# Stage 5: sampled SGD runs, one job per (dataset, regime, setting), all seeds inside.
+# Stage 5: sampled SGD runs.  The network trains one job per setting (seeds run one after the
+# other, so settings spread over cores and cluster nodes); the linearised model runs one job per
+# batch size, every (lr, momentum) setting and seed of it in one vectorised state.
 # The network and its linearisation of the same seed see the same batches.
 
 
@@ -31,18 +33,18 @@ rule train_linearized:
     input:
         ntk="results/ntk/{dataset}.npz",
     output:
-        "results/training/{dataset}/linearized/{setting}.parquet",
+        "results/training/{dataset}/linearized/b{batch}.parquet",
     params:
         code=code_version("dynamics", "theory", "io"),
-        setting=setting_of,
+        settings=settings_of_batch,
         steps=config["steps"],
         record_points=config["record_points"],
         n_seeds=config["linearized_seeds"],
         base_seed=config["seed"],
     log:
-        "logs/training/{dataset}/linearized/{setting}.log",
+        "logs/training/{dataset}/linearized/b{batch}.log",
     benchmark:
-        "results/benchmarks/train_linearized/{dataset}/{setting}.tsv"
+        "results/benchmarks/train_linearized/{dataset}/b{batch}.tsv"
     threads: 1
     resources:
         mem_mb=lambda wc: 1000 + 8 * config["n_samples"] ** 2 // 2**20,

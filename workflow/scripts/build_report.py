@@ -38,7 +38,7 @@ for p in inp.notebooks:                   # results/notebooks/{dataset}_{noteboo
                 notebooks[d][nb] = link
 
 theory_notebook = copy_notebook(inp.theory_notebook)
-experiment_notebook = copy_notebook(inp.experiment_notebook)
+experiment_notebooks = {Path(p).stem: copy_notebook(p) for p in inp.experiment_notebooks}
 companion_figures = dict(zip(params.companions, inp.companion_figures))
 companion_notebooks = {s: copy_notebook(p) for s, p in zip(params.companions, inp.companion_notebooks)}
 
@@ -59,7 +59,7 @@ build_report(
     theory_notebook=theory_notebook,
     default_config=params.default_config,
     experiment_figures={Path(p).stem: p for p in inp.experiment_figures},
-    experiment_notebook=experiment_notebook,
+    experiment_notebooks=experiment_notebooks,
     companion_figures=companion_figures,
     companion_notebooks=companion_notebooks,
 )

@@ -1,7 +1,8 @@
-"""Build one dataset: a balanced, standardised image subset or a synthetic power-law problem."""
+"""Build one dataset: a balanced, standardised image subset, a random standardised tabular subset
+(all rows if it has fewer than n_samples; the metadata records the N used) or a synthetic power-law problem."""
 import numpy as np
 
-from sgd_spectra.datasets import load_regression_dataset, synthetic_power_law
+from sgd_spectra.datasets import load_regression_dataset, size_metadata, synthetic_power_law
 from sgd_spectra.io import redirect_log, write_json
 
 redirect_log(snakemake.log[0])
@@ -16,7 +17,8 @@ if spec["kind"] == "synthetic":
 else:
     X, y, indices, source = load_regression_dataset(spec, n, seed)
     np.savez(snakemake.output.arrays, X=X, y=y, indices=indices)
+    meta.update(size_metadata(spec["name"], n, len(y)))
     meta.update(n_features=int(X.shape[1]), source=source,
-                classes=int(len(np.unique(y))))
+                classes=None if spec["kind"] == "tabular" else int(len(np.unique(y))))
 print(meta)
 write_json(snakemake.output.meta, meta)

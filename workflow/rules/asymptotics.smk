@@ -1,0 +1,57 @@
+# Stage 6c: the paper's Fig. 3 centre and right -- the signal -> noise transition time (eq. 29) on
+# sampled linearised SGD and eventual divergence for 1/2 < nu < 1 -- with its figure
+# (notebooks/asymptotics.ipynb); the claims are sgd_spectra.phase_asymptotics.phase_asymptotics_claims.
+
+
+rule phase_asymptotics:
+    output:
+        divergence="results/experiments/asymptotics/eventual_divergence.parquet",
+        transition="results/experiments/asymptotics/transition.parquet",
+        summary="results/experiments/asymptotics/summary.json",
+    params:
+        code=code_version("phase_asymptotics", "asymptotics", "theory", "spectra", "datasets", "dynamics", "io"),
+        nus=config["divergence_nus"],
+        zeta=config["divergence_zeta"],
+        gamma=config["divergence_gamma"],
+        t_div_range=config["divergence_t_div_range"],
+        lr_points=config["divergence_lr_points"],
+        run_tdivs=config["divergence_run_tdivs"],
+        n_samples=config["transition_n_samples"],
+        seeds=config["transition_seeds"],
+        steps=config["transition_steps"],
+        seed=config["seed"],
+    log:
+        "logs/experiments/phase_asymptotics.log",
+    benchmark:
+        "results/benchmarks/phase_asymptotics/all.tsv"
+    threads: 1
+    resources:
+        # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
+        mem_mb=lambda wc: 2000 + 4 * 8 * config["transition_n_samples"] ** 2 // 2**20,
+        # minutes; the default sizes take well under one (the linearised runs dominate: ~0.1 ms per seed and step)
+        runtime=lambda wc: 10 + config["transition_seeds"] * config["transition_steps"] // 10**6,
+    script:
+        "../scripts/phase_asymptotics.py"
+
+
+rule asymptotics_figure:
+    input:
+        notebook="notebooks/asymptotics.ipynb",
+        divergence="results/experiments/asymptotics/eventual_divergence.parquet",
+        transition="results/experiments/asymptotics/transition.parquet",
+        summary="results/experiments/asymptotics/summary.json",
+    output:
+        figure="results/figures/experiments/asymptotics.png",
+        notebook="results/notebooks/asymptotics.ipynb",
+    params:
+        parameters=lambda wc, input, output: dict(
+            divergence_path=input.divergence, transition_path=input.transition, summary_path=input.summary,
+            figure=output.figure),
+        timeout=config["notebook_timeout"],
+    log:
+        "logs/figures/asymptotics.log",
+    benchmark:
+        "results/benchmarks/asymptotics_figure/all.tsv"
+    threads: 1
+    script:
+        "../scripts/run_notebook.py"

@@ -1,0 +1,52 @@
+# Stage 6c: which tau fits the true noise (paper App. F.4, Fig. 8): along the exact second moments,
+# the true gradient-noise covariance against SE(tau1, tau2) by the relative quadratic trace
+# distance; figure in notebooks/trace_distance.ipynb, verdicts by noise_fit.trace_distance_claims.
+
+TRACE_DATASETS = experiment_datasets(config, "trace_datasets")
+
+
+rule tau_trace_distance:
+    input:
+        ntk="results/ntk/{dataset}.npz",
+    output:
+        "results/experiments/trace_distance/{dataset}.parquet",
+    params:
+        code=code_version("noise_fit", "second_moment", "theory", "experiments"),
+        lr=config["trace_lr"],
+        momentum=config["trace_momentum"],
+        batch=config["trace_batch_size"],
+        steps=config["trace_steps"],
+        record_points=config["trace_record_points"],
+    log:
+        "logs/experiments/tau_trace_distance_{dataset}.log",
+    benchmark:
+        "results/benchmarks/tau_trace_distance/{dataset}.tsv"
+    threads: 1
+    resources:
+        # the eigenvectors, C, J, P, the noise matrix and the three noise-basis matrices
+        mem_mb=lambda wc: 2000 + 10 * 8 * config["n_samples"] ** 2 // 2**20,
+        # minutes: 4 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
+        runtime=lambda wc: 30 + config["trace_steps"] * config["n_samples"] ** 3 // (45 * 10**9),
+    script:
+        "../scripts/tau_trace_distance.py"
+
+
+rule trace_distance_figure:
+    input:
+        notebook="notebooks/trace_distance.ipynb",
+        tables=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
+    output:
+        figure=report("results/figures/experiments/trace_distance.png", caption="../report/experiments.rst",
+                      category="Experiments"),
+        notebook="results/notebooks/trace_distance.ipynb",
+    params:
+        parameters=lambda wc, input, output: dict(
+            trace_datasets=TRACE_DATASETS, trace_paths=list(input.tables), trace_figure=output.figure),
+        timeout=config["notebook_timeout"],
+    log:
+        "logs/figures/trace_distance.log",
+    benchmark:
+        "results/benchmarks/trace_distance_figure/all.tsv"
+    threads: 1
+    script:
+        "../scripts/run_notebook.py"
