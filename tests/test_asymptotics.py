@@ -22,8 +22,8 @@ from sgd_spectra.spectra import binned_power_law
 from sgd_spectra.theory import (asymptotic_loss, batch_noise_factor, critical_lr, divergence_rate,
                                 se_loss_trajectory, u_at_one, v_at_one)
 
-FIG6_POINTS = [(1.5, 2.5), (1.5, 3.5), (2.0, 3.5), (2.0, 5.0)]   # SPEC §11: the authors' L(beta) problems
-N = 10_000                                                      # SPEC §11/§14: Fig. 6 uses N = 1e4, b = 1
+FIG6_POINTS = [(1.5, 2.5), (1.5, 3.5), (2.0, 3.5), (2.0, 5.0)]   # theory.md §11: the authors' L(beta) problems
+N = 10_000                                                      # theory.md §11/§14: Fig. 6 uses N = 1e4, b = 1
 
 
 def log_28b(lam, c, mult, nu, kappa, lr, beta, gamma, tau):
@@ -46,26 +46,26 @@ def test_derived_criterion_is_the_beta_derivative_of_28b(nu, kappa):
     d_alpha = (log_28b(lam, c, mult, nu, kappa, lr * (1 + h), 0, 1.0, 0) -
                log_28b(lam, c, mult, nu, kappa, lr * (1 - h), 0, 1.0, 0)) / (2 * h)
     assert abs(d_alpha) < 1e-4
-    # ... where the derived bracket is d ln L / d beta (SPEC §11: "identical to 3 digits")
+    # ... where the derived bracket is d ln L / d beta (theory.md §11: "identical to 3 digits")
     d_beta = (log_28b(lam, c, mult, nu, kappa, lr, h, 1.0, 0) -
               log_28b(lam, c, mult, nu, kappa, lr, -h, 1.0, 0)) / (2 * h)
     got = momentum_sign_derived(lam, c, lr, 1.0, N, mult, nu=nu)
     assert got["value"] == pytest.approx(d_beta, rel=1e-3)
-    # SPEC §11: the derived criterion gives (+,+,+,+) on the four points, and so does its small-alpha form
+    # theory.md §11: the derived criterion gives (+,+,+,+) on the four points, and so does its small-alpha form
     assert got["sign"] == 1 and got["small_lr_sign"] == 1
 
 
-def test_optimal_lr_of_28b_is_the_spec_value():
-    # SPEC §11: the (28b)-formula optimum (N = 1e4, gamma = 1, tau = 1, beta = 0) is 0.1102 and 0.2432
+def test_optimal_lr_of_28b_is_the_theory_value():
+    # theory.md §11: the (28b)-formula optimum (N = 1e4, gamma = 1, tau = 1, beta = 0) is 0.1102 and 0.2432
     for (nu, kappa), expected in [((1.5, 4.0), 0.1102), ((2.0, 8.0), 0.2432)]:
         lam, c, mult = binned_power_law(nu, kappa, N)
         assert noise_phase_optimal_lr(lam, c, nu, kappa, 1.0, 0.0, 1.0, N, mult) == pytest.approx(expected, abs=5e-4)
 
 
-def test_notebook_form_signs_are_the_spec_signs():
+def test_notebook_form_signs_are_the_documented_signs():
     signs = [momentum_sign_notebook(nu, kappa, N)["sign"] for nu, kappa in FIG6_POINTS]
-    assert signs == [-1, 1, -1, 1]                              # SPEC §11: notebook gives (-,+,-,+)
-    # the notebook value is our small-alpha form with parameter moments C -> C/lambda (SPEC §11):
+    assert signs == [-1, 1, -1, 1]                              # theory.md §11: notebook gives (-,+,-,+)
+    # the notebook value is our small-alpha form with parameter moments C -> C/lambda (theory.md §11):
     # C'_k = k^(-kappa+nu-1) / lambda_k, i.e. output-space c_k = N lambda_k C'_k = N k^(-kappa+nu-1)
     k = np.arange(1, N + 1, dtype=np.float64)
     for nu, kappa in FIG6_POINTS:
@@ -80,9 +80,9 @@ def se_slope(lam, c, mult, lr, steps, tau=0.0):
 
 
 def test_derived_criterion_against_long_se_runs():
-    """SPEC §11 (nu, kappa) = (1.5, 3.5): SE d ln L/d beta -0.026 (T=1e4) -> +0.046 (1e5) vs +0.058.
+    """theory.md §11 (nu, kappa) = (1.5, 3.5): SE d ln L/d beta -0.026 (T=1e4) -> +0.046 (1e5) vs +0.058.
     Our setting (tau = 0, beta = 0 at the (28b) optimum, binned tail to k = 1e10) gives +0.031 ->
-    +0.059 vs +0.065: same convergence from below; the spec's exact setting is not recoverable."""
+    +0.059 vs +0.065: same convergence from below; the authors' exact setting is not recoverable."""
     lam, c, mult = binned_power_law(1.5, 3.5, 10 ** 10)
     lr = noise_phase_optimal_lr(lam, c, 1.5, 3.5, 1.0, 0.0, 0.0, 1, mult)
     derived = momentum_sign_derived(lam, c, lr, 1.0, 1, mult)["value"]
@@ -94,7 +94,7 @@ def test_derived_criterion_against_long_se_runs():
 def test_derived_criterion_fails_at_finite_time_near_the_phase_boundary():
     """(1.5, 2.5) sits near kappa = 2 nu - 1: at the (28b)-optimal alpha held fixed, the signal term
     still dominates the beta slope at the paper's horizon, and SE gives the notebook's sign (-),
-    not the derived (+) (SPEC §11: -0.97; ours -0.69 at T = 1e4, still -0.41 at 1e5)."""
+    not the derived (+) (theory.md §11: -0.97; ours -0.69 at T = 1e4, still -0.41 at 1e5)."""
     lam, c, mult = binned_power_law(1.5, 2.5, N)
     lr = noise_phase_optimal_lr(lam, c, 1.5, 2.5, 1.0, 0.0, 0.0, 1, mult)
     assert momentum_sign_derived(lam, c, lr, 1.0, 1, mult)["sign"] == 1
@@ -129,7 +129,7 @@ def test_momentum_effect_threshold():
 
 
 def test_momentum_scan_signal_phase_supports_positive_momentum():
-    # SPEC §11: in the signal phase positive momentum helps (L ~ alpha_eff^-zeta / (1 - U(1))) -- at a
+    # theory.md §11: in the signal phase positive momentum helps (L ~ alpha_eff^-zeta / (1 - U(1))) -- at a
     # learning rate below the optimum; at alpha = 0.5 here U(1) = 0.65 and beta = -0.3 is best instead
     lam, c, mult = binned_power_law(1.5, 1.0, N)
     momenta = np.linspace(-0.4, 0.6, 11)
@@ -156,8 +156,8 @@ def test_transition_time_of_an_exact_two_term_curve():
 
 
 def test_transition_time_on_an_se_run():
-    """SPEC §10 example nu = 1.5, kappa = 3, alpha = 0.5, gamma = 0.03: (signal+noise)/SE = 1.006 at
-    t_trans.  The spec's t_trans = 3881 is NOT reproduced: with K = 1/kappa (exact for
+    """theory.md §10 example nu = 1.5, kappa = 3, alpha = 0.5, gamma = 0.03: (signal+noise)/SE = 1.006 at
+    t_trans.  theory.md §10's t_trans = 3881 (tail sums exactly k^-kappa) is NOT reproduced: with K = 1/kappa (exact for
     c_k = k^-(kappa+1), N = 1) eq. (29) gives 798, and the SE slope crossing is at 794."""
     lam, c, mult = binned_power_law(1.5, 3.0, 10 ** 6)
     got = transition_time_check(lam, c, 1.5, 3.0, 1.0, 1 / 3.0, 0.5, 0.03, 30_000, tau=0.0, n_samples=1,
@@ -184,13 +184,13 @@ def finite_power_law():
     return k ** -1.5, k ** -1.75                               # nu = 1.5, kappa = 0.75, N = 1000
 
 
-def test_divergence_rate_matches_se_and_spec(finite_power_law):
+def test_divergence_rate_matches_se_and_closed_form(finite_power_law):
     lam, c = finite_power_law
     lr = 1.05 * critical_lr(lam, 0.0, 1.0, 0.0)
     got = measured_divergence_rate(lam, c, lr, 0.0, 1.0, 0.0, 4000, 1000)
     assert got["agrees"] and got["rate_ratio"] == pytest.approx(1, abs=0.005)
     ratios = np.array(list(got["prefactor_ratios"].values()))
-    # SPEC §7: prefactor ratio 0.98-0.997 at t = 1000-4000 for alpha = 1.05 alpha_c
+    # theory.md §7: prefactor ratio 0.98-0.997 at t = 1000-4000 for alpha = 1.05 alpha_c
     assert list(got["prefactor_ratios"]) == [1000, 2000, 3000, 4000]
     assert np.all((ratios > 0.975) & (ratios < 1.0005)) and np.all(np.diff(ratios) > 0)
     # the binned-spectrum root finder against theory.divergence_rate (two implementations)
@@ -216,11 +216,11 @@ def brute_u(z, lam, mult, lr, gamma):
     return gamma * np.sum(mult * a ** 2 * z / (1 - z * (1 - a) ** 2))
 
 
-def test_eventual_divergence_matches_spec_and_exponent():
+def test_eventual_divergence_matches_closed_form_and_exponent():
     lrs = [0.0025, 0.005, 0.01, 0.02]
     got = eventual_divergence_scan(0.75, lrs, 1.0)
     row = got["table"].set_index("lr").loc[0.02]
-    # SPEC §7: "4.09e-6 vs 4.53e-6 at alpha = 0.02" -- reproduced with nu = 0.75, gamma = 1, Lambda = 1
+    # theory.md §7: "4.09e-6 vs 4.53e-6 at alpha = 0.02" -- reproduced with nu = 0.75, gamma = 1, Lambda = 1
     assert row.one_minus_r == pytest.approx(4.09e-6, rel=2e-3)
     assert row.closed_form == pytest.approx(4.53e-6, rel=2e-3)
     assert eventual_divergence_closed_form(0.75, 0.02, 1.0) == pytest.approx(4.526e-6, rel=1e-3)
@@ -254,16 +254,16 @@ def test_eventual_divergence_reports_a_convergent_spectrum():
 # 5. Prop. 4 bounds (§6, §13)
 # ------------------------------------------------------------------------------------------
 
-def test_bounds_contain_critical_lr_and_tighten_as_spec():
+def test_bounds_contain_critical_lr_and_tighten_as_derived():
     lam = np.arange(1, 1001, dtype=np.float64) ** -1.5
     gamma = float(batch_noise_factor(1000, 10))
     got = critical_lr_bounds_check(lam, [0.0, 0.5, 0.9, 0.99, 0.999], gamma)
-    # lambda_crit by a bisection written here; SPEC §13: 2.1477
+    # lambda_crit by a bisection written here; theory.md §13: 2.1477
     lc = brentq(lambda x: np.sum(lam / (lam + x)) - 1, 1e-9, 10, xtol=1e-14)
     assert got["lambda_crit"] == pytest.approx(lc, rel=1e-10) == pytest.approx(2.1477, abs=1e-4)
     assert got["all_inside"] and got["tight"]
     table = got["table"].set_index("momentum")
-    # SPEC §13: alpha_eff,c / (2 / (gamma lambda_crit)) = 0.916, 0.992, 0.9992 for beta = 0.9, 0.99, 0.999
+    # theory.md §13: alpha_eff,c / (2 / (gamma lambda_crit)) = 0.916, 0.992, 0.9992 for beta = 0.9, 0.99, 0.999
     np.testing.assert_allclose(table.ratio.loc[[0.9, 0.99, 0.999]], [0.916, 0.992, 0.9992], atol=3e-4)
     # alpha_c solves U(1) = 1 (tau = 1), checked with a U(1) sum written here
     def u1(lr, beta):

@@ -207,10 +207,13 @@ def test_loss_map_boundary_claim_fails_when_the_exact_boundary_is_elsewhere():
 def test_near_boundary_claim_fails_when_stability_is_on_the_wrong_side():
     table = pd.DataFrame({"batch": 10, "momentum": 0.0, "tau": 1.0, "fraction": [0.9, 1.1], "lr": [0.9, 1.1],
                           "seeds": 64, "steps": 100, "mean_loss_half": [1.0, 1.0], "mean_loss_end": [0.5, 2.0],
-                          "diverged_seeds": 0, "stable_measured": [True, False]})
+                          "log_ratio": [-0.69, 0.69], "log_ratio_se": 0.1,
+                          "diverged_seeds": 0, "stability_measured": ["stable", "unstable"]})
     assert verdicts(ec.near_boundary_claims("d", table))["stability_near_boundary"] == "holds"
-    flipped = table.assign(stable_measured=[True, True])          # still converging above alpha_c
+    flipped = table.assign(stability_measured=["stable", "stable"])          # still converging above alpha_c
     assert verdicts(ec.near_boundary_claims("d", flipped))["stability_near_boundary"] == "fails"
+    noisy = table.assign(stability_measured=["undetermined", "unstable"])    # a rise within the noise
+    assert verdicts(ec.near_boundary_claims("d", noisy))["stability_near_boundary"] == "inconclusive"
     assert verdicts(ec.near_boundary_claims("d", table, -1.0))["stability_near_boundary"] == "inconclusive"
 
 

@@ -159,8 +159,25 @@ def test_near_boundary_runs_straddle_the_exact_threshold_on_a_circulant(circulan
     K, e0, lam, c = circulant
     table = near_boundary_runs(K, e0, [2], [0.0], seeds=200, steps=3000)
     plus = table[table.tau == 1.0].set_index("fraction")
-    assert plus.stable_measured.loc[0.9] and not plus.stable_measured.loc[1.1]
-    assert table[table.tau == -1.0].stable_measured.all()
+    assert list(plus.stability_measured.loc[[0.9, 1.1]]) == ["stable", "unstable"]
+    assert (table[table.tau == -1.0].stability_measured == "stable").all()
+
+
+def test_seed_mean_trend_against_a_direct_jackknife():
+    """The trend verdict: blown-up seeds are unstable; otherwise the log ratio of the seed means
+    against its leave-one-out error, recomputed here by brute force."""
+    from sgd_spectra.experiments import BOUNDARY_SIGMAS, seed_mean_trend
+
+    rng = np.random.default_rng(1)
+    half = rng.lognormal(0, 1, 64)
+    assert seed_mean_trend(half, np.r_[half[:-1], np.inf])[2] == "unstable"
+    for factor, expected in ((0.5, "stable"), (2.0, "unstable"), (1.0, "undetermined")):
+        end = half * factor * rng.lognormal(0, 0.3, 64)
+        ratio, se, verdict = seed_mean_trend(half, end)
+        loo = [np.log(np.delete(end, i).mean() / np.delete(half, i).mean()) for i in range(64)]
+        assert np.isclose(ratio, np.log(end.mean() / half.mean()))
+        assert np.isclose(se, np.sqrt(63 / 64 * np.sum((loo - np.mean(loo)) ** 2)))
+        assert verdict == expected or (expected == "undetermined" and abs(ratio) <= BOUNDARY_SIGMAS * se)
 
 
 def test_paper_fig2_se_optimum_is_the_grid_minimum_of_se():

@@ -106,7 +106,7 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
         good = f["r2"] >= POWER_LAW_R2 and spread <= POWER_LAW_SPREAD
         verdict = "holds" if good else ("inconclusive" if f["r2"] >= 0.95 else "fails")
         rows.append(claim_row(
-            f"power_law_{key}", f"The {what} follow a power law", dataset, "paper §5 (eq. 25), theory.md §8",
+            f"power_law_{key}", f"The {what} follow a power law", dataset, "paper §6 (eq. 25), theory.md §8",
             f"log-log linear on k ∈ [{f['k_min']}, {f['k_max']}]",
             f"{symbol} = {f['exponent']:.3f} ± {f['exponent_err']:.3f}, R² = {f['r2']:.4f}, "
             f"sub-range spread {100 * spread:.1f}%",

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
@@ -228,16 +229,38 @@ def critical_lr_vs_batch(kernel_over_n, batch_sizes, momenta, taus) -> pd.DataFr
 NOISE_LIMITED_FRACTION = 0.9
 
 
+#: A seed-mean loss counts as growing (shrinking) over [T/2, T] only when the log of its ratio is
+#: this many jackknife standard errors above (below) zero; in between the run is undetermined.
+BOUNDARY_SIGMAS = 2.0
+
+
+def seed_mean_trend(half, end) -> tuple[float, float, str]:
+    """``log(mean end / mean half)`` over seeds, its jackknife standard error, and the verdict:
+    ``unstable`` if a seed blew up or the log ratio is above :data:`BOUNDARY_SIGMAS` errors,
+    ``stable`` if below minus that, else ``undetermined`` (near alpha_c a mean over seeds is
+    heavy-tailed, so a 3% rise of it is not evidence of divergence)."""
+    half, end = np.asarray(half, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    if not np.isfinite(end).all():
+        return math.inf, 0.0, "unstable"
+    n = len(half)
+    ratio = math.log(end.sum() / half.sum())
+    leave_one_out = np.log((end.sum() - end) / (half.sum() - half))
+    se = float(np.sqrt((n - 1) / n * np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
+    verdict = ("unstable" if ratio > BOUNDARY_SIGMAS * se else "stable" if ratio < -BOUNDARY_SIGMAS * se
+               else "undetermined")
+    return ratio, se, verdict
+
+
 def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=(-1.0, 1.0),
                        fractions=(0.9, 1.1), seeds: int = 64, steps: int = 2000, base_seed: int = 0) -> pd.DataFrame:
     """Sampled linearised SGD where the stability prediction is tested: at ``fraction`` times the
     predicted alpha_c (U(1) = 1, each tau) for every batch size with noise and every momentum.
 
     The theory is about the expected loss, so each setting is judged on the mean over ``seeds``
-    batch sequences: stable when that mean is finite and lower at ``steps`` than at ``steps // 2``.
-    Only settings whose alpha_c is set by the batch noise are run (alpha_c below
-    :data:`NOISE_LIMITED_FRACTION` of the noiseless bound): above it 1.1 alpha_c exceeds
-    2(1+beta), where any code diverges and nothing about U(1) is tested.
+    batch sequences, by the trend of that mean from ``steps // 2`` to ``steps`` and its
+    uncertainty (:func:`seed_mean_trend`).  Only settings whose alpha_c is set by the batch noise
+    are run (alpha_c below :data:`NOISE_LIMITED_FRACTION` of the noiseless bound): above it
+    1.1 alpha_c exceeds 2(1+beta), where any code diverges and nothing about U(1) is tested.
     All settings of one (b, beta) share each seed's batches.
     """
     lam = np.linalg.eigvalsh(np.asarray(kernel_over_n, dtype=np.float64)).clip(0)
@@ -258,10 +281,11 @@ def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=
         for i, (t, f, lr) in enumerate(cases):
             part = slice(i * seeds, (i + 1) * seeds)
             half, end = loss[part].mean(axis=0)
+            trend, trend_se, verdict = seed_mean_trend(loss[part, 0], loss[part, 1])
             rows.append({"batch": int(b), "momentum": float(m), "gamma": gamma, "tau": float(t), "fraction": f,
                          "lr": lr, "seeds": seeds, "steps": steps, "mean_loss_half": half, "mean_loss_end": end,
-                         "diverged_seeds": int(np.sum(div[part] >= 0)),
-                         "stable_measured": bool(np.isfinite(end) and end < half)})
+                         "log_ratio": trend, "log_ratio_se": trend_se,
+                         "diverged_seeds": int(np.sum(div[part] >= 0)), "stability_measured": verdict})
     return pd.DataFrame(rows)
 
 
