@@ -164,3 +164,16 @@ def test_companion_study_requiring_missing_fashion_mnist_stops_before_any_job(de
     cfg["companions"]["which_minimizer"]["dataset"] = "fashion_mnist"
     with pytest.raises(ConfigError, match=r"(?s)companions\.which_minimizer.*apt-get install dataset-fashion-mnist"):
         check_config(cfg)
+
+
+def test_companion_checks_import_neither_the_studies_nor_torch(tmp_path):
+    """Every snakemake call (every job, on a cluster) runs the config check: it reads each study's
+    schema file instead of importing the study, and so never loads torch."""
+    code = ("import sys, yaml; from sgd_spectra.config import check_config; "
+            "check_config(yaml.safe_load(open('config.yaml'))); "
+            "from sgd_spectra.companions import STUDIES; "
+            "loaded = [m for m in ['torch', *('sgd_spectra.companions.' + s for s in STUDIES)] if m in sys.modules]; "
+            "assert not loaded, loaded")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

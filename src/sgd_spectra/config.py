@@ -145,22 +145,21 @@ def companion_params(config: dict, study: str) -> dict:
 
 
 def check_companions(config: dict) -> None:
-    """Validate each companion study's parameters against its module's ``PARAMS_SCHEMA``, then
-    its own ``check_params`` if it has one (e.g. a required dataset that is not installed)."""
+    """Validate each companion study's parameters against its schema (read without importing the
+    study), then that a dataset it asks for is installed."""
     import jsonschema
 
-    from .companions import study_module
+    from .companions import check_study_data, params_schema
     for name in config.get("companions") or {}:
-        module = study_module(name)
         params = companion_params(config, name)
         try:
-            jsonschema.validate(params, module.PARAMS_SCHEMA)
+            jsonschema.validate(params, params_schema(name))
         except jsonschema.ValidationError as err:
             where = ".".join(str(p) for p in err.absolute_path)
             raise ConfigError(f"config key 'companions.{name}{'.' + where if where else ''}': {err.message}") from None
         try:
-            getattr(module, "check_params", lambda p: None)(params)
-        except Exception as err:  # the study's own message says what is wrong and how to fix it
+            check_study_data(params)
+        except Exception as err:  # the message says what is missing and how to get it
             raise ConfigError(f"config key 'companions.{name}': {err}") from None
 
 

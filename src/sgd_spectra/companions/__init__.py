@@ -11,10 +11,16 @@ Each module is one study and has the same interface, which the workflow's generi
   parameters and returns tidy tables (written as ``<name>.parquet``).
 * ``study_claims(tables, params) -> list[dict]``: the claims-table rows (see
   :func:`sgd_spectra.claims.claim_row`), computed from the tables alone.
+
+Each study's parameter schema lives beside it in ``<module>.schema.yaml`` (its ``PARAMS_SCHEMA``),
+so the config can be checked before any job without importing a study (and torch with it).
 """
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
+import yaml
 
 #: Config key -> module name, in report order.
 STUDIES = {
@@ -30,3 +36,19 @@ def study_module(name: str):
     if name not in STUDIES:
         raise KeyError(f"unknown companion study {name!r}; known: {', '.join(STUDIES)}")
     return importlib.import_module(f"{__name__}.{STUDIES[name]}")
+
+
+def params_schema(name: str) -> dict:
+    """Study ``name``'s parameter schema (JSON Schema), read from its ``.schema.yaml``."""
+    if name not in STUDIES:
+        raise KeyError(f"unknown companion study {name!r}; known: {', '.join(STUDIES)}")
+    return yaml.safe_load((Path(__file__).parent / f"{STUDIES[name]}.schema.yaml").read_text())
+
+
+def check_study_data(params: dict) -> None:
+    """Before any job: a study asking for ``dataset: fashion_mnist`` needs its IDX files
+    (``auto`` falls back to digits)."""
+    from ..datasets import FASHION_MNIST_INSTALL_HINT, DatasetUnavailable, find_idx_pair
+
+    if params.get("dataset") == "fashion_mnist" and find_idx_pair(params.get("fashion_mnist_dir")) is None:
+        raise DatasetUnavailable(FASHION_MNIST_INSTALL_HINT)

@@ -38,6 +38,7 @@ from sgd_spectra.claims import claim_row, loglog_slope
 from sgd_spectra.datasets import centred_digits_parity
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.theory import se_loss_trajectory
+from . import params_schema
 
 SECTION = "companion-du_gram"
 SOURCE = "Du, Zhai, Póczos & Singh, ICLR 2019"
@@ -81,27 +82,7 @@ PAPER_PARAMS = dict(n_samples=100, data_seed=0, widths=[256, 1024, 4096, 16384],
                     n_steps=300, n_mc=400_000, mc_chunk=20_000, mc_seed=0, delta=0.1,
                     curve_check_width=4096, bound_min_width=1024)
 
-_POSITIVE_INT = {"type": "integer", "minimum": 1}
-PARAMS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "n_samples": {"type": "integer", "minimum": 10, "maximum": 1790},
-        "data_seed": {"type": "integer", "minimum": 0},
-        "widths": {"type": "array", "items": _POSITIVE_INT, "minItems": 2, "uniqueItems": True},
-        "n_seeds": _POSITIVE_INT,
-        "init_seed": {"type": "integer", "minimum": 0},
-        "n_steps": _POSITIVE_INT,
-        "n_mc": _POSITIVE_INT,
-        "mc_chunk": _POSITIVE_INT,
-        "mc_seed": {"type": "integer", "minimum": 0},
-        "delta": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-        "curve_check_width": _POSITIVE_INT,
-        "bound_min_width": _POSITIVE_INT,
-    },
-    "required": ["n_samples", "data_seed", "widths", "n_seeds", "init_seed", "n_steps", "n_mc",
-                 "mc_chunk", "mc_seed", "delta", "curve_check_width", "bound_min_width"],
-    "additionalProperties": False,
-}
+PARAMS_SCHEMA = params_schema("du_gram")
 
 #: Honest-test thresholds of companions.md.
 SLOPE_RANGE = (-0.7, -0.35)

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from sgd_spectra.claims import claim_row
+from . import params_schema
 
 SECTION = "companion-edge_of_stability"
 
@@ -130,32 +131,7 @@ def _number_list(exclusive_minimum, exclusive_maximum=None):
     return {"type": "array", "items": items, "minItems": 1}
 
 
-PARAMS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "seed": {"type": "integer", "minimum": 0},
-        "onedim_etas": _number_list(2.0),
-        "onedim_x0": {"type": "number", "exclusiveMinimum": 0},
-        "onedim_steps": {"type": "integer", "minimum": 32},
-        "theory_points": {"type": "integer", "minimum": 2},
-        "mf_dim": {"type": "integer", "minimum": 2},
-        "mf_spectrum": _number_list(0.0),
-        "mf_init_scale": {"type": "number", "exclusiveMinimum": 0},
-        "mf_cs": _number_list(0.0),
-        "mf_steps": {"type": "integer", "minimum": 32},
-        "mf_seeds": {"type": "integer", "minimum": 1},
-        "sharp_cs": _number_list(0.0, 1.0),
-        "sharp_scales": _number_list(0.0),
-        "sharp_seeds": {"type": "integer", "minimum": 1},
-        "sharp_perturbation": {"type": "number", "minimum": 0},
-        "sharp_steps": {"type": "integer", "minimum": 32},
-        "power_iterations": {"type": "integer", "minimum": 1},
-        "power_tolerance": {"type": "number", "exclusiveMinimum": 0},
-        "divergence_bound": {"type": "number", "exclusiveMinimum": 1},
-    },
-}
-PARAMS_SCHEMA["required"] = list(PARAMS_SCHEMA["properties"])
-PARAMS_SCHEMA["additionalProperties"] = False
+PARAMS_SCHEMA = params_schema("edge_of_stability")
 
 #: Orbit detection (companions.md): period 2 iff |x_T − x_{T−2}| < PERIOD_TOL and |x_T − x_{T−1}| > MIN_SWING.
 PERIOD_TOL = 1e-10

@@ -45,6 +45,7 @@ from ..claims import claim_row, loglog_slope
 from ..datasets import centred_digits_parity
 from ..ntk import relu_ntk_parts
 from ..theory import se_loss_trajectory
+from . import params_schema
 
 STUDY = dict(
     seed="000",
@@ -121,31 +122,7 @@ PAPER_PARAMS = dict(
     mlp_seeds=20,
 )
 
-_INT_LIST = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1}
-_SIZE_LIST = {"type": "array", "items": {"type": "integer", "minimum": 2}, "minItems": 1}
-PARAMS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "seed": {"type": "integer", "minimum": 0},
-        "grf_dims": _SIZE_LIST,
-        "grf_seeds": {"type": "integer", "minimum": 2},
-        "grf_steps": {"type": "integer", "minimum": 1},
-        "grf_curvature": {"type": "number", "exclusiveMinimum": 2},
-        "grf_lr": {"type": "number", "exclusiveMinimum": 0},
-        "grf_momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-        "grf_slope_steps": _INT_LIST,
-        "mlp_samples": {"type": "integer", "minimum": 10, "maximum": 1797},
-        "mlp_data_seed": {"type": "integer", "minimum": 0},
-        "mlp_widths": _SIZE_LIST,
-        "mlp_seeds": {"type": "integer", "minimum": 2},
-        "mlp_steps": {"type": "integer", "minimum": 1},
-        "mlp_lr": {"type": "number", "exclusiveMinimum": 0},
-        "mlp_slope_steps": _INT_LIST,
-        "mlp_match_min_width": {"type": "integer", "minimum": 1},
-    },
-    "required": list(DEFAULT_PARAMS),
-    "additionalProperties": False,
-}
+PARAMS_SCHEMA = params_schema("gradient_span")
 
 #: Honest-test tolerances (companions.md, Seed 000).
 SLOPE_RANGE = (-0.75, -0.30)

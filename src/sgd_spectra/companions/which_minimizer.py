@@ -48,6 +48,7 @@ from ..datasets import (FASHION_MNIST_INSTALL_HINT, DatasetUnavailable, balanced
 from ..ntk import relu_ntk_parts
 from ..spectra import kernel_spectrum
 from ..theory import batch_noise_factor, critical_lr, log_spaced_steps, se_loss_trajectory
+from . import params_schema
 
 DTYPE = torch.float64
 SECTION = "companion-which_minimizer"
@@ -143,44 +144,8 @@ PAPER_PARAMS = dict(
     adam_max_epochs=20000,
 )
 
-_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
-_COUNT = {"type": "integer", "minimum": 1}
 
-PARAMS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "dataset": {"enum": ["fashion_mnist", "digits", "auto"]},
-        "fashion_mnist_dir": {"type": ["string", "null"]},
-        "n_train": {"type": "integer", "minimum": 4},
-        "n_test": {"type": "integer", "minimum": 2},
-        "data_seed": {"type": "integer", "minimum": 0},
-        "depths": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 4},
-                   "minItems": 1},
-        "widths": {"type": "array", "items": _COUNT, "minItems": 1},
-        "sigmas": {"type": "array", "items": _POSITIVE, "minItems": 2},
-        "n_seeds": _COUNT,
-        "trained_sigmas": {"type": "array", "items": _POSITIVE, "minItems": 2},
-        "trained_pairs": {"type": "integer", "minimum": 0},
-        "train_tol": _POSITIVE,
-        "train_max_steps": _COUNT,
-        "lr_factor": _POSITIVE,
-        "momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-        "lin_width": _COUNT,
-        "lin_sigma": _POSITIVE,
-        "lin_seeds": _COUNT,
-        "lin_tol": _POSITIVE,
-        "lin_max_epochs": _COUNT,
-        "batch_size": _COUNT,
-        "sgd_lr_factor": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-        "adam_lrs": {"type": "array", "items": _POSITIVE, "minItems": 1},
-        "adam_probe_epochs": {"type": "integer", "minimum": 0},
-        "adam_monotone_slack": {"type": "number", "minimum": 0},
-        "adam_tol": _POSITIVE,
-        "adam_max_epochs": _COUNT,
-    },
-    "additionalProperties": False,
-}
-PARAMS_SCHEMA["required"] = list(PARAMS_SCHEMA["properties"])
+PARAMS_SCHEMA = params_schema("which_minimizer")
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,12 +188,6 @@ def _fashion_test_files(directory: Path):
             return None
         paths.append(hits[0])
     return tuple(paths)
-
-
-def check_params(params: dict) -> None:
-    """Before any job: ``dataset: fashion_mnist`` needs the IDX files (``auto`` falls back)."""
-    if params["dataset"] == "fashion_mnist" and find_idx_pair(params.get("fashion_mnist_dir")) is None:
-        raise DatasetUnavailable(FASHION_MNIST_INSTALL_HINT)
 
 
 def load_task(dataset: str, fashion_mnist_dir: str | None, n_train: int, n_test: int,
