@@ -230,7 +230,7 @@ def a_priori_tau(meta: dict, distances: pd.DataFrame | None = None, allowed=None
         small = se[se.batch == se.batch.min()]
         best = small.loc[small.distance.idxmin()]
         return float(best.tau), f"best τ of the regime comparison at b = {int(best.batch)}"
-    if meta.get("kind") == "synthetic":
+    if data_modality(meta) == "synthetic":
         return -1.0, "Haar-random eigenbasis: Gaussian-like features, where τ = −1 is exact"
     return 1.0, f"real ({data_modality(meta)}) data: the paper's MNIST finding (τ = +1)"
 

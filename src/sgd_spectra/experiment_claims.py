@@ -49,10 +49,9 @@ def loss_map_claims(dataset: str, table: pd.DataFrame, fit: dict, tau: float = 1
         f"≤ {BOUNDARY_CELLS} grid cell (Δα = {cell:.3g})", "holds" if np.abs(off).max() <= BOUNDARY_CELLS else "fails",
         section="experiments")]
     noise = fit["phase"] == "noise-dominated"
-    best = {}
-    for regime in ("linearized", "se"):
-        col = table[f"loss_{regime}"].where(table[f"converged_{regime}"])       # linearised: a seed mean
-        best[regime] = table.loc[col.idxmin()]
+    from .experiments import loss_map_optimum
+
+    best = {regime: loss_map_optimum(table, regime) for regime in ("linearized", "se")}
     signs_ok = all((b.momentum < 0) if noise else (b.momentum > 0) for b in best.values())
     rows.append(claim_row(
         "loss_map_optimal_momentum",
@@ -355,7 +354,7 @@ def fig2_optimum_claims(se_optimum: dict, maps: dict) -> list[dict]:
 
 
 def _fig2_map_claim(dataset: str, table: pd.DataFrame, meta: dict, cells, setting: str) -> dict:
-    from .experiments import PAPER_FIG2, fig2_map_optimum
+    from .experiments import PAPER_FIG2, fig2_cell, loss_map_optimum
 
     p, paper = PAPER_FIG2, PAPER_FIG2["optima"]
     lrs, momenta = np.sort(table.lr.unique()), np.sort(table.momentum.unique())
@@ -371,11 +370,12 @@ def _fig2_map_claim(dataset: str, table: pd.DataFrame, meta: dict, cells, settin
         return claim_row("fig2_optimum_map", claim, dataset, source, prediction,
                          "not comparable: " + "; ".join(differs) + " (config/paper.yaml has the paper's map)",
                          "—", "inconclusive", section="experiments")
-    best = {r: fig2_map_optimum(table, r) for r in ("linearized", "se")}
-    ok = (_cells_off(best["linearized"]["cell"], paper["linearized"]) <= FIG2_LINEARIZED_CELLS
-          and _cells_off(best["se"]["cell"], paper["se"]) <= FIG2_SE_CELLS)
+    best = {r: loss_map_optimum(table, r) for r in ("linearized", "se")}
+    cell = {r: fig2_cell(b.lr, b.momentum) for r, b in best.items()}
+    ok = (_cells_off(cell["linearized"], paper["linearized"]) <= FIG2_LINEARIZED_CELLS
+          and _cells_off(cell["se"], paper["se"]) <= FIG2_SE_CELLS)
     return claim_row("fig2_optimum_map", claim, dataset, source, prediction,
-                     "; ".join(f"{'linearised' if r == 'linearized' else 'SE'}: cell {b['cell']}, α = {b['lr']:.3f}, "
-                               f"β = {b['momentum']:+.3f}" for r, b in best.items()),
+                     "; ".join(f"{'linearised' if r == 'linearized' else 'SE'}: cell {cell[r]}, α = {b.lr:.3f}, "
+                               f"β = {b.momentum:+.3f}" for r, b in best.items()),
                      f"≤ {FIG2_LINEARIZED_CELLS} cells (linearised), ≤ {FIG2_SE_CELLS} (SE) per axis",
                      "holds" if ok else "fails", section="experiments")

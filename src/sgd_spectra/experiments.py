@@ -10,7 +10,7 @@
   for several tau on one setting, short horizon (paper Figs. 1 and 7); :func:`regime_distances`
   ranks the regimes by their distance to the sampled runs.
 * :func:`paper_fig2_se_optimum` -- SE(tau = 1) on the paper's own Fig. 2 problem and grid, whose
-  optimum cell the authors printed; :func:`fig2_map_optimum` locates a loss map's optimum on it.
+  optimum cell the authors printed; :func:`loss_map_optimum` is a loss map's own optimum.
 * :func:`budget_curves` -- loss against the number of samples t*b for several batch sizes, each
   at a fixed fraction of its critical learning rate (paper Fig. 5, budget independence).
 """
@@ -168,12 +168,11 @@ def paper_fig2_se_optimum(tau: float = 1.0) -> dict:
     generator's spectrum ``lambda_k = k^-nu`` and coefficients ``c_k ∝ k^-(kappa+1)`` (the SE runs
     use only these).  Returns the optimum's cell, (lr, momentum) and loss, and the paper's cell."""
     p = PAPER_FIG2
-    k = np.arange(1, p["n_samples"] + 1, dtype=np.float64)
-    coef = k ** -(p["kappa"] + 1)
+    lam, coef, _ = binned_power_law(p["nu"], p["kappa"], p["n_samples"])     # exact: N below the binning
     lrs, momenta = paper_fig2_grid()
     grid = np.array(list(itertools.product(lrs, momenta)))
     gamma = float(batch_noise_factor(p["n_samples"], p["batch"]))
-    loss, _ = se_loss_trajectory(k ** -p["nu"], coef / coef.sum(), grid[:, 0], grid[:, 1], gamma, tau, [p["steps"]])
+    loss, _ = se_loss_trajectory(lam, coef / coef.sum(), grid[:, 0], grid[:, 1], gamma, tau, [p["steps"]])
     best = int(np.argmin(np.where(np.isfinite(loss[:, 0]), loss[:, 0], np.inf)))
     i, j = divmod(best, len(momenta))
     return {"tau": tau, "lr_index": i, "momentum_index": j, "lr": float(lrs[i]), "momentum": float(momenta[j]),
@@ -181,11 +180,9 @@ def paper_fig2_se_optimum(tau: float = 1.0) -> dict:
             **{key: p[key] for key in ("nu", "kappa", "n_samples", "batch", "steps")}}
 
 
-def fig2_map_optimum(table: pd.DataFrame, regime: str) -> dict:
-    """Optimum of one regime's loss map (converged cells only) and its cell on the Fig. 2 grid."""
-    col = table[f"loss_{regime}"].where(table[f"converged_{regime}"])
-    row = table.loc[col.idxmin()]
-    return {"lr": float(row.lr), "momentum": float(row.momentum), "cell": fig2_cell(row.lr, row.momentum)}
+def loss_map_optimum(table: pd.DataFrame, regime: str) -> pd.Series:
+    """The row of one regime's loss-map optimum (``linearized``: the seed mean; converged cells only)."""
+    return table.loc[table[f"loss_{regime}"].where(table[f"converged_{regime}"]).idxmin()]
 
 
 def kernel_eigenbasis(kernel_over_n) -> tuple[np.ndarray, np.ndarray]:

@@ -106,23 +106,12 @@ def exact_loss_trajectory_eigen(eigenvalues, eigenvectors, initial_error, lr: fl
         J' = beta J - lr C lambda_l + common,      P' = common
 
     Two GEMMs a step (for d and for M) instead of five; the rest is one fused pass
-    (:func:`_pair_step`).  Returns the loss ``tr(C) / (2N)`` at ``record_steps``.
+    (:func:`_pair_step`).  Returns the loss ``tr(C) / (2N)`` at ``record_steps``; the recursion
+    itself is :func:`exact_second_moments_eigen`.
     """
-    lam, U = _clean_spectrum(eigenvalues, eigenvectors)
-    n = len(lam)
-    coef = U.T @ np.asarray(initial_error, dtype=np.float64)
-    C, J, P = np.outer(coef, coef), np.zeros((n, n)), np.zeros((n, n))
     steps, inverse = unique_steps(record_steps)
-    out = np.empty(len(steps))
-    rec = 0
-    for t in range(int(steps[-1]) + 1):
-        if t == steps[rec]:
-            out[rec] = np.trace(C) / (2 * n)
-            rec += 1
-            if rec == len(steps):
-                break
-        M = U.T @ (data_diagonal(U, C)[:, None] * U)
-        _pair_step(C, J, P, M, lam, float(lr), float(momentum), float(gamma))
+    out = np.array([np.trace(C) / (2 * len(C)) for _, C, _ in
+                    exact_second_moments_eigen(eigenvalues, eigenvectors, initial_error, lr, momentum, gamma, steps)])
     return out[inverse]
 
 
