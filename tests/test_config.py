@@ -177,3 +177,43 @@ def test_companion_checks_import_neither_the_studies_nor_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_sized_names_give_one_source_at_several_sizes(default_config):
+    """fashion_mnist_1k / digits_500: a configured dataset at its own N, so experiments can each
+    run at the paper's size in one run."""
+    from sgd_spectra.config import all_datasets, dataset_kind, dataset_size, dataset_spec, experiment_datasets
+    cfg = copy.deepcopy(default_config)
+    cfg["datasets"] = ["digits", "synthetic_noise"]
+    cfg["map_datasets"] = ["digits_500", "synthetic_noise_2k", "diabetes_300"]
+    check_config(cfg)
+    assert dataset_kind("digits_500", cfg) == "digits" and dataset_size("digits_500", cfg) == 500
+    assert dataset_size("synthetic_noise_2k", cfg) == 2000
+    assert dataset_spec("synthetic_noise_2k", cfg) == {"name": "synthetic_noise_2k", "source": "synthetic_noise",
+                                                       "kind": "synthetic", **cfg["synthetic"]["synthetic_noise"]}
+    # diabetes is not selected, so its sized copy is skipped like any unselected experiment dataset
+    assert experiment_datasets(cfg, "map_datasets") == ["digits_500", "synthetic_noise_2k"]
+    assert all_datasets(cfg) == ["digits", "synthetic_noise", "digits_500", "synthetic_noise_2k"]
+    cfg["datasets"].append("diabetes")
+    assert dataset_size("diabetes_300", cfg) == 300 and dataset_size("diabetes_1k", cfg) == 442
+    cfg["map_batch_size"] = 400                         # b <= N of every dataset the map runs on
+    with pytest.raises(ConfigError, match="map_batch_size.*diabetes_300"):
+        check_config(cfg)
+    cfg["map_batch_size"], cfg["map_datasets"] = 10, ["digits_0k"]
+    with pytest.raises(ConfigError, match="map_datasets.*digits_0k"):
+        check_config(cfg)
+    cfg["map_datasets"] = ["cifar_1k"]
+    with pytest.raises(ConfigError, match="map_datasets.*cifar_1k"):
+        check_config(cfg)
+
+
+def test_paper_config_runs_each_experiment_at_the_paper_s_n():
+    """theory.md §14: Figs. 2 and 12-14 at N = 1000, Fig. 5 at N = 10^4, Figs. 1 and 7 at 3000."""
+    from sgd_spectra.config import dataset_size, experiment_datasets
+    with open(ROOT / "config" / "paper.yaml") as fh:
+        cfg = yaml.safe_load(fh)
+    sizes = {key: {dataset_size(d, cfg) for d in experiment_datasets(cfg, key) if d != "diabetes"}
+             for key in ("map_datasets", "critical_datasets", "budget_datasets", "regime_datasets")}
+    assert sizes == {"map_datasets": {1000}, "critical_datasets": {1000}, "budget_datasets": {10000},
+                     "regime_datasets": {3000}}
+    assert {dataset_size(d, cfg) for d in cfg["datasets"] if d != "diabetes"} == {3000}

@@ -8,6 +8,7 @@ name the offending key.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 from .datasets import FASHION_MNIST_INSTALL_HINT, TABULAR_DATASETS, find_idx_pair, tabular_n_samples
@@ -15,6 +16,11 @@ from .datasets import FASHION_MNIST_INSTALL_HINT, TABULAR_DATASETS, find_idx_pai
 #: Built-in image datasets (their kind is their name) and bundled tabular ones (kind "tabular").
 BUILTIN_DATASETS = ("digits", "fashion_mnist")
 TABULAR = tuple(TABULAR_DATASETS)
+#: The config keys that list an experiment's datasets.
+EXPERIMENT_DATASET_KEYS = ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets",
+                           "trace_datasets")
+#: A sized name: ``<source>_<N>`` or ``<source>_<N>k``, e.g. ``fashion_mnist_1k`` (N = 1000).
+_SIZED_NAME = re.compile(r"(?P<source>.+)_(?P<count>[1-9][0-9]*)(?P<thousands>k?)")
 
 
 class ConfigError(ValueError):
@@ -46,9 +52,7 @@ def coerce_command_line(config: dict) -> dict:
     return config
 
 
-def dataset_kind(name: str, config: dict) -> str:
-    """'digits', 'fashion_mnist', 'tabular' (e.g. 'diabetes'), 'synthetic' or 'user' (a
-    user-supplied .npz copy)."""
+def _source_kind(name: str, config: dict) -> str | None:
     if name in BUILTIN_DATASETS:
         return name
     if name in TABULAR:
@@ -57,9 +61,53 @@ def dataset_kind(name: str, config: dict) -> str:
         return "synthetic"
     if name in (config.get("user_datasets") or {}):
         return "user"
+    return None
+
+
+def sized_dataset(name: str, config: dict, key: str = "datasets") -> tuple[str, int | None]:
+    """``(source, N)`` of a dataset name: a configured dataset is its own source at ``n_samples``
+    (N = None); a sized name ``<source>_<N>`` / ``<source>_<N>k`` is that source at N samples, so
+    one run can hold, say, ``fashion_mnist_1k`` and ``fashion_mnist_3k`` (each experiment at the
+    paper's own N)."""
+    if _source_kind(name, config) is not None:
+        return name, None
+    match = _SIZED_NAME.fullmatch(name)
+    if match and _source_kind(match["source"], config) is not None:
+        return match["source"], int(match["count"]) * (1000 if match["thousands"] else 1)
     raise ConfigError(
-        f"config key 'datasets': unknown dataset {name!r}; use 'digits', 'fashion_mnist', "
-        + ", ".join(repr(t) for t in TABULAR) + ", a name under 'synthetic' or a name under 'user_datasets'")
+        f"config key '{key}': unknown dataset {name!r}; use 'digits', 'fashion_mnist', "
+        + ", ".join(repr(t) for t in TABULAR) + ", a name under 'synthetic' or a name under 'user_datasets'"
+        + f", or one of them with its size, e.g. 'fashion_mnist_1k' or 'digits_500'")
+
+
+def dataset_source(name: str, config: dict) -> str:
+    """The configured dataset a (possibly sized) name draws its samples from."""
+    return sized_dataset(name, config)[0]
+
+
+def dataset_kind(name: str, config: dict) -> str:
+    """'digits', 'fashion_mnist', 'tabular' (e.g. 'diabetes'), 'synthetic' or 'user' (a
+    user-supplied .npz copy)."""
+    return _source_kind(dataset_source(name, config), config)
+
+
+def requested_size(name: str, config: dict) -> int:
+    """The N a dataset name asks for: its size suffix, else ``n_samples``."""
+    return sized_dataset(name, config)[1] or config["n_samples"]
+
+
+def dataset_spec(name: str, config: dict) -> dict:
+    """Everything the data rule needs to build one dataset (only this dataset's keys)."""
+    source = dataset_source(name, config)
+    kind = dataset_kind(name, config)
+    spec = {"name": name, "source": source, "kind": kind}
+    if kind == "synthetic":
+        spec.update(config["synthetic"][source])
+    elif kind == "fashion_mnist":
+        spec["directory"] = config.get("fashion_mnist_dir")
+    elif kind == "user":
+        spec["path"] = config["user_datasets"][source]
+    return spec
 
 
 def has_network(name: str, config: dict) -> bool:
@@ -68,72 +116,64 @@ def has_network(name: str, config: dict) -> bool:
 
 
 def dataset_size(name: str, config: dict) -> int:
-    """The N a dataset is built with: ``n_samples``, except a tabular dataset with fewer rows
-    (used whole, e.g. diabetes: 442)."""
+    """The N a dataset is built with: :func:`requested_size`, except a tabular dataset with fewer
+    rows (used whole, e.g. diabetes: 442)."""
     if dataset_kind(name, config) == "tabular":
-        return tabular_n_samples(name, config["n_samples"])
-    return config["n_samples"]
+        return tabular_n_samples(dataset_source(name, config), requested_size(name, config))
+    return requested_size(name, config)
 
 
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` naming the key for anything the schema cannot catch."""
-    n = config["n_samples"]
-    for name in config["datasets"]:
+    for key in ("datasets", *EXPERIMENT_DATASET_KEYS):
+        for name in config.get(key) or []:
+            sized_dataset(name, config, key)
+    for name in all_datasets(config):
         kind = dataset_kind(name, config)
         if kind == "fashion_mnist" and find_idx_pair(config.get("fashion_mnist_dir")) is None:
-            raise ConfigError("config key 'datasets': 'fashion_mnist' is selected but its files "
+            raise ConfigError(f"config key 'datasets': {name!r} is selected but the Fashion-MNIST files "
                               "were not found.\n" + FASHION_MNIST_INSTALL_HINT)
-        if kind == "user" and not Path(config["user_datasets"][name]).exists():
-            raise ConfigError(f"config key 'user_datasets.{name}': file "
-                              f"{config['user_datasets'][name]!r} does not exist")
-    for b in config["batch_sizes"]:
-        if b > n:
-            raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds n_samples={n} "
-                              "(batches hold distinct points)")
-        for name in config["datasets"]:
-            if b > dataset_size(name, config):
-                raise ConfigError(f"config key 'batch_sizes': batch size {b} exceeds the "
-                                  f"{dataset_size(name, config)} samples of dataset {name!r}")
-    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets", "trace_datasets"):
-        for name in config.get(key) or []:
-            try:
-                dataset_kind(name, config)
-            except ConfigError:
-                raise ConfigError(f"config key '{key}': unknown dataset {name!r}") from None
-    for key in ("critical_batch_sizes", "regime_batch_sizes", "budget_batch_sizes"):
-        for b in config.get(key) or []:
-            if b > n:
-                raise ConfigError(f"config key '{key}': batch size {b} exceeds n_samples={n}")
-    # sampled runs need b <= N of each dataset they run on (the critical-lr experiment treats
-    # b >= N as full batch, so a smaller tabular dataset may take b > N there)
-    for key, datasets_key in (("regime_batch_sizes", "regime_datasets"), ("budget_batch_sizes", "budget_datasets")):
-        for name in experiment_datasets(config, datasets_key):
-            for b in config.get(key) or []:
-                if b > dataset_size(name, config):
-                    raise ConfigError(f"config key '{key}': batch size {b} exceeds the "
-                                      f"{dataset_size(name, config)} samples of dataset {name!r}")
-    for name in experiment_datasets(config, "map_datasets"):
-        if config.get("map_batch_size", 1) > dataset_size(name, config):
-            raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds the "
-                              f"{dataset_size(name, config)} samples of dataset {name!r}")
-    for name in experiment_datasets(config, "trace_datasets"):
-        if config.get("trace_batch_size", 1) > dataset_size(name, config):
-            raise ConfigError(f"config key 'trace_batch_size': {config['trace_batch_size']} exceeds the "
-                              f"{dataset_size(name, config)} samples of dataset {name!r}")
-    if config.get("map_batch_size", 1) > n:
-        raise ConfigError(f"config key 'map_batch_size': {config['map_batch_size']} exceeds n_samples={n}")
-    if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", n):
+        if kind == "user" and not Path(config["user_datasets"][dataset_source(name, config)]).exists():
+            source = dataset_source(name, config)
+            raise ConfigError(f"config key 'user_datasets.{source}': file "
+                              f"{config['user_datasets'][source]!r} does not exist")
+    _check_batch_sizes(config)
+    if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", config["n_samples"]):
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
     check_companions(config)
     if config.get("fit_range", "auto") != "auto":
         lo, hi = config["fit_range"]
-        if not lo < hi <= n:
-            raise ConfigError(f"config key 'fit_range': need k_min < k_max <= n_samples={n}, "
-                              f"got [{lo}, {hi}]")
-        for name in config["datasets"]:
+        if not lo < hi:
+            raise ConfigError(f"config key 'fit_range': need k_min < k_max, got [{lo}, {hi}]")
+        for name in all_datasets(config):
             if hi > dataset_size(name, config):
                 raise ConfigError(f"config key 'fit_range': k_max = {hi} exceeds the "
                                   f"{dataset_size(name, config)} samples of dataset {name!r}")
+
+
+def _check_batch_sizes(config: dict) -> None:
+    """Sampled runs draw b distinct points, so b <= N of every dataset they run on.  The
+    critical-lr experiment treats b >= N as full batch, so there b may exceed a smaller dataset's N
+    (not the largest one's)."""
+    runs = [("batch_sizes", config["datasets"])] + [
+        (batch_key, experiment_datasets(config, datasets_key))
+        for batch_key, datasets_key in (("regime_batch_sizes", "regime_datasets"),
+                                        ("budget_batch_sizes", "budget_datasets"),
+                                        ("map_batch_size", "map_datasets"),
+                                        ("trace_batch_size", "trace_datasets"))]
+    for key, names in runs:
+        value = config.get(key)
+        for b in value if isinstance(value, list) else [] if value is None else [value]:
+            for name in names:
+                if b > dataset_size(name, config):
+                    raise ConfigError(f"config key '{key}': batch size {b} exceeds the "
+                                      f"{dataset_size(name, config)} samples of dataset {name!r} "
+                                      "(batches hold distinct points)")
+    sizes = [dataset_size(d, config) for d in experiment_datasets(config, "critical_datasets")]
+    for b in config.get("critical_batch_sizes") or []:
+        if sizes and b > max(sizes):
+            raise ConfigError(f"config key 'critical_batch_sizes': batch size {b} exceeds the "
+                              f"{max(sizes)} samples of the largest critical dataset")
 
 
 def companion_params(config: dict, study: str) -> dict:
@@ -164,9 +204,20 @@ def check_companions(config: dict) -> None:
 
 
 def experiment_datasets(config: dict, key: str) -> list[str]:
-    """The datasets an experiment runs on: those of ``config[key]`` that are also selected in
-    ``datasets`` (so ``--config datasets=[digits]`` simply narrows the experiments too)."""
-    return [d for d in (config.get(key) or []) if d in config["datasets"]]
+    """The datasets an experiment runs on: those of ``config[key]`` whose source is selected in
+    ``datasets`` (so ``--config datasets=[digits]`` simply narrows the experiments too, and
+    ``fashion_mnist_1k`` runs wherever a Fashion-MNIST dataset is selected)."""
+    selected = {dataset_source(d, config) for d in config["datasets"]}
+    return [d for d in (config.get(key) or []) if dataset_source(d, config) in selected]
+
+
+def all_datasets(config: dict) -> list[str]:
+    """Every dataset a run builds a kernel for: ``datasets`` first, then those only an experiment
+    uses (e.g. a sized copy at the paper's N for that experiment)."""
+    names = list(config["datasets"])
+    for key in EXPERIMENT_DATASET_KEYS:
+        names += [d for d in experiment_datasets(config, key) if d not in names]
+    return names
 
 
 def fmt(value) -> str:

@@ -215,8 +215,8 @@ def load_regression_dataset(spec: dict, n_samples: int, seed: int):
     """
     kind = spec["kind"]
     if kind == "tabular":
-        if spec["name"] != "diabetes":
-            raise ValueError(f"unknown tabular dataset {spec['name']!r}")
+        if spec.get("source", spec["name"]) != "diabetes":
+            raise ValueError(f"unknown tabular dataset {spec.get('source', spec['name'])!r}")
         return (*load_diabetes_regression(n_samples, seed),
                 "scikit-learn load_diabetes(scaled=False) (bundled), features and target standardised")
     if kind == "digits":

@@ -6,8 +6,9 @@ from pathlib import Path
 import sgd_spectra
 import yaml
 
-from sgd_spectra.config import (ConfigError, check_config, companion_params, dataset_kind,
-                                experiment_datasets, has_network, setting_name, sgd_settings)
+from sgd_spectra.config import (ConfigError, all_datasets, check_config, companion_params, dataset_size,
+                                dataset_spec, experiment_datasets, has_network, requested_size, setting_name,
+                                sgd_settings)
 
 try:
     check_config(config)
@@ -15,6 +16,8 @@ except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 DATASETS = list(config["datasets"])
+# plus the datasets only an experiment uses (e.g. fashion_mnist_1k for the loss maps)
+ALL_DATASETS = all_datasets(config)
 # the embedded default, so the report can highlight what a run changed
 with open(Path(workflow.basedir) / "config.yaml") as fh:
     DEFAULT_CONFIG = yaml.safe_load(fh)
@@ -22,7 +25,7 @@ SETTINGS = {setting_name(**s): s for s in sgd_settings(config)}
 
 
 wildcard_constraints:
-    dataset="|".join(re.escape(d) for d in DATASETS),
+    dataset="|".join(re.escape(d) for d in ALL_DATASETS),
     regime="network|linearized",
     setting=r"lr[0-9.e+-]+_mom[0-9.e+-]+_b[0-9]+",
     batch=r"[0-9]+",
@@ -37,17 +40,9 @@ def code_version(*modules):
     return digest.hexdigest()[:12]
 
 
-def dataset_spec(name):
-    """Everything the data rule needs to build one dataset (only this dataset's keys)."""
-    kind = dataset_kind(name, config)
-    spec = {"name": name, "kind": kind}
-    if kind == "synthetic":
-        spec.update(config["synthetic"][name])
-    elif kind == "fashion_mnist":
-        spec["directory"] = config.get("fashion_mnist_dir")
-    elif kind == "user":
-        spec["path"] = config["user_datasets"][name]
-    return spec
+def n_of(wildcards):
+    """The N of a job's dataset (for its memory and runtime)."""
+    return dataset_size(wildcards.dataset, config)
 
 
 def regimes(dataset):

@@ -7,8 +7,8 @@ rule prepare_dataset:
         meta="results/data/{dataset}.json",
     params:
         code=code_version("datasets"),
-        spec=lambda wc: dataset_spec(wc.dataset),
-        n_samples=config["n_samples"],
+        spec=lambda wc: dataset_spec(wc.dataset, config),
+        n_samples=lambda wc: requested_size(wc.dataset, config),
         seed=config["seed"],
     log:
         "logs/data/{dataset}.log",

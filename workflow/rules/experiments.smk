@@ -31,9 +31,9 @@ rule regime_comparison:
     threads: 1
     resources:
         # the exact averaged recursion holds five N x N float64 matrices
-        mem_mb=lambda wc: 2000 + 8 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 8 * 8 * n_of(wc) ** 2 // 2**20,
         # ~10 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
-        runtime=lambda wc: 30 + config["regime_steps"] * config["n_samples"] ** 3 // (3 * 10**11),
+        runtime=lambda wc: 30 + config["regime_steps"] * n_of(wc) ** 3 // (3 * 10**11),
     script:
         "../scripts/regime_comparison.py"
 
@@ -58,7 +58,7 @@ rule budget_curves:
         "results/benchmarks/budget_curves/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=60,
     script:
         "../scripts/budget_curves.py"
@@ -86,7 +86,7 @@ rule loss_map:
         "results/benchmarks/loss_map/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=60,
     script:
         "../scripts/loss_map.py"
@@ -110,7 +110,7 @@ rule critical_lr_vs_batch:
     threads: 2
     resources:
         # eigenvectors, the pair weights and GEMM work space: about six N x N float64 matrices
-        mem_mb=lambda wc: 2000 + 6 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 6 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=120,
     script:
         "../scripts/critical_lr_vs_batch.py"
@@ -134,7 +134,7 @@ rule stability_boundary:
         "results/benchmarks/stability_boundary/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=60,
     script:
         "../scripts/stability_boundary.py"

@@ -16,7 +16,7 @@ rule empirical_ntk:
         "results/benchmarks/empirical_ntk/{dataset}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda wc: 2000 + 3 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 3 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=30,
     script:
         "../scripts/empirical_ntk.py"

@@ -5,8 +5,8 @@ NOTEBOOKS = ["spectrum", "loss_curves"]
 
 rule claims:
     input:
-        meta=expand("results/data/{dataset}.json", dataset=DATASETS),
-        fits=expand("results/fits/{dataset}.json", dataset=DATASETS),
+        meta=expand("results/data/{dataset}.json", dataset=ALL_DATASETS),
+        fits=expand("results/fits/{dataset}.json", dataset=ALL_DATASETS),
         theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
         curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
         maps=expand("results/theory/{dataset}_stability_map.parquet", dataset=DATASETS),
@@ -32,6 +32,7 @@ rule claims:
         hyper_n_samples=config["hyper_n_samples"],
         code=code_version("claims", "experiment_claims", "experiments", "powerlaw", "noise_fit", "phase_asymptotics"),
         datasets=DATASETS,
+        all_datasets=ALL_DATASETS,
         taus=config["taus"],
     log:
         "logs/report/claims.log",

@@ -14,7 +14,7 @@ rule kernel_spectrum:
         "results/benchmarks/kernel_spectrum/{dataset}.tsv"
     threads: 2
     resources:
-        mem_mb=lambda wc: 2000 + 4 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 4 * 8 * n_of(wc) ** 2 // 2**20,
         runtime=30,
     script:
         "../scripts/kernel_spectrum.py"

@@ -24,9 +24,9 @@ rule tau_trace_distance:
     threads: 1
     resources:
         # the eigenvectors, C, J, P, the noise matrix and the three noise-basis matrices
-        mem_mb=lambda wc: 2000 + 10 * 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 2000 + 10 * 8 * n_of(wc) ** 2 // 2**20,
         # minutes: 4 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
-        runtime=lambda wc: 30 + config["trace_steps"] * config["n_samples"] ** 3 // (45 * 10**9),
+        runtime=lambda wc: 30 + config["trace_steps"] * n_of(wc) ** 3 // (45 * 10**9),
     script:
         "../scripts/tau_trace_distance.py"
 

@@ -47,7 +47,7 @@ rule train_linearized:
         "results/benchmarks/train_linearized/{dataset}/b{batch}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: 1000 + 8 * config["n_samples"] ** 2 // 2**20,
+        mem_mb=lambda wc: 1000 + 8 * n_of(wc) ** 2 // 2**20,
         runtime=60,
     script:
         "../scripts/train_linearized.py"

@@ -14,10 +14,13 @@ from sgd_spectra.phase_asymptotics import phase_asymptotics_claims
 
 redirect_log(snakemake.log[0])
 inp, par = snakemake.input, snakemake.params
-metas = {ds: read_json(m) for ds, m in zip(par.datasets, inp.meta)}
-fits = {ds: read_json(f) for ds, f in zip(par.datasets, inp.fits)}
+metas = {ds: read_json(m) for ds, m in zip(par.all_datasets, inp.meta)}
+fits = {ds: read_json(f) for ds, f in zip(par.all_datasets, inp.fits)}
 distances = {ds: regime_distances(pd.read_parquet(path)) for ds, path in zip(par.regime_datasets, inp.regimes)}
-taus = {ds: a_priori_tau(metas[ds], distances.get(ds), par.taus) for ds in par.datasets}
+# a dataset without a regime comparison of its own takes that of another size of its source
+by_source = {metas[ds].get("source", ds): table for ds, table in distances.items()}
+taus = {ds: a_priori_tau(metas[ds], distances.get(ds, by_source.get(meta.get("source", ds))), par.taus)
+        for ds, meta in metas.items()}
 for ds, (tau, rule) in taus.items():
     print(f"{ds}: judged against SE(tau = {tau:+g}) -- {rule}")
 

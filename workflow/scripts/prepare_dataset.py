@@ -7,7 +7,7 @@ from sgd_spectra.io import redirect_log, write_json
 
 redirect_log(snakemake.log[0])
 spec, n, seed = snakemake.params.spec, snakemake.params.n_samples, snakemake.params.seed
-meta = {"dataset": spec["name"], "kind": spec["kind"], "n_samples": n, "seed": seed}
+meta = {"dataset": spec["name"], "source": spec["source"], "kind": spec["kind"], "n_samples": n, "seed": seed}
 if spec["kind"] == "synthetic":
     kernel, initial_error = synthetic_power_law(n, spec["nu"], spec["kappa"], seed)
     np.savez(snakemake.output.arrays, kernel_over_n=kernel, initial_error=initial_error)
@@ -17,7 +17,7 @@ if spec["kind"] == "synthetic":
 else:
     X, y, indices, source = load_regression_dataset(spec, n, seed)
     np.savez(snakemake.output.arrays, X=X, y=y, indices=indices)
-    meta.update(size_metadata(spec["name"], n, len(y)))
+    meta.update(size_metadata(spec["source"], n, len(y)))
     meta.update(n_features=int(X.shape[1]), source=source,
                 classes=None if spec["kind"] == "tabular" else int(len(np.unique(y))))
 print(meta)
