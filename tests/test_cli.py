@@ -1,5 +1,9 @@
-"""`sgd-spectra predict`: the numbers it prints are the library's, and bad input is one line + exit 2."""
+"""`sgd-spectra predict` and `sweep`: the numbers they print are the library's, the exit status says
+converges (0) / diverges (3) / bad input (2), and --help loads nothing heavy."""
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
 
@@ -28,6 +32,7 @@ def test_predict_json_matches_independent_simulation(spectrum_files, capsys):
     assert main(["predict", "--eigenvalues", str(lam_file), "--coefficients", str(c_file), "--batch-size", "10",
                  "--lr", "0.8", "--momentum", "0.3", "--steps", "0,1,10,100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    loss = {p["step"]: p["loss"] for p in out["loss"]}
     for key in ("gamma", "lambda_crit", "u1", "lr_critical", "stable", "phase", "nu", "kappa", "v1", "loss"):
         assert key in out
     assert out["gamma"] == pytest.approx((500 - 10) / (10 * 499))
@@ -39,22 +44,130 @@ def test_predict_json_matches_independent_simulation(spectrum_files, capsys):
     assert out["kappa"] == pytest.approx(-np.polyfit(np.log(k), np.log(tails), 1)[0], abs=0.01)
     assert out["late_time_slope"] == pytest.approx(-out["kappa"] / 1.5, rel=1e-6)
     assert out["phase"] == "signal-dominated" and out["stable"] is True
-    assert out["loss"]["0"] == pytest.approx(c.sum() / (2 * 500))
+    assert loss[0] == pytest.approx(c.sum() / (2 * 500))
     # the loss at t=1 by hand: one SE step from C = c, J = V = 0
     a, g = 0.8 * lam, out["gamma"]
     c1 = (1 - a) ** 2 * c + g * a ** 2 * (c.sum() - c)
-    assert out["loss"]["1"] == pytest.approx(c1.sum() / 1000, rel=1e-12)
+    assert loss[1] == pytest.approx(c1.sum() / 1000, rel=1e-12)
     # the critical learning rate: U(1) = 1 there, by the independent closed form of eq. 21
     lr_c, b = out["lr_critical"], 0.3
     u = g * np.sum(lr_c * lam * (1 + b) / (2 * (1 - b * b) - lr_c * lam * ((1 - b) - g * (1 + b))))
     assert u == pytest.approx(1.0, rel=1e-8) or lr_c == pytest.approx(2 * (1 + b))
 
 
-def test_predict_table_and_unstable_setting(spectrum_files):
+def test_predict_exit_status_says_converges_or_diverges(spectrum_files):
     lam_file, c_file, *_ = spectrum_files
+    spectrum = ["predict", "--eigenvalues", str(lam_file), "--coefficients", str(c_file)]
+    code, out, _ = run(spectrum + ["--batch-size", "10", "--lr", "0.5"])
+    assert code == 0 and "STABLE: the loss converges" in out
+    code, out, _ = run(spectrum + ["--batch-size", "1", "--lr", "1.5"])
+    assert code == 3 and "UNSTABLE" in out and "divergence time" in out
+    code, out, _ = run(spectrum + ["--batch-size", "1", "--lr", "1.5", "--json"])
+    assert code == 3 and json.loads(out)["stable"] is False
+
+
+def test_json_writes_non_finite_numbers_as_null(spectrum_files):
+    lam_file, c_file, *_ = spectrum_files
+    # b = 10, lr = 3: past the pole of U(1) (2 - lr (1 - gamma) < 0), so U(1), V(1) and late losses are infinite
     code, out, _ = run(["predict", "--eigenvalues", str(lam_file), "--coefficients", str(c_file),
-                        "--batch-size", "1", "--lr", "1.5"])
-    assert code == 0 and "UNSTABLE" in out and "divergence time" in out
+                        "--batch-size", "10", "--lr", "3", "--steps", "0,1,1000", "--json"])
+    assert code == 3
+    assert "Infinity" not in out and "NaN" not in out and '"inf"' not in out
+    result = json.loads(out)
+    assert result["u1"] is None and result["v1"] is None
+    assert [p["step"] for p in result["loss"]] == [0, 1, 1000]
+    assert all(set(p) == {"step", "loss"} for p in result["loss"])
+    assert isinstance(result["loss"][0]["loss"], float) and result["loss"][-1]["loss"] is None
+    # no coefficients: what needs them is absent, what cannot be computed is null
+    code, out, _ = run(["predict", "--eigenvalues", str(lam_file), "--batch-size", "10", "--lr", "0.5",
+                        "--tau", "-1", "--json"])
+    result = json.loads(out)
+    assert code == 0 and "loss" not in result and result["lambda_crit"] is None and result["kappa"] is None
+
+
+def test_version():
+    from importlib.metadata import version
+    code, out, _ = run(["--version"])
+    assert code == 0 and out.strip() == f"sgd-spectra {version('sgd-spectra')}"
+
+
+@pytest.mark.parametrize("command", ["predict", "sweep"])
+def test_help_shows_every_default_and_the_exit_status(command):
+    code, out, _ = run([command, "--help"])
+    assert code == 0 and "3 when it is \"diverges\"" in out and "null" in out
+    options = re.split(r"\n  (?=--)", out.split("options:")[1].split("\n\n")[0])[1:]
+    assert len(options) >= 8
+    for text in options:
+        assert "(default:" in text or "(required)" in text, text
+    assert "(default: 1.0)" in out and "(default: 1,10,100,1000,10000)" in out
+
+
+def test_help_loads_no_heavy_module():
+    """The lean CLI promise: --help imports neither the theory's numba/scipy.optimize nor the workflow's packages."""
+    code = ("import sys\nfrom sgd_spectra.cli import main\ntry:\n    main(['predict', '--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = ('torch', 'pandas', 'snakemake', 'scipy.optimize', 'numba', 'pyarrow')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith('scipy.optimize')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def read_sweep(text):
+    """The sweep CSV as a list of dicts of floats; an empty cell (the CSV's null) as None."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [{k: (None if v == "" else v == "True" if k == "stable" else float(v)) for k, v in r.items()} for r in rows]
+
+
+def test_sweep_rows_equal_predict_per_cell(spectrum_files, tmp_path, capsys):
+    lam_file, c_file, *_ = spectrum_files
+    spectrum = ["--eigenvalues", str(lam_file), "--coefficients", str(c_file), "--steps", "10,100,1000"]
+    out_file = tmp_path / "sweep.csv"
+    code, out, _ = run(["sweep", *spectrum, "--lrs", "0.5,1.5", "--momenta", "0,0.5", "--batch-sizes", "1,10",
+                        "--out", str(out_file)])
+    assert code == 0 and out == ""
+    rows = read_sweep(out_file.read_text())
+    assert [(r["batch"], r["lr"], r["momentum"]) for r in rows] == [
+        (b, lr, m) for b in (1, 10) for lr in (0.5, 1.5) for m in (0, 0.5)]
+    assert list(rows[0]) == ["batch", "lr", "momentum", "gamma", "u1", "stable", "lr_critical",
+                             "loss_t10", "loss_t100", "loss_t1000"]
+    assert {r["stable"] for r in rows} == {True, False}            # the grid holds both verdicts
+    assert any(r["loss_t1000"] is None for r in rows)               # and a diverged loss
+    for r in rows:                                                  # the independent path: one predict per cell
+        assert main(["predict", *spectrum, "--batch-size", str(int(r["batch"])), "--lr", str(r["lr"]),
+                     "--momentum", str(r["momentum"]), "--json"]) == (0 if r["stable"] else 3)
+        p = json.loads(capsys.readouterr().out)
+        assert r["stable"] == p["stable"]
+        for key in ("gamma", "u1", "lr_critical"):
+            assert r[key] == pytest.approx(p[key], rel=1e-12)
+        for point in p["loss"]:
+            expected = r[f"loss_t{point['step']}"]
+            assert (expected is None and point["loss"] is None) or expected == pytest.approx(point["loss"], rel=1e-9)
+
+
+def test_sweep_writes_stdout_without_out(spectrum_files):
+    lam_file, c_file, *_ = spectrum_files
+    code, out, _ = run(["sweep", "--eigenvalues", str(lam_file), "--coefficients", str(c_file), "--lrs", "0.5",
+                        "--batch-sizes", "10", "--steps", "100"])
+    assert code == 0 and len(read_sweep(out)) == 1 and read_sweep(out)[0]["momentum"] == 0.0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lrs", "0.5,x"], "--lrs"),
+    (["--lrs", "0.5,-1"], "--lrs"),
+    (["--momenta", "0,1"], "--momenta"),
+    (["--batch-sizes", "1,2.5"], "--batch-sizes"),
+    (["--batch-sizes", "1,501"], "--batch-sizes"),
+    (["--steps", "10,-1"], "--steps"),
+    (["--out", "/nonexistent/dir/sweep.csv"], "--out"),
+])
+def test_sweep_bad_value_names_the_option(spectrum_files, extra, message):
+    lam_file, c_file, *_ = spectrum_files
+    args = {"--lrs": "0.5", "--momenta": "0", "--batch-sizes": "10"}
+    args.update(dict(zip(extra[::2], extra[1::2])))
+    code, out, err = run(["sweep", "--eigenvalues", str(lam_file), "--coefficients", str(c_file),
+                          *[x for kv in args.items() for x in kv]])
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("extra, message", [
