@@ -152,3 +152,202 @@ def test_relu_ntk_parts_match_monte_carlo_over_wide_network():
     assert abs(k_w[0, 1]) < 1e-12 and abs(k_a[0, 1]) < 1e-12
     np.testing.assert_allclose(np.diag(k_w), np.sum(X * X, 1) / 2)     # t = 0: half the norm
     np.testing.assert_allclose(np.diag(k_a), np.sum(X * X, 1) / 2)
+
+
+# ----------------------------------------------------------------------------- generic route
+# sgd_spectra.ntk_generic: the empirical NTK of any scalar-output model, chunked under a cap.
+
+
+def tiny_cnn(seed=0, channels=(2, 3)):
+    from sgd_spectra.models import build_model
+
+    return build_model({"kind": "cnn", "channels": list(channels), "input_shape": [1, 6, 6]},
+                       (36,), seed)
+
+
+def image_batch(n, seed=5):
+    return torch.randn(n, 36, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_generic_route_equals_closed_form_on_shallow_mlp(problem):
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    net, X, _ = problem
+    k_generic = empirical_ntk(net, X)
+    k_closed = ntk_closed_form(net, X).numpy()
+    assert k_generic.dtype == np.float64 and k_generic.shape == (N, N)
+    assert np.linalg.norm(k_generic - k_closed) / np.linalg.norm(k_closed) <= 1e-10
+    np.testing.assert_array_equal(k_generic, k_generic.T)     # mirrored from one triangle
+
+
+def finite_difference_jacobian(model, X, h):
+    """Central differences of every output with respect to every parameter, one at a time."""
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+    theta = parameters_to_vector(model.parameters()).detach().clone()
+    columns = []
+    with torch.no_grad():
+        for k in range(theta.numel()):
+            step = torch.zeros_like(theta)
+            step[k] = h
+            vector_to_parameters(theta + step, model.parameters())
+            plus = model(X).reshape(-1)
+            vector_to_parameters(theta - step, model.parameters())
+            minus = model(X).reshape(-1)
+            columns.append((plus - minus) / (2 * h))
+        vector_to_parameters(theta, model.parameters())
+    return torch.stack(columns, dim=1)
+
+
+def test_generic_route_equals_finite_difference_on_tiny_cnn():
+    """Tolerance: within a linear region of the ReLU/max-pool net, f is a degree-3 polynomial in
+    the parameters (conv, conv, readout), so central differences err by h^2 |f'''| / 6 ~ 1e-10
+    at h = 1e-5, and round-off adds ~ eps |f| / h ~ 1e-11; a kink within +-h of a sample is a
+    probability ~1e-5 event per unit.  1e-7 relative leaves two orders of margin."""
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    model = tiny_cnn()
+    X = image_batch(4)
+    jac = finite_difference_jacobian(model, X, h=1e-5)
+    k_fd = (jac @ jac.T).numpy()
+    k_generic = empirical_ntk(model, X)
+    assert np.linalg.norm(k_generic - k_fd) / np.linalg.norm(k_fd) <= 1e-7
+
+
+def test_chunked_equals_unchunked():
+    """Caps small enough for several column groups (some splitting a tensor) of one-sample
+    chunks, and for one group of multi-sample chunks, against a cap that holds everything."""
+    from sgd_spectra.ntk_generic import empirical_ntk, plan_chunks
+
+    model = tiny_cnn(channels=(4, 6))
+    X = image_batch(12)
+    tensor_sizes = {name: p.numel() for name, p in model.named_parameters()}
+    split, rows = plan_chunks(model, X, memory_gb=2.5e-5), plan_chunks(model, X, memory_gb=8e-5)
+    assert len(split.groups) >= 3 and split.n_chunks == 12 * len(split.groups)
+    assert any(g.stop - g.start < sum(tensor_sizes[t] for t in g.tensors) for g in split.groups)
+    assert len(rows.groups) == 1 and 1 < rows.groups[0].sample_chunk < 12
+    assert len(plan_chunks(model, X, memory_gb=4.0).groups) == 1
+    whole = empirical_ntk(model, X, memory_gb=4.0)
+    for cap in (2.5e-5, 8e-5):
+        chunked = empirical_ntk(model, X, memory_gb=cap)
+        assert np.abs(chunked - whole).max() <= 1e-12 * np.abs(whole).max()
+
+
+def test_plan_refuses_a_cap_below_the_kernel():
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    with pytest.raises(ValueError, match="memory_gb"):
+        empirical_ntk(tiny_cnn(), image_batch(100), memory_gb=1e-6)
+
+
+def test_ntk_autograd_needs_no_weight_attribute():
+    """The old oracle assumed ``net.weight``; any module works now (and keeps its dtype)."""
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    model = tiny_cnn()
+    assert not hasattr(model, "weight")
+    X = image_batch(5)
+    k = ntk_autograd(model, X)
+    assert k.dtype == torch.float64
+    np.testing.assert_allclose(k.numpy(), empirical_ntk(model, X), rtol=1e-13, atol=0)
+
+
+def test_generic_route_casts_a_copy_of_a_float32_model():
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    model32 = init_network(D, WIDTH, seed=7, dtype=torch.float32)
+    X = torch.randn(6, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    k = empirical_ntk(model32, X)                        # float64 by default
+    assert next(model32.parameters()).dtype == torch.float32       # caller's model untouched
+    model64 = init_network(D, WIDTH, seed=7)
+    with torch.no_grad():
+        for p64, p32 in zip(model64.parameters(), model32.parameters()):
+            p64.copy_(p32.double())
+    k_ref = ntk_closed_form(model64, X).numpy()
+    assert np.linalg.norm(k - k_ref) / np.linalg.norm(k_ref) <= 1e-12
+
+
+def test_generic_route_refuses_vector_output():
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    model = torch.nn.Linear(4, 3).double()
+    with pytest.raises(ValueError, match="one scalar output per sample"):
+        empirical_ntk(model, torch.randn(5, 4, dtype=torch.float64))
+
+
+def test_empirical_spectrum_reproduces_the_kernel(problem):
+    from sgd_spectra.ntk_generic import empirical_ntk, empirical_spectrum
+
+    model = tiny_cnn()
+    X = image_batch(30)
+    y = np.linspace(-1, 1, 30)
+    spectrum = empirical_spectrum(model, X, y)
+    K = empirical_ntk(model, X)
+    lam, vectors = np.linalg.eigh(K)
+    lam, vectors = lam[::-1], vectors[:, ::-1]
+    assert spectrum.n_samples == 30
+    assert spectrum.scale == pytest.approx(30 / lam[0], rel=1e-12)
+    assert spectrum.eigenvalues[0] == pytest.approx(1.0, rel=1e-12)
+    assert np.all(np.diff(spectrum.eigenvalues) <= 0)
+    np.testing.assert_allclose(spectrum.eigenvalues, np.clip(lam / lam[0], 0, None),
+                               rtol=0, atol=1e-12)
+    with torch.no_grad():
+        error = model(X).numpy() - y
+    np.testing.assert_allclose(spectrum.coefficients, (vectors.T @ error) ** 2,
+                               rtol=1e-8, atol=1e-12 * error @ error)
+    assert spectrum.coefficients.sum() == pytest.approx(error @ error, rel=1e-12)   # Parseval
+
+
+def test_empirical_spectrum_takes_the_closed_form_for_the_shallow_mlp(problem, monkeypatch):
+    import sgd_spectra.ntk_generic as generic
+
+    net, X, y = problem
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the closed form should have been used")
+
+    monkeypatch.setattr(generic, "empirical_ntk", refuse)
+    spectrum = generic.empirical_spectrum(net, X, y.numpy())
+    k_over_n, scale = normalise_kernel(ntk_closed_form(net, X).numpy())
+    assert spectrum.scale == pytest.approx(scale, rel=1e-12)
+    np.testing.assert_allclose(spectrum.eigenvalues, np.linalg.eigvalsh(k_over_n)[::-1].clip(0),
+                               atol=1e-12)
+
+
+def test_save_and_load_spectrum_round_trip(tmp_path):
+    from sgd_spectra.models import build_model
+    from sgd_spectra.ntk_generic import (empirical_spectrum, load_spectrum, save_spectrum,
+                                         state_dict_path)
+
+    model = tiny_cnn(seed=3)
+    X = image_batch(10)
+    spectrum = empirical_spectrum(model, X, np.zeros(10))
+    npz, pt = save_spectrum(tmp_path / "out" / "spectrum.npz", spectrum, model)
+    assert npz == tmp_path / "out" / "spectrum.npz" and pt == tmp_path / "out" / "spectrum.pt"
+    assert pt == state_dict_path(npz) and pt.exists()
+    with np.load(npz) as data:
+        assert sorted(data.files) == ["coefficients", "eigenvalues", "n_samples", "scale"]
+    loaded = load_spectrum(npz)
+    np.testing.assert_array_equal(loaded.eigenvalues, spectrum.eigenvalues)
+    np.testing.assert_array_equal(loaded.coefficients, spectrum.coefficients)
+    assert loaded.scale == spectrum.scale and loaded.n_samples == 10
+    other = build_model({"kind": "cnn", "channels": [2, 3], "input_shape": [1, 6, 6]}, (36,), 99)
+    other.load_state_dict(torch.load(pt))
+    with torch.no_grad():
+        assert torch.equal(other(X), model(X))
+    with pytest.raises(ValueError, match=".npz"):
+        save_spectrum(tmp_path / "spectrum.txt", spectrum, model)
+
+
+def test_generic_route_in_float32():
+    from sgd_spectra.ntk_generic import empirical_ntk
+
+    model = tiny_cnn()
+    X = image_batch(7)
+    k64 = empirical_ntk(model, X)
+    k32 = empirical_ntk(model, X, dtype=torch.float32)
+    assert k32.dtype == np.float64
+    np.testing.assert_array_equal(k32, k32.T)
+    assert np.linalg.norm(k32 - k64) / np.linalg.norm(k64) < 1e-5
+    with pytest.raises(ValueError, match="dtype"):
+        empirical_ntk(model, X, dtype=torch.float16)

@@ -5,8 +5,9 @@ output bias (theory.md §12, the authors' ``NTKTwoLayerMLP``).  Two ways to get 
 
 * :func:`ntk_closed_form` -- the fast path.  The Jacobian of this network factorises, so the
   Gram matrix is two GEMMs: ``K = (R R^T + (Xt Xt^T + 1) * (D D^T)) / m``.
-* :func:`ntk_autograd` -- the Jacobian built by ``torch.func`` and contracted, ``K = J J^T``.
-  It is the oracle that tests the closed form, and the general path for other architectures.
+* :func:`ntk_autograd` -- the Jacobian built by ``torch.func`` and contracted, ``K = J J^T``
+  (:mod:`sgd_spectra.ntk_generic`).  It is the oracle that tests the closed form, and the general
+  path for other architectures (:mod:`sgd_spectra.models`).
 """
 from __future__ import annotations
 
@@ -66,19 +67,17 @@ def ntk_closed_form(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
         return kernel / net.width
 
 
-def ntk_autograd(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
-    """Empirical NTK from the per-sample Jacobian over all parameters (``torch.func`` oracle)."""
-    from torch.func import functional_call, jacrev, vmap
+def ntk_autograd(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Empirical NTK of any scalar-output network from its per-sample Jacobian (``torch.func``),
+    in the dtype of the network's parameters.
 
-    params = {name: p.detach() for name, p in net.named_parameters()}
-    X = X.to(net.weight.dtype)
+    The oracle for the closed form; it is :func:`sgd_spectra.ntk_generic.empirical_ntk`, which
+    chunks the Jacobian under a memory cap and works for any architecture.
+    """
+    from sgd_spectra.ntk_generic import empirical_ntk
 
-    def f_single(p, x):
-        return functional_call(net, p, (x.unsqueeze(0),)).squeeze(0)
-
-    jac = vmap(jacrev(f_single), in_dims=(None, 0))(params, X)
-    flat = torch.cat([j.reshape(X.shape[0], -1) for j in jac.values()], dim=1)
-    return flat @ flat.T
+    dtype = next(net.parameters()).dtype
+    return torch.from_numpy(empirical_ntk(net, X, dtype=dtype)).to(dtype)
 
 
 def relu_ntk_parts(X) -> tuple[np.ndarray, np.ndarray]:
