@@ -1,17 +1,22 @@
-"""Benchmark: sampled linearised SGD (sgd_spectra.dynamics.linearized_sgd) against the previous
-implementation, kept below as the baseline, in one run.
+"""Benchmark: sampled linearised SGD (sgd_spectra.dynamics.linearized_sgd, one compiled numba pass)
+against the previous implementation (one GEMM per seed and step in NumPy, kept below as the
+baseline), in one run.
 
-    python benchmarks/bench_linearized.py [--n 1000] [--batch 100] [--seeds 20] [--steps 1000] [--threads 1]
+    python benchmarks/bench_linearized.py [--n 1000] [--batch 100] [--seeds 20] [--steps 1000]
+                                          [--map-steps 300] [--threads 2]
 
-Cases: one setting x ``--seeds`` seeds (a training job's shape before settings were batched), and
-six settings x the same seeds in one state (a batched training job).  Prints the time per step of
-each implementation, their ratio, the steps per second, and checks that both give the same losses;
-then the training job's view: six one-setting runs of the baseline (six jobs, as before) against
-one six-setting run now.  BLAS runs on ``--threads`` threads (1: as a Snakemake job with one thread).
+Cases, each timed for both implementations with the same losses checked (rtol 1e-9):
+* a training job before settings were batched: one setting x ``--seeds`` seeds, b = ``--batch``;
+* a training job now: six settings x ``--seeds`` seeds in one call;
+* a loss map (the paper's Fig. 2 shape): 100 learning rates x 50 momenta = 5000 cells under one
+  seed, b = 10, ``--map-steps`` steps (cells past alpha_c diverge and drop out on the way).
+Both implementations run on ``--threads`` threads (BLAS for the baseline, numba for the new one).
 """
 import argparse
+import itertools
 import time
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -22,32 +27,34 @@ from sgd_spectra.theory import DIVERGENCE_FACTOR, unique_steps
 
 def baseline_linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size, seeds, record_steps,
                             base_seed=0):
-    """The implementation before 2026-12-02: one K-row gather per run (einsum) unless the runs
-    group equally by seed."""
-    K = np.asarray(kernel_over_n, dtype=np.float64)
+    """The implementation of 2026-12-02 to 2026-12-05: runs sorted by seed, one GEMM per seed and
+    step into a preallocated gradient, in-place NumPy updates of the whole (runs, N) state."""
+    K = np.ascontiguousarray(kernel_over_n, dtype=np.float64)
     n = K.shape[0]
     seeds = np.asarray(list(seeds), dtype=np.int64)
     n_runs = len(seeds)
+    # runs sorted by seed: each step gathers one seed's batch rows of K once (contiguous rows) and
+    # updates all that seed's runs with one GEMM into a preallocated gradient
     order = np.argsort(seeds, kind="stable")
     seeds = seeds[order]
     lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[order][:, None]
     momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[order][:, None]
     record_steps, inverse = unique_steps(record_steps)
-    distinct, seed_index, counts = np.unique(seeds, return_inverse=True, return_counts=True)
-    grouped = len(distinct) > 1 and np.all(counts == counts[0])
+    distinct, counts = np.unique(seeds, return_counts=True)
+    groups = [slice(a, a + c) for a, c in zip(np.cumsum(counts) - counts, counts)]
     rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
-    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))
-    buf = np.zeros_like(err)
+    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
+    buf, grad = np.zeros_like(err), np.empty_like(err)
     loss0 = np.sum(err[0] ** 2) / (2 * n)
     loss = np.full((n_runs, len(record_steps)), np.inf)
     diverged_at = np.full(n_runs, -1)
     alive = np.ones(n_runs, dtype=bool)
-    rows = np.arange(n_runs)[:, None]
     scale = n / batch_size
+    steps = range(int(record_steps.max()) + 1)
     rec = 0
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(int(record_steps.max()) + 1):
-            cur = np.sum(err ** 2, axis=1) / (2 * n)
+        for t in steps:
+            cur = np.einsum("rn,rn->r", err, err) / (2 * n)
             bad = alive & ~(np.isfinite(cur) & (cur <= DIVERGENCE_FACTOR * loss0))
             if bad.any():
                 diverged_at[bad] = t
@@ -59,31 +66,41 @@ def baseline_linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_si
                 rec += 1
                 if rec == len(record_steps) or not alive.any():
                     break
-            batches = np.stack([draw_batch(r, n, batch_size) for r in rngs])
-            if len(distinct) == 1:
-                B = batches[0]
-                grad = scale * (err[:, B] @ K[B])
-            elif grouped:
-                per_seed = err.reshape(len(distinct), counts[0], n)
-                picked = np.take_along_axis(per_seed, batches[:, None, :], axis=2)
-                grad = scale * np.matmul(picked, K[batches]).reshape(n_runs, n)
-            else:
-                B = batches[seed_index]
-                grad = scale * np.einsum("sbn,sb->sn", K[B], err[rows, B])
-            buf = grad + momentum * buf
-            err = err - lr * buf
+            # grad_r = (N/b) K[:, B] e_r[B]; K is symmetric, so use the rows K[B]
+            for rng, runs in zip(rngs, groups):
+                batch = draw_batch(rng, n, batch_size)
+                np.matmul(err[runs, batch], K[batch], out=grad[runs])
+            buf *= momentum
+            buf += scale * grad
+            err -= lr * buf
     back = np.empty_like(order)
     back[order] = np.arange(n_runs)
     return loss[back][:, inverse], diverged_at[back]
 
 
-def seconds_per_step(run, steps: int, repeats: int = 3) -> tuple[float, np.ndarray]:
+def seconds(run, repeats: int) -> tuple[float, tuple]:
     best, out = np.inf, None
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = run()
-        best = min(best, (time.perf_counter() - t0) / steps)
+        best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def same_losses(a, b) -> bool:
+    ok = np.isfinite(a)
+    return bool(np.array_equal(ok, np.isfinite(b)) and np.allclose(a[ok], b[ok], rtol=1e-9))
+
+
+def cases(a):
+    lrs, momenta = np.array([0.5, 1.0, 2.5] * 2), np.repeat([0.0, 0.5], 3)
+    grid = np.array(list(itertools.product(np.linspace(0.04, 4.0, 100), np.linspace(-0.95, 0.95, 50))))
+    return {
+        f"1 setting x {a.seeds} seeds, b={a.batch}": (1.0, 0.0, a.batch, np.arange(a.seeds), a.steps),
+        f"6 settings x {a.seeds} seeds, b={a.batch}": (np.tile(lrs, a.seeds), np.tile(momenta, a.seeds), a.batch,
+                                                     np.repeat(np.arange(a.seeds), 6), a.steps),
+        "loss map 100 x 50 cells, 1 seed, b=10": (grid[:, 0], grid[:, 1], 10, np.zeros(len(grid), int), a.map_steps),
+    }
 
 
 def main():
@@ -92,30 +109,21 @@ def main():
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--map-steps", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     threadpool_limits(a.threads)
-    kernel, error = synthetic_power_law(a.n, 1.5, 1.0, 0)
-    record = np.unique(np.geomspace(1, a.steps, 50).astype(int))
-    lrs, momenta = np.array([0.5, 1.0, 2.5] * 2), np.repeat([0.0, 0.5], 3)
-    cases = {"1 setting": (1.0, 0.0, np.arange(a.seeds)),
-             "6 settings": (np.tile(lrs, a.seeds), np.tile(momenta, a.seeds), np.repeat(np.arange(a.seeds), 6))}
-    print(f"N = {a.n}, b = {a.batch}, {a.seeds} seeds, {a.steps} steps, {a.threads} BLAS thread(s), best of 3")
-    times = {}
-    for name, (lr, mom, seeds) in cases.items():
-        t_old, (l_old, _) = seconds_per_step(
-            lambda: baseline_linearized_sgd(kernel, error, lr, mom, a.batch, seeds, record), a.steps)
-        t_new, (l_new, _) = seconds_per_step(
-            lambda: linearized_sgd(kernel, error, lr, mom, a.batch, seeds, record), a.steps)
-        ok = np.isfinite(l_old)
-        same = np.array_equal(ok, np.isfinite(l_new)) and np.allclose(l_new[ok], l_old[ok], rtol=1e-9)
-        times[name] = (t_old, t_new)
-        print(f"{name:>10} ({len(seeds)} runs): baseline {1e3 * t_old:.3f} ms/step ({1 / t_old:.0f} steps/s), "
-              f"now {1e3 * t_new:.3f} ms/step ({1 / t_new:.0f} steps/s), speed-up {t_old / t_new:.2f}x, "
-              f"same losses: {same}")
-    before, now = 6 * times["1 setting"][0], times["6 settings"][1]
-    print(f"training job, 6 settings x {a.seeds} seeds: before 6 jobs x {1e3 * times['1 setting'][0]:.3f} ms/step "
-          f"= {1e3 * before:.3f} ms/step, now one job {1e3 * now:.3f} ms/step: {before / now:.2f}x the steps per second")
+    numba.set_num_threads(a.threads)
+    kernel, error = synthetic_power_law(a.n, 1.5, 3.0, 0)
+    linearized_sgd(kernel, error, 1.0, 0.0, a.batch, [0], [1])          # compile (cached on disk after)
+    print(f"N = {a.n}, {a.threads} thread(s); baseline best of 2, numba best of 3")
+    for name, (lr, mom, batch, seeds, steps) in cases(a).items():
+        record = np.unique(np.geomspace(1, steps, 50).astype(int))
+        t_old, (l_old, _) = seconds(lambda: baseline_linearized_sgd(kernel, error, lr, mom, batch, seeds, record), 2)
+        t_new, (l_new, _) = seconds(lambda: linearized_sgd(kernel, error, lr, mom, batch, seeds, record), 3)
+        print(f"{name} ({len(seeds)} runs, {steps} steps): baseline {t_old:.2f} s ({1e3 * t_old / steps:.2f} ms/step), "
+              f"numba {t_new:.2f} s ({1e3 * t_new / steps:.2f} ms/step), speed-up {t_old / t_new:.1f}x, "
+              f"same losses: {same_losses(l_old, l_new)}, alive at the end: {int(np.isfinite(l_new[:, -1]).sum())}")
 
 
 if __name__ == "__main__":

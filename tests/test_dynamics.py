@@ -143,3 +143,21 @@ def test_network_divergence_does_not_raise(wide_net_problem):
     assert np.isfinite(loss[0])
     assert np.isinf(loss[-1])
 
+
+
+def test_a_run_does_not_depend_on_the_other_runs_of_its_call(small_problem, monkeypatch):
+    """Runs are dealt to blocks (and dropped from them when they diverge) differently with other
+    runs beside them; each run's numbers must not change: a 40-cell grid under two seeds, with
+    blocks of 3 runs, against every cell run alone."""
+    import sgd_spectra.dynamics as dyn
+
+    K, e0, _ = small_problem
+    monkeypatch.setattr(dyn, "BLOCK_BYTES", 3 * 16 * N_MC)
+    lrs, momenta = np.repeat(np.linspace(0.2, 3.0, 10), 4), np.tile([-0.5, 0.0, 0.5, 0.9], 10)
+    seeds = np.repeat([4, 7], 40)
+    loss, div = linearized_sgd(K, e0, np.tile(lrs, 2), np.tile(momenta, 2), B_MC, seeds, STEPS)
+    assert 0 < np.sum(div >= 0) < len(div)                     # some diverge, some do not
+    for r in range(0, 80, 7):
+        alone, alone_div = linearized_sgd(K, e0, np.tile(lrs, 2)[r], np.tile(momenta, 2)[r], B_MC, [seeds[r]], STEPS)
+        np.testing.assert_array_equal(loss[r], alone[0])
+        assert div[r] == alone_div[0]

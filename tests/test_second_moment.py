@@ -293,3 +293,59 @@ def test_bisection_refines_wherever_the_threshold_lies(threshold):
     width = (hi - lo) / (points + 1) ** rounds
     assert abs(found - threshold) <= width / 2 * (1 + 1e-9)
     assert len(seen) == rounds and all(((g > lo) & (g < hi)).all() for g in seen)
+
+
+# --------------------------------------------------------------------------------------------
+# Warm starts: power iteration certified by Perron-Frobenius, and the loss map's boundary chain
+# --------------------------------------------------------------------------------------------
+
+def test_renewal_operator_is_entrywise_positive(digits_ntk):
+    """The certificate of the warm power iteration rests on G(1) >= 0 entrywise: checked on a real
+    kernel, explicitly, at a stable and a near-critical setting."""
+    K, _ = digits_ntk
+    lam, U = eig(K)
+    gamma = float(th.batch_noise_factor(len(K), 10))
+    for lr, beta in [(0.5, 0.0), (0.9 * sm.exact_critical_lr(lam, U, 0.5, gamma), 0.5)]:
+        G = sm.renewal_operator(lam, U, lr, beta, gamma).matmat(np.eye(len(K)))
+        assert G.min() > 0
+
+
+def test_warm_radius_equals_cold_lanczos_with_fewer_products(digits_ntk):
+    K, _ = digits_ntk
+    lam, U = eig(K)
+    gamma = float(th.batch_noise_factor(len(K), 10))
+    cold, near = {}, {}
+    r_cold = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, info=cold)
+    _, v_near = sm.second_moment_radius(lam, U, 1.02, 0.3, gamma, return_vector=True)
+    r_warm = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, v0=-v_near, info=near)   # either sign
+    assert r_warm == pytest.approx(r_cold, rel=1e-10)
+    assert near["matvecs"] < cold["matvecs"]
+
+
+def test_warm_start_on_another_eigenvector_falls_back_to_the_top_one(digits_ntk):
+    """Started exactly on G's second eigenvector, power iteration has a zero residual at the wrong
+    eigenvalue; that vector has entries of both signs, so it is not certified and Lanczos finds
+    the top eigenvalue."""
+    K, _ = digits_ntk
+    lam, U = eig(K)
+    gamma = float(th.batch_noise_factor(len(K), 10))
+    G = sm.renewal_operator(lam, U, 1.0, 0.3, gamma).matmat(np.eye(len(K)))
+    vals, vecs = np.linalg.eigh((G + G.T) / 2)
+    assert vals[-2] < 0.9 * vals[-1]
+    radius = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, v0=vecs[:, -2])
+    assert radius == pytest.approx(vals[-1], rel=1e-10)
+
+
+def test_loss_map_boundary_chain_equals_independent_solves(digits_ntk):
+    """experiments.exact_boundary warm-starts each momentum from its neighbour (eigenvector and
+    exact/SE ratio): the same alpha_c as a cold solve per momentum."""
+    from sgd_spectra.experiments import exact_boundary
+
+    K, _ = digits_ntk
+    lam, U = eig(K)
+    gamma = float(th.batch_noise_factor(len(K), 10))
+    momenta = [0.5, -0.5, 0.0, 0.9]
+    chained = exact_boundary(K, momenta, gamma)
+    assert list(chained) == momenta
+    for m in momenta:
+        assert chained[m] == pytest.approx(sm.exact_critical_lr(lam, U, m, gamma), rel=1e-9)

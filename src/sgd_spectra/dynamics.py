@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit, prange
 from tqdm import tqdm
 
 from .theory import DIVERGENCE_FACTOR, unique_steps
@@ -30,69 +31,152 @@ def draw_batch(rng: np.random.Generator, n_samples: int, batch_size: int) -> np.
     return rng.choice(n_samples, size=batch_size, replace=False)
 
 
+#: Runs of one seed advance together in blocks whose state (error and momentum buffer: two
+#: float64 rows of N each) fits in this many bytes, half a core's L2 cache here, so each step
+#: streams only the block's state and its batch's rows of K; blocks run in parallel (numba threads).
+BLOCK_BYTES = 1 << 19
+#: At most this many batch indices are drawn ahead (int32, 32 MB); more seeds go in chunks.
+MAX_DRAWN_INDICES = 1 << 23
+
+
 def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, seeds, record_steps,
                    base_seed: int = 0, progress: bool = False):
-    """Output-space SGD of the linearised model: many runs as one vectorised state.
+    """Output-space SGD of the linearised model: many runs, one compiled pass.
 
     Update (the authors' linearised regime, normalised kernel ``K_norm = N * kernel_over_n``)::
 
         p <- (1/b) K_norm[:, B] e_B + beta p,   e <- e - lr p
 
     One run per entry of ``seeds``; ``lr`` and ``momentum`` are scalars or one value per run.
-    Runs with the same seed see the same batches, so a grid of settings under one seed shares
-    one batch per step and the update is a single GEMM (the loss maps use this).
-    Returns ``(loss, diverged_at)``: loss (runs, len(record_steps)), ``inf`` once diverged,
-    and per run the divergence step or -1.
+    Runs with the same seed see the same batches (:func:`draw_batch` on :func:`batch_rng`, drawn
+    ahead), so a grid of settings under one seed shares one batch per step (the loss maps use
+    this).  Returns ``(loss, diverged_at)``: loss (runs, len(record_steps)), ``inf`` once
+    diverged, and per run the divergence step or -1.
     """
     K = np.ascontiguousarray(kernel_over_n, dtype=np.float64)
     n = K.shape[0]
+    e0 = np.ascontiguousarray(initial_error, dtype=np.float64)
     seeds = np.asarray(list(seeds), dtype=np.int64)
     n_runs = len(seeds)
-    # runs sorted by seed: each step gathers one seed's batch rows of K once (contiguous rows) and
-    # updates all that seed's runs with one GEMM into a preallocated gradient
-    order = np.argsort(seeds, kind="stable")
-    seeds = seeds[order]
-    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[order][:, None]
-    momentum = np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[order][:, None]
     record_steps, inverse = unique_steps(record_steps)
-    distinct, counts = np.unique(seeds, return_counts=True)
-    groups = [slice(a, a + c) for a, c in zip(np.cumsum(counts) - counts, counts)]
-    rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
-    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
-    buf, grad = np.zeros_like(err), np.empty_like(err)
-    loss0 = np.sum(err[0] ** 2) / (2 * n)
+    n_draws = int(record_steps[-1])
+    order, blocks, distinct = _run_blocks(seeds, max(1, BLOCK_BYTES // (16 * n)))
+    lr = np.ascontiguousarray(np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_runs,))[order])
+    momentum = np.ascontiguousarray(np.broadcast_to(np.asarray(momentum, dtype=np.float64), (n_runs,))[order])
     loss = np.full((n_runs, len(record_steps)), np.inf)
-    diverged_at = np.full(n_runs, -1)
-    alive = np.ones(n_runs, dtype=bool)
-    scale = n / batch_size
-    steps = range(int(record_steps.max()) + 1)
+    diverged_at = np.full(n_runs, -1, dtype=np.int64)
+    limit = DIVERGENCE_FACTOR * float(e0 @ e0) / (2 * n)
+    per_chunk = max(1, MAX_DRAWN_INDICES // max(1, n_draws * batch_size))
+    chunks = range(0, len(distinct), per_chunk)
     if progress:
-        steps = tqdm(steps, desc=f"linearised b={batch_size}", mininterval=5)
-    rec = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in steps:
-            cur = np.einsum("rn,rn->r", err, err) / (2 * n)
-            bad = alive & ~(np.isfinite(cur) & (cur <= DIVERGENCE_FACTOR * loss0))
-            if bad.any():
-                diverged_at[bad] = t
-                alive &= ~bad
-                err[bad] = 0.0
-                buf[bad] = 0.0
-            if t == record_steps[rec]:
-                loss[:, rec] = np.where(alive, cur, np.inf)
-                rec += 1
-                if rec == len(record_steps) or not alive.any():
-                    break
-            # grad_r = (N/b) K[:, B] e_r[B]; K is symmetric, so use the rows K[B]
-            for rng, runs in zip(rngs, groups):
-                batch = draw_batch(rng, n, batch_size)
-                np.matmul(err[runs, batch], K[batch], out=grad[runs])
-            buf *= momentum
-            buf += scale * grad
-            err -= lr * buf
+        chunks = tqdm(chunks, desc=f"linearised b={batch_size}", unit=f"x{per_chunk} seeds", mininterval=5)
+    for c in chunks:
+        batches = np.empty((len(distinct[c:c + per_chunk]), n_draws, batch_size), dtype=np.int32)
+        for i, s in enumerate(distinct[c:c + per_chunk]):
+            rng = batch_rng(base_seed, s, batch_size)
+            for t in range(n_draws):
+                batches[i, t] = draw_batch(rng, n, batch_size)
+        mine = blocks[(blocks[:, 2] >= c) & (blocks[:, 2] < c + per_chunk)] - [0, 0, c]
+        _linearized_blocks(K, e0, lr, momentum, batches, mine, record_steps, n / batch_size, limit,
+                           loss, diverged_at)
     back = np.empty_like(order)
     back[order] = np.arange(n_runs)
     return loss[back][:, inverse], diverged_at[back]
+
+
+def _run_blocks(seeds: np.ndarray, block: int):
+    """Order the runs by seed and cut each seed's runs into blocks of at most ``block``.
+
+    Returns ``(order, blocks, distinct)``: run ``order[i]`` sits at row i, block k covers rows
+    ``blocks[k, 0]:blocks[k, 1]`` and uses seed ``distinct[blocks[k, 2]]``.  A seed's runs are
+    dealt to its blocks in turn (run j to block j mod #blocks), so each block mixes the settings
+    of a grid: neighbours in a grid diverge alike, and blocks of only diverging runs would
+    finish early and leave a thread idle.
+    """
+    order = np.argsort(seeds, kind="stable")
+    distinct, starts, counts = np.unique(seeds[order], return_index=True, return_counts=True)
+    blocks = []
+    for i, (s0, cnt) in enumerate(zip(starts, counts)):
+        n_blocks = -(-cnt // block)
+        dealt = np.concatenate([np.arange(j, cnt, n_blocks) for j in range(n_blocks)])
+        order[s0:s0 + cnt] = order[s0:s0 + cnt][dealt]
+        bounds = s0 + np.cumsum([0] + [len(range(j, cnt, n_blocks)) for j in range(n_blocks)])
+        blocks += [(a, z, i) for a, z in zip(bounds[:-1], bounds[1:])]
+    return order, np.array(blocks, dtype=np.int64).reshape(-1, 3), distinct
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
+def _linearized_blocks(K, e0, lr, momentum, batches, blocks, record_steps, scale, limit, loss,
+                       diverged_at):  # pragma: no cover - compiled
+    """Advance each block of runs ``(first, stop, seed index)`` through all steps; see
+    :func:`linearized_sgd`.  A run is checked before each step (its loss not finite or above
+    ``limit``: diverged at that step, and dropped from the block's list of live runs), and
+    recorded at ``record_steps``.  Per step each live run takes one pass: gradient (from its
+    batch's rows of K, which the block's runs share in cache), momentum buffer, error and next
+    loss, over rows of contiguous memory that the compiler vectorises.  ``fastmath`` leaves out nnan/ninf, so the
+    divergence check stays exact."""
+    n = K.shape[0]
+    b = batches.shape[2]
+    n_rec = record_steps.shape[0]
+    loss0 = 0.5 * np.dot(e0, e0) / n
+    for k in prange(blocks.shape[0]):
+        first, size, s = blocks[k, 0], blocks[k, 1] - blocks[k, 0], blocks[k, 2]
+        err = np.empty((size, n))
+        buf = np.zeros((size, n))
+        for r in range(size):
+            err[r] = e0
+        cur = np.full(size, loss0)
+        live = np.arange(size)
+        coef = np.empty(b)
+        grad = np.empty(n)
+        n_live, rec, t = size, 0, 0
+        while True:
+            kept = 0
+            for q in range(n_live):
+                r = live[q]
+                if np.isfinite(cur[r]) and cur[r] <= limit:
+                    live[kept] = r
+                    kept += 1
+                else:
+                    diverged_at[first + r] = t
+            n_live = kept
+            if t == record_steps[rec]:
+                for q in range(n_live):
+                    loss[first + live[q], rec] = cur[live[q]]
+                rec += 1
+                if rec == n_rec:
+                    break
+            if n_live == 0:
+                break
+            rows = batches[s, t]
+            for q in range(n_live):
+                r = live[q]
+                cur[r] = _run_step(err[r], buf[r], K, rows, coef, grad, scale, lr[first + r],
+                                   momentum[first + r]) / n
+            t += 1
+
+
+@njit(inline="always", fastmath={"reassoc", "contract", "nsz"})
+def _run_step(err, buf, K, rows, coef, grad, scale, lr, beta):  # pragma: no cover - compiled
+    """One step of one run in place (K symmetric: ``K[:, B] e_B`` from the rows ``K[B]``); returns
+    half the new squared error norm."""
+    n = err.shape[0]
+    for j in range(rows.shape[0]):
+        coef[j] = scale * err[rows[j]]          # before the error changes
+    grad[:] = 0.0
+    for j in range(rows.shape[0]):
+        c = coef[j]
+        row = K[rows[j]]
+        for i in range(n):
+            grad[i] += c * row[i]
+    total = 0.0
+    for i in range(n):
+        v = beta * buf[i] + grad[i]
+        buf[i] = v
+        x = err[i] - lr * v
+        err[i] = x
+        total += x * x
+    return 0.5 * total
 
 
 def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float, momentum: float,

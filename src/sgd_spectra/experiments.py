@@ -44,10 +44,11 @@ def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momen
     gamma = float(batch_noise_factor(n, batch_size))
     loss0 = float(np.sum(coefficients) / (2 * n))
     se, se_div = se_loss_trajectory(lam, coefficients, grid[:, 0], grid[:, 1], gamma, tau, [steps])
-    runs = [linearized_sgd(kernel_over_n, initial_error, grid[:, 0], grid[:, 1], batch_size, [s] * len(grid),
-                           [steps], base_seed=base_seed) for s in range(seeds)]
-    lin = np.mean([loss[:, 0] for loss, _ in runs], axis=0)           # inf if any seed diverged
-    lin_div = np.max([div for _, div in runs], axis=0)
+    # every cell under every seed in one call: run r is cell r % cells under seed r // cells
+    loss, div = linearized_sgd(kernel_over_n, initial_error, np.tile(grid[:, 0], seeds), np.tile(grid[:, 1], seeds),
+                               batch_size, np.repeat(np.arange(seeds), len(grid)), [steps], base_seed=base_seed)
+    lin = loss[:, 0].reshape(seeds, len(grid)).mean(axis=0)            # inf if any seed diverged
+    lin_div = div.reshape(seeds, len(grid)).max(axis=0)
     table = pd.DataFrame({"lr": grid[:, 0], "momentum": grid[:, 1], "batch": batch_size, "gamma": gamma,
                           "steps": steps, "seeds": seeds, "loss0": loss0, "loss_se": se[:, 0],
                           "loss_linearized": lin})
@@ -69,7 +70,11 @@ def exact_boundary(kernel_over_n, momenta, gamma: float) -> dict:
     from .second_moment import exact_critical_lr
 
     lam, vectors = kernel_eigenbasis(kernel_over_n)
-    return {m: exact_critical_lr(lam, vectors, m, gamma) for m in momenta}
+    boundary, info = {}, {}
+    for m in sorted(momenta):             # each momentum starts from its neighbour's eigenvector and exact/SE ratio
+        boundary[m] = exact_critical_lr(lam, vectors, m, gamma, info=info, v0=info.get("vector"),
+                                        se_ratio=info.get("se_ratio", 1.0))
+    return {m: boundary[m] for m in momenta}
 
 
 def boundary_cells(table: pd.DataFrame, measured: str = "converged_linearized") -> pd.DataFrame:

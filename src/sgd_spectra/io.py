@@ -23,6 +23,16 @@ def redirect_log(path: str | os.PathLike) -> None:
     sys.stdout = sys.stderr = fh
 
 
+def use_threads(n: int) -> None:
+    """Run BLAS and numba's parallel loops on a job's ``threads`` and no more: numba would take
+    every core, and jobs that Snakemake runs side by side would then share cores."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    threadpool_limits(int(n))
+
+
 def to_plain(obj):
     """Plain Python (dict, list, str, int, float, bool) from numpy types and mappings; non-finite
     floats become the strings "inf", "-inf", "nan" (JSON has no such numbers)."""

@@ -243,7 +243,10 @@ def second_moment_radius(eigenvalues, eigenvectors, lr: float, momentum: float, 
         counted["matvecs"] += 1
         return op.matvec(x)
     start = np.ones(n) if v0 is None else np.asarray(v0, dtype=np.float64)
-    if n <= 6:                                   # ARPACK needs ncv < n: tiny problems go dense
+    warm = _warm_power_iteration(matvec, start, tol) if v0 is not None and n > 6 else None
+    if warm is not None:
+        val, vec = warm
+    elif n <= 6:                                   # ARPACK needs ncv < n: tiny problems go dense
         vals, vecs = np.linalg.eigh(np.column_stack([matvec(col) for col in np.eye(n)]))
         val, vec = vals[-1], vecs[:, -1]
     else:
@@ -253,6 +256,34 @@ def second_moment_radius(eigenvalues, eigenvectors, lr: float, momentum: float, 
     if info is not None:
         info["matvecs"] = info.get("matvecs", 0) + counted["matvecs"]
     return (float(val), vec) if return_vector else float(val)
+
+
+#: Power steps tried from a warm start before falling back to Lanczos.
+WARM_POWER_STEPS = 8
+
+
+def _warm_power_iteration(matvec, start, tol: float):
+    """Top eigenpair by power iteration from a nearby eigenvector (the previous lr's), or None.
+
+    G(1) is entrywise non-negative (column j is the diagonal of the error covariance that a noise
+    source at sample j alone causes, a PSD matrix), so by Perron-Frobenius an eigenvector with
+    all entries positive belongs to its largest eigenvalue: a positive ``v`` with a small residual
+    certifies the top pair, whichever start it came from.  For symmetric G the error of the
+    Rayleigh quotient is about ``|G v - rho v|^2 / gap``, so a residual below ``sqrt(tol) rho``
+    gives rho to about ``tol`` (the gap is a sizeable fraction of rho on real and synthetic
+    kernels).  A warm start settles it in a few products where Lanczos spends at least ``ncv``;
+    without the certificate within WARM_POWER_STEPS it gives up (None) and Lanczos decides.
+    """
+    v = start / (np.linalg.norm(start) * (1 if start.sum() >= 0 else -1))   # Lanczos' sign is arbitrary
+    for _ in range(WARM_POWER_STEPS):
+        w = matvec(v)
+        rho = float(v @ w)
+        if rho <= 0:
+            return None
+        if np.linalg.norm(w - rho * v) <= np.sqrt(tol) * rho and np.all(w > 0):
+            return rho, w / np.linalg.norm(w)
+        v = w / np.linalg.norm(w)
+    return None
 
 
 def radius_derivative(eigenvalues, eigenvectors, lr: float, momentum: float, gamma: float,
@@ -295,14 +326,16 @@ def _safeguarded_newton(radius_and_slope, guess: float, bound: float, rtol: floa
 
 
 def exact_critical_lr(eigenvalues, eigenvectors, momentum: float, gamma: float, rtol: float = 1e-10,
-                      info: dict | None = None) -> float:
+                      info: dict | None = None, v0=None, se_ratio: float = 1.0) -> float:
     """Critical learning rate of the exact expected loss: the lr where ``second_moment_radius = 1``,
     capped by the noiseless bound ``2 (1 + beta) / lambda_max``.
 
     Starts at the SE tau = +1 value (exact for translation-invariant kernels) and runs a bracketed
     Newton iteration (:func:`_safeguarded_newton`) with the slope from :func:`radius_derivative`;
-    every radius evaluation warm-starts Lanczos from the previous eigenvector.  Pass a dict as
-    ``info`` to get the number of radius evaluations and G(1) products back.
+    every radius evaluation warm-starts from the previous eigenvector (the first from ``v0``, for
+    example a neighbouring momentum's, if given).  ``se_ratio`` scales the SE start: a
+    neighbouring momentum's exact / SE ratio, which varies slowly with momentum.  Pass a dict as ``info`` to get the number of
+    radius evaluations and G(1) products, and the last top eigenvector (``vector``), back.
     """
     lam, U = _clean_spectrum(eigenvalues, eigenvectors)
     if not -1 < momentum < 1:
@@ -310,7 +343,7 @@ def exact_critical_lr(eigenvalues, eigenvectors, momentum: float, gamma: float, 
     bound = noiseless_lr_bound(momentum, float(lam.max()))
     if gamma == 0:
         return float(bound)
-    state = {"vector": None, "evaluations": 0, "matvecs": 0}
+    state = {"vector": v0, "evaluations": 0, "matvecs": 0}
 
     def radius_and_slope(lr):
         radius, state["vector"] = second_moment_radius(lam, U, lr, momentum, gamma, v0=state["vector"],
@@ -318,7 +351,9 @@ def exact_critical_lr(eigenvalues, eigenvectors, momentum: float, gamma: float, 
         state["evaluations"] += 1
         return radius, radius_derivative(lam, U, lr, momentum, gamma, state["vector"])
 
-    root = _safeguarded_newton(radius_and_slope, critical_lr(lam, momentum, gamma, tau=1.0), bound, rtol)
+    guess = se_ratio * critical_lr(lam, momentum, gamma, tau=1.0)
+    root = _safeguarded_newton(radius_and_slope, guess, bound, rtol)
     if info is not None:
-        info.update(evaluations=state["evaluations"], matvecs=state["matvecs"])
+        info.update(evaluations=state["evaluations"], matvecs=state["matvecs"], vector=state["vector"],
+                    se_ratio=root / critical_lr(lam, momentum, gamma, tau=1.0))
     return root

@@ -84,10 +84,14 @@ rule loss_map:
         "logs/experiments/loss_map_{dataset}.log",
     benchmark:
         "results/benchmarks/loss_map/{dataset}.tsv"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
-        runtime=60,
+        # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
+        mem_mb=lambda wc: 2000 + 6 * 8 * n_of(wc) ** 2 // 2**20,
+        # 4.8 min measured at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10)
+        # on 2 busy cores (benchmarks/bench_loss_map.py); scaled by cells x seeds x steps x b x N, x 4
+        runtime=lambda wc: 10 + 4 * 4 * config["map_lr_points"] * config["map_momentum_points"] * config["map_seeds"]
+        * config["map_steps"] * config["map_batch_size"] * n_of(wc) // (5000 * 8 * 10**4 * 10 * 1000),
     script:
         "../scripts/loss_map.py"
 

@@ -3,9 +3,10 @@ fraction of its predicted critical learning rate."""
 import numpy as np
 
 from sgd_spectra.experiments import budget_curves
-from sgd_spectra.io import redirect_log
+from sgd_spectra.io import redirect_log, use_threads
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)
 table = budget_curves(spec["eigenvalues"], spec["coefficients"], ntk["kernel_over_n"], ntk["initial_error"],

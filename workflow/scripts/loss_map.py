@@ -3,9 +3,10 @@ exact second-moment boundary alpha_c(beta) (paper Fig. 2)."""
 import numpy as np
 
 from sgd_spectra.experiments import loss_map
-from sgd_spectra.io import redirect_log
+from sgd_spectra.io import redirect_log, use_threads
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)
 lrs = np.linspace(p.lr_max / p.lr_points, p.lr_max, p.lr_points)

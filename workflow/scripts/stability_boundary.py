@@ -2,9 +2,10 @@
 import numpy as np
 
 from sgd_spectra.experiments import near_boundary_runs
-from sgd_spectra.io import redirect_log
+from sgd_spectra.io import redirect_log, use_threads
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 ntk = np.load(snakemake.input.ntk)
 table = near_boundary_runs(ntk["kernel_over_n"], ntk["initial_error"], p.batch_sizes, p.momenta,

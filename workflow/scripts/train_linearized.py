@@ -1,13 +1,14 @@
 """Output-space SGD of the linearised model for every setting of one batch size, all seeds in one
-vectorised state: each seed's batch is gathered once per step and shared by its settings."""
+compiled pass (dynamics.linearized_sgd): the settings of a seed share its batches."""
 import numpy as np
 import pandas as pd
 
 from sgd_spectra.dynamics import linearized_sgd
-from sgd_spectra.io import curves_frame, redirect_log
+from sgd_spectra.io import curves_frame, redirect_log, use_threads
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 ntk = np.load(snakemake.input.ntk)
 record = log_spaced_steps(p.steps, p.record_points)
