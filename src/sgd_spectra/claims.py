@@ -2,8 +2,9 @@
 
 Each function takes one dataset's outputs (fit summary, theory summary, tidy loss curves) and
 returns claim rows: ``claim_id, claim, dataset, source, prediction, measurement, tolerance,
-verdict, section, kind``.  A verdict is ``holds``, ``fails`` or ``inconclusive``; a claim that cannot
-be checked on a dataset is reported as inconclusive with the reason, never dropped.
+predicted_value, measured_value, tolerance_value, verdict, section, kind``.  A verdict is ``holds``,
+``fails`` or ``inconclusive``; a claim that cannot be checked on a dataset is reported as
+inconclusive with the reason, never dropped.
 
 ``kind`` keeps the paper apart from the code: ``paper`` rows test a claim of the paper on data;
 ``check`` rows (:data:`IMPLEMENTATION_CHECKS`) compare the code with itself or with an identity
@@ -21,7 +22,12 @@ from .io import as_float as _as_float
 from .powerlaw import late_slope, loglog_slope  # noqa: F401  (re-exported for the companion studies)
 
 CLAIM_COLUMNS = ["claim_id", "claim", "dataset", "source", "prediction", "measurement",
-                 "tolerance", "verdict", "section", "kind"]
+                 "tolerance", "predicted_value", "measured_value", "tolerance_value", "verdict", "section", "kind"]
+#: The numeric twins of prediction, measurement and tolerance (nan where a claim has no single
+#: number).  A claim judged at many settings gives the numbers of the setting that decides its
+#: verdict (the worst one); a claim judged on a deviation (an error, a gap, a number of grid cells)
+#: gives that deviation as ``measured_value``, its bound as ``tolerance_value`` and no prediction.
+NUMERIC_COLUMNS = ("predicted_value", "measured_value", "tolerance_value")
 
 #: Rows that check the implementation, not the paper: the one home of that distinction.
 IMPLEMENTATION_CHECKS = frozenset({
@@ -58,11 +64,22 @@ BISECTION_TOLERANCE = 0.005
 SETTING_KEYS = ["lr", "momentum", "batch"]
 
 
-def claim_row(claim_id, claim, dataset, source, prediction, measurement, tolerance, verdict, section=None):
-    """One row of the claims table.  ``section`` is the report anchor the row links to."""
+def claim_row(claim_id, claim, dataset, source, prediction, measurement, tolerance, verdict, section=None, *,
+              predicted_value=math.nan, measured_value=math.nan, tolerance_value=math.nan):
+    """One row of the claims table.  ``section`` is the report anchor the row links to; the
+    ``*_value`` numbers are described at :data:`NUMERIC_COLUMNS`."""
     return dict(claim_id=claim_id, claim=claim, dataset=dataset, source=source, prediction=prediction,
-                measurement=measurement, tolerance=tolerance, verdict=verdict,
-                section=section or dataset, kind=claim_kind(claim_id))
+                measurement=measurement, tolerance=tolerance, predicted_value=_number(predicted_value),
+                measured_value=_number(measured_value), tolerance_value=_number(tolerance_value),
+                verdict=verdict, section=section or dataset, kind=claim_kind(claim_id))
+
+
+def _number(value) -> float:
+    """A numeric column's value as a float (nan for None or anything that is not a number)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
@@ -108,9 +125,10 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
         rows.append(claim_row(
             f"power_law_{key}", f"The {what} follow a power law", dataset, "paper §6 (eq. 25), theory.md §8",
             f"log-log linear on k ∈ [{f['k_min']}, {f['k_max']}]",
-            f"{symbol} = {f['exponent']:.3f} ± {f['exponent_err']:.3f}, R² = {f['r2']:.4f}, "
+            f"{symbol} = {_value_pm(f['exponent'], f['exponent_err'])}, R² = {f['r2']:.4f}, "
             f"sub-range spread {100 * spread:.1f}%",
-            f"R² ≥ {POWER_LAW_R2}, spread ≤ {100 * POWER_LAW_SPREAD:.0f}%", verdict, section="fits"))
+            f"R² ≥ {POWER_LAW_R2}, spread ≤ {100 * POWER_LAW_SPREAD:.0f}%", verdict, section="fits",
+            measured_value=f["exponent"]))
     if meta.get("kind") == "synthetic":
         kappa_check = fit["kappa_truncated_model"]
         err_nu = abs(fit["nu"]["exponent"] - meta["nu"])
@@ -121,7 +139,8 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
             f"ν = {fit['nu']['exponent']:.4f} (log-log fit), κ = {kappa_check:.4f} (exact truncated-power-law "
             f"model; the local κ that predicts the loss is {fit['kappa']['exponent']:.4f})",
             f"|Δ| ≤ {EXPONENT_TOLERANCE}",
-            "holds" if max(err_nu, err_kappa) <= EXPONENT_TOLERANCE else "fails", section="fits"))
+            "holds" if max(err_nu, err_kappa) <= EXPONENT_TOLERANCE else "fails", section="fits",
+            measured_value=max(err_nu, err_kappa), tolerance_value=EXPONENT_TOLERANCE))
     return rows
 
 
@@ -157,7 +176,8 @@ def tracking_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, tau
             f"SE(τ = {judged:+g}) = seed-averaged linearised loss ({tau_rule})",
             f"median over converged settings of the mean relative error over time: {detail}",
             f"≤ {100 * TRACKING_TOLERANCE:.0f}% for τ = {judged:+g}",
-            "holds" if errors[judged] <= TRACKING_TOLERANCE else "fails", section="loss"))
+            "holds" if errors[judged] <= TRACKING_TOLERANCE else "fails", section="loss",
+            measured_value=errors[judged], tolerance_value=TRACKING_TOLERANCE))
     if (curves.regime == "network").any():
         pairs = [s for s in settings if _converged(curves, "network", s) and _converged(curves, "linearized", s)]
         errs = [relative_curve_error(_curve(means, "network", s).values, _curve(means, "linearized", s).values)
@@ -172,7 +192,7 @@ def tracking_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, tau
             if errs else "no setting where both converged",
             f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
             ("holds" if median_err <= TRACKING_TOLERANCE else "fails") if errs else "inconclusive",
-            section="loss"))
+            section="loss", measured_value=median_err, tolerance_value=TRACKING_TOLERANCE))
     return rows
 
 
@@ -253,11 +273,21 @@ def _late_slopes(curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: f
     return [r for r in out if np.isfinite(r["linearized"])]
 
 
+def _value_pm(value: float, err: float) -> str:
+    """``value ± err`` to three decimals; "(exact)" for an error that is only round-off (as
+    everywhere in the report), no "± nan" for an unknown error."""
+    from .report.format import is_round_off
+
+    if is_round_off(value, err):
+        return f"{value:.3f} (exact)"
+    return f"{value:.3f} ± {err:.3f}" if np.isfinite(err) else f"{value:.3f}"
+
+
 def _pm_text(value: float, err: float) -> str:
-    """``value ± err`` for a claim cell; "no prediction" for nan, no "± nan" for an unknown error."""
+    """A predicted slope for a claim cell: :func:`_value_pm`, or "no prediction" for nan."""
     if not np.isfinite(value):
         return "no prediction (ν ≤ 1)"
-    return f"{value:.3f} ± {err:.3f}" if np.isfinite(err) else f"{value:.3f}"
+    return _value_pm(value, err)
 
 
 def _setting_label(r: dict) -> str:
@@ -280,15 +310,22 @@ def slope_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, theory
                                        ("late_time_exponent", "The late-time loss decays as t^(−min(ζ, 2−1/ν))",
                                         "paper Theorem 2 (eq. 28)"))]
     gaps = [abs(r["se"] - r["linearized"]) for r in rows]
+    widest = rows[int(np.nanargmax(gaps))] if np.isfinite(gaps).any() else None
     approx = claim_row(
         "late_slope_se", "SE(τ) has the late-time slope of linearised SGD", dataset, "paper §3 (eq. 7)",
         f"slope of SE(τ = {tau:+g}) over {window} = that of the seed-mean linearised loss ({tau_rule})",
         "; ".join(f"{_setting_label(r)}: SE {r['se']:.3f} vs linearised {r['linearized']:.3f}" for r in rows),
         f"|Δ| ≤ {SLOPE_TOLERANCE} at every setting",
-        "holds" if np.nanmax(gaps) <= SLOPE_TOLERANCE else "fails", section="across")
+        "holds" if np.nanmax(gaps) <= SLOPE_TOLERANCE else "fails", section="across",
+        predicted_value=widest["linearized"] if widest else math.nan,
+        measured_value=widest["se"] if widest else math.nan, tolerance_value=SLOPE_TOLERANCE)
     tol = [math.hypot(SLOPE_TOLERANCE, 2 * r["err"]) if np.isfinite(r["err"]) else SLOPE_TOLERANCE for r in rows]
     predicted_ok = [np.isfinite(r["predicted"]) for r in rows]
     within = [ok and abs(r["linearized"] - r["predicted"]) <= t for r, t, ok in zip(rows, tol, predicted_ok)]
+    # the setting that decides the verdict: the one furthest outside (or least inside) its tolerance
+    excess = [abs(r["linearized"] - r["predicted"]) - t if ok else -math.inf
+              for r, t, ok in zip(rows, tol, predicted_ok)]
+    decisive = int(np.argmax(excess)) if any(predicted_ok) else None
     theorem = claim_row(
         "late_time_exponent", "The late-time loss decays as t^(−min(ζ, 2−1/ν))", dataset,
         "paper Theorem 2 (eq. 28), local exponents of the finite spectrum",
@@ -297,7 +334,10 @@ def slope_claims(dataset: str, curves: pd.DataFrame, means: pd.DataFrame, theory
         "; ".join(f"{_setting_label(r)}: predicted {_pm_text(r['predicted'], r['err'])} on k ∈ "
                   f"{r['fit_range']}, linearised {r['linearized']:.3f}" for r in rows),
         f"|Δ| ≤ √({SLOPE_TOLERANCE}² + (2σ)²) at every setting",
-        ("holds" if all(within) else "fails") if any(predicted_ok) else "inconclusive", section="across")
+        ("holds" if all(within) else "fails") if any(predicted_ok) else "inconclusive", section="across",
+        **({} if decisive is None else dict(predicted_value=rows[decisive]["predicted"],
+                                            measured_value=rows[decisive]["linearized"],
+                                            tolerance_value=tol[decisive])))
     return [approx, theorem]
 
 
@@ -319,7 +359,7 @@ def theorem2_claims(dataset: str, theory: dict) -> list[dict]:
         + (f"{measured:.3f}" if ok else "—"),
         f"|Δ| ≤ {SLOPE_TOLERANCE}",
         ("holds" if abs(measured - predicted) <= SLOPE_TOLERANCE else "fails") if ok else "inconclusive",
-        section="across")]
+        section="across", predicted_value=predicted, measured_value=measured, tolerance_value=SLOPE_TOLERANCE)]
 
 
 def asymptotics_claims(dataset: str, theory: dict) -> list[dict]:
@@ -339,13 +379,19 @@ def asymptotics_claims(dataset: str, theory: dict) -> list[dict]:
         "; ".join(f"β={r['momentum']:g}: {_as_float(r['lr_lower']):.4f} ≤ {_as_float(r['lr_critical']):.4f} ≤ "
                   f"{_as_float(r['lr_upper']):.4f}, α_eff,c·γλ_crit/2 = {_as_float(r['ratio']):.4f}" for r in p4["table"]),
         f"inside at every β; ratio → 1 within {TIGHTNESS_TOLERANCE:g}",
-        "holds" if p4["all_inside"] and p4["tight"] else "fails", section="theory")]
+        "holds" if p4["all_inside"] and p4["tight"] else "fails", section="theory",
+        # the tightness: the ratio at the largest momentum, which should be 1
+        predicted_value=1.0,
+        measured_value=_as_float(max(p4["table"], key=lambda r: r["momentum"])["ratio"]) if p4["table"] else math.nan,
+        tolerance_value=TIGHTNESS_TOLERANCE)]
     rows.append(claim_row(
         "divergence_rate", "Above α_c the loss grows as r^−t with U(r) = 1", dataset, "paper eq. (24), theory.md §7",
         f"growth rate ln(1/r) = {_as_float(div['growth_predicted']):.5f} at α = 1.05 α_c = {div['lr']:.4f}, b = 1",
         f"SE(τ = 1) on the dataset's spectrum, last half of {div['steps']} steps: {_as_float(div['growth_measured']):.5f} "
         f"(ratio {_as_float(div['rate_ratio']):.4f})",
-        f"ratio within ±{100 * RATE_TOLERANCE:g}%", "holds" if div["agrees"] else "fails", section="theory"))
+        f"ratio within ±{100 * RATE_TOLERANCE:g}%", "holds" if div["agrees"] else "fails", section="theory",
+        predicted_value=_as_float(div["growth_predicted"]), measured_value=_as_float(div["growth_measured"]),
+        tolerance_value=RATE_TOLERANCE))
     if tr is None:
         rows.append(claim_row("transition_time", "The signal→noise transition happens at t_trans of eq. (29)", dataset,
                               "paper eq. (29), Fig. 3 (centre)", "—", "signal phase: there is no transition",
@@ -358,7 +404,9 @@ def asymptotics_claims(dataset: str, theory: dict) -> list[dict]:
             f"α = {tr['lr']:g}, γ = {tr['gamma']:g}",
             f"SE on the fitted power law (binned, effectively infinite): the local slope crosses half way between "
             f"−ζ and −(2−1/ν) at t = {_as_float(tr['measured']):.1f} (ratio {_as_float(tr['ratio']):.3f})",
-            f"ratio within ±{100 * TRANSITION_TOLERANCE:g}%", "holds" if tr["agrees"] else "fails", section="theory"))
+            f"ratio within ±{100 * TRANSITION_TOLERANCE:g}%", "holds" if tr["agrees"] else "fails", section="theory",
+            predicted_value=_as_float(tr["predicted"]), measured_value=_as_float(tr["measured"]),
+            tolerance_value=TRANSITION_TOLERANCE))
     return rows
 
 
@@ -377,7 +425,8 @@ def bisection_claims(dataset: str, stability_map: pd.DataFrame) -> list[dict]:
         f"bisection on SE runs: largest deviation {100 * rel.max():.3f}% (b={int(worst.batch)}, "
         f"β={worst.momentum:g}: {worst.lr_critical_se_bisection:.4f} vs {worst.lr_critical:.4f})",
         f"≤ {100 * BISECTION_TOLERANCE:.1f}%", "holds" if rel.max() <= BISECTION_TOLERANCE else "fails",
-        section="theory")]
+        section="theory", predicted_value=worst.lr_critical, measured_value=worst.lr_critical_se_bisection,
+        tolerance_value=BISECTION_TOLERANCE)]
 
 
 def dataset_claims(dataset: str, meta: dict, fit: dict, theory: dict, curves: pd.DataFrame,

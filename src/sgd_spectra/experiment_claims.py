@@ -47,7 +47,8 @@ def loss_map_claims(dataset: str, table: pd.DataFrame, fit: dict, tau: float = 1
                     zip(per_beta.momentum, per_beta.lr_critical_exact, predicted))
         + f"; worst {off.iloc[worst]:+.2f} cells at β = {per_beta.momentum.iloc[worst]:.2f}",
         f"≤ {BOUNDARY_CELLS} grid cell (Δα = {cell:.3g})", "holds" if np.abs(off).max() <= BOUNDARY_CELLS else "fails",
-        section="experiments")]
+        section="experiments", predicted_value=predicted.iloc[worst],
+        measured_value=per_beta.lr_critical_exact.iloc[worst], tolerance_value=BOUNDARY_CELLS * cell)]
     noise = fit["phase"] == "noise-dominated"
     from .experiments import loss_map_optimum
 
@@ -78,7 +79,8 @@ def hyperparameter_claims(optima: pd.DataFrame, steps: int, n_samples: int) -> l
             f"α_opt = {r.lr_printed:g} (N = 10⁴, b = 1, T = 10⁴, β = 0)",
             f"α_opt = {r.lr_opt:.4f} ({100 * rel:+.1f}%) by SE simulation, N = {n_samples}, T = {steps}",
             f"± {100 * PRINTED_LR_TOLERANCE:.0f}%", "holds" if abs(rel) <= PRINTED_LR_TOLERANCE else "fails",
-            section="experiments"))
+            section="experiments", predicted_value=r.lr_printed, measured_value=r.lr_opt,
+            tolerance_value=PRINTED_LR_TOLERANCE))
     mom = optima[optima.scan == "momentum"]
     if len(mom):
         rows += momentum_claims(mom)
@@ -152,12 +154,14 @@ def critical_lr_claims(dataset: str, table: pd.DataFrame, tau: float = 1.0, tau_
     how = table.measured_by.iloc[0] if "measured_by" in table else "measured"
     detail = "; ".join(f"b={b}, β={m:g}: {r.measured:.4f} vs {r.predicted:.4f} ({100 * r.rel:+.1f}%)"
                        for (b, m), r in g.iterrows())
+    worst = g.loc[g.rel.abs().idxmax()]
     return [claim_row(
         "critical_lr_vs_batch", "The critical learning rate grows with b as U(1) = 1 predicts, up to 2(1+β)",
         dataset, "paper §5 (batch scaling) and Figs. 12–14",
         f"α_c(b) from U(1) = 1 with τ = {tau:+g} ({tau_rule}), capped by 2(1+β)",
         f"{how}: {detail}", f"± {100 * CRITICAL_LR_TOLERANCE:.0f}% at every b < N",
-        "holds" if g.rel.abs().max() <= CRITICAL_LR_TOLERANCE else "fails", section="experiments")]
+        "holds" if g.rel.abs().max() <= CRITICAL_LR_TOLERANCE else "fails", section="experiments",
+        predicted_value=worst.predicted, measured_value=worst.measured, tolerance_value=CRITICAL_LR_TOLERANCE)]
 
 
 def near_boundary_claims(dataset: str, table: pd.DataFrame, tau: float = 1.0, tau_rule: str = "τ = +1") -> list[dict]:
@@ -232,7 +236,7 @@ def regime_claims(dataset: str, distances: pd.DataFrame, image_data: bool) -> li
         "; ".join(f"b={r.batch}: max |mean − exact| = {r.max_z:.2f} standard errors ({int(r.seeds)} seeds), "
                   f"log-distance {r.distance:.4f}" for r in exact.itertuples()),
         f"≤ {EXACT_Z_TOLERANCE:g} standard errors", "holds" if z <= EXACT_Z_TOLERANCE else "fails",
-        section="experiments"))
+        section="experiments", measured_value=z, tolerance_value=EXACT_Z_TOLERANCE))
     se = distances[distances.regime == "se"]
     detail = []
     for b, part in se.groupby("batch"):
@@ -251,7 +255,7 @@ def regime_claims(dataset: str, distances: pd.DataFrame, image_data: bool) -> li
         "regime_best_tau", "SE with τ = +1 tracks sampled SGD best at small batch size", dataset,
         "paper §4 and Figs. 1, 7 (MNIST: τ = +1)", prediction,
         "mean |log L_SE − log L_lin| (best first): " + "; ".join(detail), "ranking", verdict,
-        section="experiments"))
+        section="experiments", predicted_value=1.0, measured_value=best.tau))
     large = se[se.batch == se.batch.max()]
     if se.batch.nunique() > 1 and (large.tau.abs() == 1.0).any():
         pm1 = large[large.tau.abs() == 1.0]
@@ -261,7 +265,7 @@ def regime_claims(dataset: str, distances: pd.DataFrame, image_data: bool) -> li
             f"mean |log L_SE − log L_lin| ≤ {LOG_DISTANCE_TOLERANCE:g} for τ = ±1 at b = {int(large.batch.iloc[0])}",
             ", ".join(f"τ={r.tau:+g}: {r.distance:.4f}" for r in pm1.itertuples()),
             f"≤ {LOG_DISTANCE_TOLERANCE:g}", "holds" if worst <= LOG_DISTANCE_TOLERANCE else "fails",
-            section="experiments"))
+            section="experiments", measured_value=worst, tolerance_value=LOG_DISTANCE_TOLERANCE))
     return rows
 
 
@@ -296,6 +300,7 @@ def budget_claims(dataset: str, table: pd.DataFrame, phase: str) -> list[dict]:
     else:
         verdict = "holds" if (linear.ratio.between(1 / BUDGET_RATIO_TOLERANCE, BUDGET_RATIO_TOLERANCE)).all() \
             else "fails"
+    furthest = linear.ratio.iloc[int(np.argmax(np.abs(np.log(linear.ratio.to_numpy()))))] if len(linear) else math.nan
     rows = [claim_row(
         "budget_independence", "At a fixed budget t·b the loss does not depend on b while α_eff,c ∝ b",
         dataset, "paper §6, E.5 and Fig. 5",
@@ -303,7 +308,8 @@ def budget_claims(dataset: str, table: pd.DataFrame, phase: str) -> list[dict]:
         + ("" if "signal" in phase else " (the claim is for the signal phase)"),
         f"linearised SGD, geometric-mean loss over the last half of the budget and {lin.seed.nunique()} "
         f"seeds: {detail}",
-        f"ratio within ×{BUDGET_RATIO_TOLERANCE:g}", verdict, section="experiments")]
+        f"ratio within ×{BUDGET_RATIO_TOLERANCE:g}", verdict, section="experiments",
+        predicted_value=1.0, measured_value=furthest, tolerance_value=BUDGET_RATIO_TOLERANCE)]
     if not beyond.empty:
         rows.append(claim_row(
             "budget_diminishing_returns", "Beyond the linear-scaling range larger batches need more samples",
@@ -312,7 +318,8 @@ def budget_claims(dataset: str, table: pd.DataFrame, phase: str) -> list[dict]:
             f"largest b = {beyond.index.max()}: ratio {beyond.ratio.iloc[-1]:.3f}; "
             f"largest in linear range: {per_b[per_b.linear].ratio.max():.3f}",
             "ratio larger", "holds" if beyond.ratio.iloc[-1] > per_b[per_b.linear].ratio.max() else "fails",
-            section="experiments"))
+            section="experiments", measured_value=beyond.ratio.iloc[-1],
+            tolerance_value=per_b[per_b.linear].ratio.max()))
     return rows
 
 
@@ -346,7 +353,8 @@ def fig2_optimum_claims(se_optimum: dict, maps: dict) -> list[dict]:
         f"cell {tuple(paper['se'])} of {grid} (α ≈ {lrs[paper['se'][0]]:.2f}, β ≈ {momenta[paper['se'][1]]:+.2f}); {setting}",
         f"SE optimum: cell ({se_optimum['lr_index']}, {se_optimum['momentum_index']}), α = {se_optimum['lr']:.3f}, "
         f"β = {se_optimum['momentum']:+.3f}", f"≤ {FIG2_SE_CELLS} cell per axis",
-        "holds" if off <= FIG2_SE_CELLS else "fails", section="experiments")]
+        "holds" if off <= FIG2_SE_CELLS else "fails", section="experiments", measured_value=off,
+        tolerance_value=FIG2_SE_CELLS)]
     for ds, (table, meta) in maps.items():
         if meta.get("kind") == "synthetic" and (meta.get("nu"), meta.get("kappa")) == (p["nu"], p["kappa"]):
             rows.append(_fig2_map_claim(ds, table, meta, cells, setting))

@@ -1,6 +1,16 @@
 # Stage 7: claims with verdicts, then the self-contained HTML report.
 
 NOTEBOOKS = ["spectrum", "loss_curves"]
+REPORT_PACKAGE = Path(sgd_spectra.__file__).parent / "report"
+
+
+def report_version():
+    """Hash of the report package and its template, CSS and script: editing any of them rebuilds
+    the page (code_version only hashes modules)."""
+    digest = hashlib.sha1(code_version(*(f"report/{p.stem}" for p in sorted(REPORT_PACKAGE.glob("*.py")))).encode())
+    for path in sorted((REPORT_PACKAGE.parent / "templates" / "report").iterdir()):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 rule claims:
@@ -67,7 +77,7 @@ rule report:
     output:
         html="report/index.html",
     params:
-        code=code_version("report"),
+        code=report_version(),
         config=config,
         default_config=DEFAULT_CONFIG,
         datasets=DATASETS,

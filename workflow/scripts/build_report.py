@@ -3,7 +3,7 @@ import shutil
 from pathlib import Path
 
 from sgd_spectra.io import redirect_log
-from sgd_spectra.report import build_report
+from sgd_spectra.report import ReportInputs, build_report
 
 redirect_log(snakemake.log[0])
 inp, params = snakemake.input, snakemake.params
@@ -37,13 +37,7 @@ for p in inp.notebooks:                   # results/notebooks/{dataset}_{noteboo
             if Path(p).name == f"{d}_{nb}.html":
                 notebooks[d][nb] = link
 
-theory_notebook = copy_notebook(inp.theory_notebook)
-experiment_notebooks = {Path(p).stem: copy_notebook(p) for p in inp.experiment_notebooks}
-companion_figures = dict(zip(params.companions, inp.companion_figures))
-companion_notebooks = {s: copy_notebook(p) for s, p in zip(params.companions, inp.companion_notebooks)}
-
-build_report(
-    out,
+build_report(out, ReportInputs(
     config=dict(params.config),
     datasets=datasets,
     data=by_dataset(inp.data, ".json"),
@@ -56,11 +50,11 @@ build_report(
     spectra=by_dataset(inp.spectra, ".npz"),
     benchmarks_dir=Path(inp.fits[0]).parents[1] / "benchmarks",
     theory_figures={Path(p).stem: p for p in inp.theory_figures},
-    theory_notebook=theory_notebook,
+    theory_notebook=copy_notebook(inp.theory_notebook),
     default_config=params.default_config,
     experiment_figures={Path(p).stem: p for p in inp.experiment_figures},
-    experiment_notebooks=experiment_notebooks,
-    companion_figures=companion_figures,
-    companion_notebooks=companion_notebooks,
-)
+    experiment_notebooks={Path(p).stem: copy_notebook(p) for p in inp.experiment_notebooks},
+    companion_figures=dict(zip(params.companions, inp.companion_figures)),
+    companion_notebooks={s: copy_notebook(p) for s, p in zip(params.companions, inp.companion_notebooks)},
+))
 print(f"wrote {out}")

@@ -4,7 +4,7 @@ Each dataset's SE parameter tau is fixed first (claims.a_priori_tau), then every
 needs one is judged against it."""
 import pandas as pd
 
-from sgd_spectra.claims import CLAIM_COLUMNS, a_priori_tau, data_modality, dataset_claims
+from sgd_spectra.claims import CLAIM_COLUMNS, NUMERIC_COLUMNS, a_priori_tau, data_modality, dataset_claims
 from sgd_spectra.experiment_claims import (budget_claims, critical_lr_claims, fig2_optimum_claims, hyperparameter_claims,
                                            loss_map_claims, near_boundary_claims, regime_claims, tau_claims)
 from sgd_spectra.experiments import regime_distances
@@ -44,5 +44,7 @@ extra += phase_asymptotics_claims(read_json(inp.asymptotics))
 extra += hyperparameter_claims(pd.read_csv(inp.optima), par.hyper_steps, par.hyper_n_samples)
 companions = [pd.read_csv(path, keep_default_na=False) for path in inp.companions]
 claims = pd.concat(tables + [pd.DataFrame(extra, columns=CLAIM_COLUMNS)] + companions, ignore_index=True)
+# the companions' tables were read as text: their numeric columns become numbers again (nan if none)
+claims[list(NUMERIC_COLUMNS)] = claims[list(NUMERIC_COLUMNS)].apply(pd.to_numeric, errors="coerce")
 print(claims[["dataset", "claim_id", "kind", "verdict"]].to_string())
 claims.to_csv(snakemake.output[0], index=False)

@@ -299,9 +299,10 @@ def width_slope(runs: pd.DataFrame, column: str) -> tuple[float, pd.Series]:
     return loglog_slope(means.index, means.to_numpy()), means
 
 
-def _row(name, claim, source, prediction, measurement, tolerance, verdict):
+def _row(name, claim, source, prediction, measurement, tolerance, verdict, **numbers):
+    """A claims row of this study; ``numbers``: the numeric columns (:func:`claim_row`)."""
     return claim_row(f"003-{name}", claim, DATASET, source, prediction, measurement, tolerance, verdict,
-                     SECTION)
+                     SECTION, **numbers)
 
 
 def _fmt_means(means: pd.Series, fmt: str = ".3g") -> str:
@@ -318,14 +319,16 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"{SOURCE}, Thm 3.1", "λ0 > 0",
         f"λ0 = {data.lambda0:.4g}, λ_max = {data.lambda_max:.4g}, max|x_iᵀx_j| = {data.max_abs_cosine:.4f} "
         f"(n = {data.n_samples})", "λ0 > 1e-8·λ_max",
-        "holds" if data.lambda0 > 1e-8 * data.lambda_max else "fails"))
+        "holds" if data.lambda0 > 1e-8 * data.lambda_max else "fails",
+        measured_value=data.lambda0, tolerance_value=1e-8 * data.lambda_max))
 
     rows.append(_row(
         "mc-closed-form",
         "H^∞_ij = x_iᵀx_j(π − arccos x_iᵀx_j)/(2π) equals E_w[x_iᵀx_j 1{wᵀx_i ≥ 0, wᵀx_j ≥ 0}].",
         f"{SOURCE}, §3 (H^∞ definition)", "max|H_MC − H^∞| ≤ 5/√N_mc",
         f"max|H_MC − H^∞| = {mc.max_abs_error:.3g} (mean {mc.mean_abs_error:.3g}) with N_mc = {int(mc.n_draws):,}",
-        f"≤ {mc.tolerance:.3g}", "holds" if mc.max_abs_error <= mc.tolerance else "fails"))
+        f"≤ {mc.tolerance:.3g}", "holds" if mc.max_abs_error <= mc.tolerance else "fails",
+        measured_value=mc.max_abs_error, tolerance_value=mc.tolerance))
 
     lo, hi = SLOPE_RANGE
     for name, column, what in [
@@ -337,7 +340,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
             name, f"{what[0].upper()}{what[1:]} decays like m^-1/2 with the width m.",
             f"{SOURCE}, Lemma 3.1–3.2 and §5", "log-log slope vs m ≈ −0.5",
             f"slope {slope:.3f}; seed means {_fmt_means(means)}",
-            f"slope ∈ [{lo}, {hi}]", "holds" if lo <= slope <= hi else "fails"))
+            f"slope ∈ [{lo}, {hi}]", "holds" if lo <= slope <= hi else "fails",
+            predicted_value=-0.5, measured_value=slope))
 
     deviation = runs.groupby("width")["curve_deviation"].mean()
     deviation_h0 = runs.groupby("width")["curve_deviation_h0"].mean()
@@ -361,7 +365,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
         f"{at_check}; seed means {_fmt_means(deviation)} (decreasing: {decreasing}); with each run's own "
         f"H(0) instead of H^∞: {_fmt_means(deviation_h0)}",
-        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict))
+        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict,
+        measured_value=deviation.get(check_width), tolerance_value=CURVE_DEVIATION_TOLERANCE))
 
     deviation_initial = runs.groupby("width")["curve_deviation_initial"].mean()
     decreasing_initial = bool(np.all(np.diff(deviation_initial.to_numpy()) < 0))
@@ -378,7 +383,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"seed-mean sup_k |loss_k − prediction_k| / loss_0 over k = 0..{params['n_steps']} < "
         f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
         f"{at_check}; seed means {_fmt_means(deviation_initial)} (decreasing: {decreasing_initial})",
-        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict))
+        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict,
+        measured_value=deviation_initial.get(check_width), tolerance_value=CURVE_DEVIATION_TOLERANCE))
 
     wide = runs[runs.width >= params["bound_min_width"]]
     violations = runs.groupby("width")["bound_violations"].sum()
@@ -392,7 +398,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"no violating step for m ≥ {params['bound_min_width']} (all seeds, k = 0..{params['n_steps']}, "
         f"η = 1/λ_max = {data.eta:.3g})",
         f"violating steps per width (summed over seeds): {_fmt_means(violations, 'd')}",
-        "0 violations", verdict))
+        "0 violations", verdict,
+        measured_value=int(wide.bound_violations.sum()) if len(wide) else None, tolerance_value=0))
 
     ratio = runs.max_movement / runs.r_prime
     rows.append(_row(
@@ -400,7 +407,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"{SOURCE}, Thm 4.1 / Lemma 3.3", "max_r ‖w_r(K) − w_r(0)‖ ≤ R' for every run",
         f"max over runs of movement/R' = {ratio.max():.3g}; movement {_fmt_means(runs.groupby('width').max_movement.mean())}"
         f", R' {_fmt_means(runs.groupby('width').r_prime.mean())}",
-        "ratio ≤ 1", "holds" if bool((ratio <= 1).all()) else "fails"))
+        "ratio ≤ 1", "holds" if bool((ratio <= 1).all()) else "fails",
+        measured_value=ratio.max(), tolerance_value=1.0))
 
     held = violations[violations == 0]
     smallest = int(held.index.min()) if len(held) else None
@@ -414,5 +422,6 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"smallest tested width with the bound at every step for every seed: "
         f"{smallest if smallest is not None else 'none'} (tested {', '.join(map(str, violations.index))})",
         "some tested width ≪ theory width satisfies the bound",
-        "inconclusive" if smallest is None else ("holds" if smallest < data.theory_width else "fails")))
+        "inconclusive" if smallest is None else ("holds" if smallest < data.theory_width else "fails"),
+        predicted_value=data.theory_width, measured_value=smallest))
     return rows

@@ -531,7 +531,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"period-2: {list(near.is_period2)}; half-amplitude {_fmt(near.measured_half_amplitude)}; "
         f"relative error {_fmt(rel, 3)}",
         f"period-2 (|x_T−x_(T−2)|<{PERIOD_TOL:g}, |x_T−x_(T−1)|>{MIN_SWING:g}) and within "
-        f"{100 * LEADING_ORDER_REL_TOL:g}% for η−2 ≤ {LEADING_ORDER_MAX_OVERSHOOT}", verdict, SECTION))
+        f"{100 * LEADING_ORDER_REL_TOL:g}% for η−2 ≤ {LEADING_ORDER_MAX_OVERSHOOT}", verdict, SECTION,
+        measured_value=rel.max() if len(rel) else None, tolerance_value=LEADING_ORDER_REL_TOL))
 
     gap = (log_cosh.measured_half_amplitude - log_cosh.exact_half_amplitude).abs()
     verdict = ("inconclusive" if log_cosh.empty else
@@ -541,7 +542,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         "The log cosh 2-cycle is ±x* with x* = (η/2) tanh x* for every tested η > 2.", dataset_1d, source_condition,
         f"x* = {_fmt(log_cosh.exact_half_amplitude, 10)} at η = {_fmt(log_cosh.eta)}",
         f"period-2: {list(log_cosh.is_period2)}; max |half-amplitude − x*| = {gap.max():.2e}",
-        f"≤ {EXACT_ROOT_TOL:g}", verdict, SECTION))
+        f"≤ {EXACT_ROOT_TOL:g}", verdict, SECTION,
+        measured_value=gap.max() if len(gap) else None, tolerance_value=EXACT_ROOT_TOL))
 
     verdict = ("inconclusive" if quartic.empty else
                "holds" if bool(quartic.diverged.all() and (quartic.condition < 0).all()) else "fails")
@@ -581,7 +583,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         dataset_mf, "derived (balanced top-direction reduction, companions.md)",
         f"half-amplitude {_fmt(per_c.reduced_exact_half_amplitude, 10)} (exact 2-cycle of the reduced map)",
         f"max |measured − reduced| = {gap.max():.2e}" if not small.empty else "no c in (1, 1.05]",
-        f"≤ {MF_REDUCTION_TOL:g}", verdict, SECTION))
+        f"≤ {MF_REDUCTION_TOL:g}", verdict, SECTION,
+        measured_value=gap.max() if len(gap) else None, tolerance_value=MF_REDUCTION_TOL))
 
     large = mf[mf.c >= MF_LARGE_OVERSHOOT_MIN_C - 1e-12]
     verdict = "inconclusive" if large.empty else "holds" if bool((~large.is_period2).all()) else "fails"
@@ -600,7 +603,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         "001-mf-converges-below-threshold",
         "Below the threshold (c < 1) GD on matrix factorisation converges to a global minimum.", dataset_mf,
         "classical (η < 2/λ_max)", f"‖UVᵀ−M‖_F → 0 at c = {_fmt(below.c.unique())}",
-        f"final ‖UVᵀ−M‖_F = {_fmt(below.residual_norm, 3)}", f"< {CONVERGED_TOL:g}", verdict, SECTION))
+        f"final ‖UVᵀ−M‖_F = {_fmt(below.residual_norm, 3)}", f"< {CONVERGED_TOL:g}", verdict, SECTION,
+        measured_value=below.residual_norm.max() if len(below) else None, tolerance_value=CONVERGED_TOL))
 
     sharp = tables["sharpness"]
     done = sharp[sharp.converged]
@@ -620,5 +624,6 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         f"from λ_max(0)·η/2 in [{(done.initial_sharpness / done.threshold).min():.3g}, "
         f"{(done.initial_sharpness / done.threshold).max():.3g}]; max final λ_max/(2/η) = {excess.max():.4f}"
         if not done.empty else f"0/{len(sharp)} runs converged",
-        f"λ_max ≤ (2/η)(1+{SHARPNESS_SLACK:g})", verdict, SECTION))
+        f"λ_max ≤ (2/η)(1+{SHARPNESS_SLACK:g})", verdict, SECTION,
+        measured_value=excess.max() if len(excess) else None, tolerance_value=1 + SHARPNESS_SLACK))
     return rows

@@ -390,6 +390,12 @@ def _slope_text(steps, slopes) -> str:
     return ", ".join(f"t={t}: {s:.3f}" for t, s in zip(steps, slopes))
 
 
+def _furthest(values, target: float) -> float:
+    """The value furthest from ``target`` (the one that decides an "every value" verdict); nan if none."""
+    finite = [v for v in values if np.isfinite(v)]
+    return max(finite, key=lambda v: abs(v - target)) if finite else float("nan")
+
+
 def grf_claims(costs: pd.DataFrame, limit: pd.DataFrame, params: dict) -> list[dict]:
     rows = []
     dims = sorted(costs.dim.unique())
@@ -406,7 +412,8 @@ def grf_claims(costs: pd.DataFrame, limit: pd.DataFrame, params: dict) -> list[d
             "log-log slope of std(f(x_t)/N) vs N ≈ −0.5",
             f"slopes over N ∈ {{{', '.join(map(str, dims))}}} ({params['grf_seeds']} seeds): "
             + _slope_text(steps, slopes),
-            f"every slope in [{lo}, {hi}]", _in_range(slopes, lo, hi), SECTION))
+            f"every slope in [{lo}, {hi}]", _in_range(slopes, lo, hi), SECTION,
+            predicted_value=-0.5, measured_value=_furthest(slopes, -0.5)))
         merged = spread.merge(limit[limit.algorithm == name], on="step")
         z_all.append(merged.assign(algorithm=name,
                                    z=(merged["mean"] - merged.cost_limit) / (merged["std"] / np.sqrt(merged.n_seeds))))
@@ -420,7 +427,8 @@ def grf_claims(costs: pd.DataFrame, limit: pd.DataFrame, params: dict) -> list[d
         f"mean f(x_t)/N = limit, e.g. t={int(worst.step)}: {worst.cost_limit:.5f}",
         f"max |z| = {abs(worst.z):.2f} over {len(z)} (algorithm, N, t) cells, at {worst.algorithm}, "
         f"N={int(worst.dim)}, t={int(worst.step)} (mean {worst['mean']:.5f})",
-        f"max |z| < {MAX_ABS_Z:g}", "holds" if abs(worst.z) < MAX_ABS_Z else "fails", SECTION))
+        f"max |z| < {MAX_ABS_Z:g}", "holds" if abs(worst.z) < MAX_ABS_Z else "fails", SECTION,
+        measured_value=abs(worst.z), tolerance_value=MAX_ABS_Z))
     return rows
 
 
@@ -438,7 +446,8 @@ def mlp_claims(losses: pd.DataFrame, prediction: pd.DataFrame, params: dict) -> 
         "log-log slope of std(L_t) vs width ≈ −0.5",
         f"slopes over m ∈ {{{', '.join(map(str, widths))}}} ({params['mlp_seeds']} seeds): "
         + _slope_text(steps, centred_slopes),
-        f"every slope in [{lo}, {hi}]", _in_range(centred_slopes, lo, hi), SECTION))
+        f"every slope in [{lo}, {hi}]", _in_range(centred_slopes, lo, hi), SECTION,
+        predicted_value=-0.5, measured_value=_furthest(centred_slopes, -0.5)))
 
     wide = spreads["centred"][spreads["centred"].width >= params["mlp_match_min_width"]]
     merged = wide.merge(prediction[prediction.init == "centred"], on="step")
@@ -462,7 +471,8 @@ def mlp_claims(losses: pd.DataFrame, prediction: pd.DataFrame, params: dict) -> 
             + ", ".join(f"m={w}: {100 * r:.2f}%" for w, r in per_width.items())
             + f" (worst at t={int(worst.step)}, mean {worst['mean']:.4f})",
             f"≤ {100 * MEAN_CURVE_TOLERANCE:.0f}% for m ≥ {params['mlp_match_min_width']}",
-            "holds" if per_width.max() <= MEAN_CURVE_TOLERANCE else "fails", SECTION))
+            "holds" if per_width.max() <= MEAN_CURVE_TOLERANCE else "fails", SECTION,
+            measured_value=per_width.max(), tolerance_value=MEAN_CURVE_TOLERANCE))
 
     standard_slopes = [std_slope(spreads["standard"], "width", t) for t in steps]
     verdict = ("inconclusive" if np.isnan(standard_slopes).any()
@@ -474,7 +484,8 @@ def mlp_claims(losses: pd.DataFrame, prediction: pd.DataFrame, params: dict) -> 
         "digits", SOURCE + " (network analogue; control)",
         "log-log slope of std(L_t) vs width ≈ 0",
         f"slopes over m ∈ {{{', '.join(map(str, widths))}}}: " + _slope_text(steps, standard_slopes),
-        f"|slope| < {STANDARD_MAX_ABS_SLOPE}", verdict, SECTION))
+        f"|slope| < {STANDARD_MAX_ABS_SLOPE}", verdict, SECTION,
+        predicted_value=0.0, measured_value=_furthest(standard_slopes, 0.0), tolerance_value=STANDARD_MAX_ABS_SLOPE))
     return rows
 
 

@@ -642,9 +642,9 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     dataset = str(pairs.dataset.iloc[0])
     rows = []
 
-    def row(short, claim, source, prediction, measurement, tolerance, verdict):
+    def row(short, claim, source, prediction, measurement, tolerance, verdict, **numbers):
         rows.append(claim_row(f"004-{short}", claim, dataset, f"{SOURCE}, {source}", prediction,
-                              measurement, tolerance, verdict, section=SECTION))
+                              measurement, tolerance, verdict, section=SECTION, **numbers))
 
     closed = pairs[pairs.method == "closed form"]
     for depth, grp in closed.groupby("depth"):
@@ -659,7 +659,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
             f"log-log slope {exponent:.4f} of the seed-mean over σ ∈ {{{_fmt(mean.index)}}} "
             f"(m={int(grp.width.iloc[0])}, {grp.seed.nunique()} pairs; per pair "
             f"{min(per_seed):.4f}…{max(per_seed):.4f}); excess {_fmt(mean.pair_excess)}",
-            "± 0.1", "holds" if abs(exponent - predicted) <= 0.1 else "fails")
+            "± 0.1", "holds" if abs(exponent - predicted) <= 0.1 else "fails",
+            predicted_value=predicted, measured_value=exponent, tolerance_value=0.1)
 
     # the same claim for the trained network, at two (or more) sigmas
     trained = pairs[pairs.method == "trained"]
@@ -682,7 +683,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
             f"{mean.iloc[-1]:.4g} (σ={s2:g}), ratio {ratio:.4g} ({100 * (ratio / predicted - 1):+.1f}%); "
             f"closed form on the same inits: ratio {closed_ratio:.4g}; "
             f"{trained.seed.nunique()} pair(s)",
-            "± 30%", "holds" if abs(ratio / predicted - 1) <= 0.3 else "fails")
+            "± 30%", "holds" if abs(ratio / predicted - 1) <= 0.3 else "fails",
+            predicted_value=predicted, measured_value=ratio, tolerance_value=0.3)
 
     # the pair average removes the init term; one run keeps it, growing as sigma^(L+1)
     worst_closed = closed.pair_dist_to_ker.max()
@@ -697,7 +699,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         + "; distance to the infinite-width kernel interpolator (finite-width Θ): "
         + ", ".join(f"L={d}: {v:.3f}" for d, v in inf_dist.items())
         + f"; single-run deviation rms(f − f̄_pair) at σ={closed.sigma.max():g}: {largest:.3g}",
-        "≤ 0.2", "holds" if max(worst_closed, worst_trained) <= 0.2 else "fails")
+        "≤ 0.2", "holds" if max(worst_closed, worst_trained) <= 0.2 else "fails",
+        predicted_value=0.0, measured_value=max(worst_closed, worst_trained), tolerance_value=0.2)
     slopes = {}
     for depth, grp in closed.groupby("depth"):
         mean = grp.groupby("sigma").single_run_deviation.mean()
@@ -716,11 +719,13 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         "Thm 5.1(a)", "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ = 0",
         ", ".join(f"{m}: {v:.2g}" for m, v in leak.items())
         + f" (batch {int(params['batch_size'])} for SGD)", "≤ 1e-10",
-        "holds" if leak.max() <= 1e-10 else "fails")
+        "holds" if leak.max() <= 1e-10 else "fails",
+        predicted_value=0.0, measured_value=leak.max(), tolerance_value=1e-10)
     adam_leak = adam.groupby("batch_size").leakage.min()
     row("leakage-adam", "Adam leaves the row space of J", "Thm 4.1, Example 1",
         "leakage > 0", ", ".join(f"b={b}: {v:.3f}" for b, v in adam_leak.items()), "≥ 1e-2",
-        "holds" if adam_leak.min() >= 1e-2 else "fails")
+        "holds" if adam_leak.min() >= 1e-2 else "fails",
+        measured_value=adam_leak.min(), tolerance_value=1e-2)
     tol = params["lin_tol"]
     for method, short in (("heavy ball", "hb"), ("SGD+momentum", "sgd")):
         r = opt[opt.method == method]
@@ -731,7 +736,8 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
             "Thm 3.1, Thm 5.1(a)", "‖f_test − f_GD,test‖/‖f_GD,test‖ → 0",
             f"{dist:.3g} after {int(r.steps.max())} steps (train MSE {r.train_mse.max():.2g}, "
             f"tolerance {tol:g}); test MSE {r.test_mse.mean():.4f} vs GD "
-            f"{opt[opt.method == 'GD (closed form)'].test_mse.mean():.4f}", "≤ 1e-3", verdict)
+            f"{opt[opt.method == 'GD (closed form)'].test_mse.mean():.4f}", "≤ 1e-3", verdict,
+            predicted_value=0.0, measured_value=dist, tolerance_value=1e-3)
     finished = bool((adam.train_mse < params["adam_tol"]).all())
     dist = adam.groupby("batch_size").dist_to_gd.min()
     row("adam-differs", "Adam converges to a different minimiser than GD", "Thm 4.1, Fig. 3",
@@ -739,14 +745,16 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         ", ".join(f"b={b}: {v:.3f}" for b, v in dist.items())
         + f" (train MSE ≤ {adam.train_mse.max():.2g}; test MSE "
         + ", ".join(f"b={b}: {v:.4f}" for b, v in adam.groupby("batch_size").test_mse.mean().items()) + ")",
-        "≥ 0.05", ("holds" if dist.min() >= 0.05 else "fails") if finished else "inconclusive")
+        "≥ 0.05", ("holds" if dist.min() >= 0.05 else "fails") if finished else "inconclusive",
+        measured_value=dist.min(), tolerance_value=0.05)
     n_train = int(opt[opt.method == "heavy ball"].batch_size.iloc[0])
     batch = adam[adam.batch_size < n_train]
     effect = batch.dist_to_adam_full.min() if not batch.empty else math.nan
     row("adam-batch-effect", "Adam's minimiser depends on the batch size", "Thm 5.1(b), Fig. 4",
         "‖f_Adam,b − f_Adam,full‖/‖f_GD‖ > 0",
         f"b={int(params['batch_size'])} vs full batch: {effect:.3f}", "≥ 0.02",
-        ("holds" if effect >= 0.02 else "fails") if finished and not batch.empty else "inconclusive")
+        ("holds" if effect >= 0.02 else "fails") if finished and not batch.empty else "inconclusive",
+        measured_value=effect, tolerance_value=0.02)
 
     curves = tables["loss_curves"]
     lin = curves[curves.regime == "linearised heavy ball"]
@@ -757,5 +765,6 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         "L_t = Σ_k C_k(t)/(2n) from se_loss_trajectory (γ=0) on the eigenpairs of Θ/n",
         f"max relative deviation {rel.max():.2g} over {len(lin)} recorded steps "
         f"(loss {lin.loss.max():.3g} → {lin.loss.min():.3g})", "≤ 1e-6",
-        "holds" if rel.max() <= 1e-6 else "fails")
+        "holds" if rel.max() <= 1e-6 else "fails",
+        predicted_value=0.0, measured_value=rel.max(), tolerance_value=1e-6)
     return rows
