@@ -199,3 +199,156 @@ def test_bad_files_are_one_line_and_exit_2(tmp_path, spectrum_files):
     assert code == 2 and "lengths must match" in err
     code, _, err = run(["predict", "--batch-size", "1"])
     assert code == 2 and "required" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- your own model
+
+USER_MODELS = '''
+import torch
+from torch import nn
+
+
+class TinyCNN(nn.Module):
+    """Not a model of the package: 1x6x6 images, one conv, a linear readout."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3)
+        self.readout = nn.Linear(3 * 4 * 4, 1)
+
+    def forward(self, x):
+        return self.readout(torch.tanh(self.conv(x)).flatten(1))
+
+
+def make_model():
+    return TinyCNN()
+
+
+def vector_output():
+    return nn.Sequential(nn.Flatten(), nn.Linear(36, 2))
+
+
+def broken():
+    raise RuntimeError("this factory fails")
+'''
+
+
+@pytest.fixture
+def user_model(tmp_path):
+    (tmp_path / "my_net.py").write_text(USER_MODELS)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 1, 6, 6))
+    np.savez(tmp_path / "data.npz", X=X, y=X[:, 0, 2, 3] - X[:, 0, 4, 1])
+    np.savez(tmp_path / "no_y.npz", X=X)
+    return tmp_path
+
+
+def run_in(cwd, args):
+    out = subprocess.run([sys.executable, "-m", "sgd_spectra.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return out.returncode, out.stdout, out.stderr
+
+
+def test_spectrum_of_your_own_model_then_predict(user_model):
+    code, out, err = run_in(user_model, ["spectrum", "--model", "my_net.py:make_model", "--data", "data.npz",
+                                         "--out", "spec/mine.npz"])
+    assert code == 0, err
+    assert "N = 40 samples" in out and (user_model / "spec" / "mine.pt").exists()
+    with np.load(user_model / "spec" / "mine.npz") as spec:
+        assert sorted(spec.files) == ["coefficients", "eigenvalues", "n_samples", "scale"]
+        assert spec["eigenvalues"][0] == pytest.approx(1.0) and int(spec["n_samples"]) == 40
+        lam, c = spec["eigenvalues"], spec["coefficients"]
+    code, out, err = run_in(user_model, ["predict", "--spectrum", "spec/mine.npz", "--batch-size", "8", "--lr", "0.5",
+                                         "--momentum", "0.9", "--steps", "0,10", "--json"])
+    assert code in (0, 3), err
+    result = json.loads(out)
+    assert result["n_samples"] == 40 and result["gamma"] == pytest.approx((40 - 8) / (8 * 39))
+    assert result["loss"][0]["loss"] == pytest.approx(c.sum() / 80)
+    # the same numbers from the eigenvalue and coefficient files
+    np.save(user_model / "lam.npy", lam)
+    np.save(user_model / "c.npy", c)
+    _, same, _ = run_in(user_model, ["predict", "--eigenvalues", "lam.npy", "--coefficients", "c.npy",
+                                     "--batch-size", "8", "--lr", "0.5", "--momentum", "0.9", "--steps", "0,10",
+                                     "--json"])
+    assert json.loads(same) == result
+
+
+def test_spectrum_subset_seed_and_dtype(user_model):
+    args = ["spectrum", "--model", "my_net.py:make_model", "--data", "data.npz", "--n-samples", "20", "--seed", "3",
+            "--dtype", "float32", "--memory-gb", "0.1"]
+    assert run_in(user_model, args + ["--out", "a.npz"])[0] == 0
+    assert run_in(user_model, args + ["--out", "b.npz"])[0] == 0
+    with np.load(user_model / "a.npz") as a, np.load(user_model / "b.npz") as b:
+        assert int(a["n_samples"]) == 20
+        np.testing.assert_array_equal(a["eigenvalues"], b["eigenvalues"])     # same seed, same spectrum
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "my_net.py:vector_output", "--data", "data.npz"], "one scalar per sample"),
+    (["--model", "my_net.py:broken", "--data", "data.npz"], "this factory fails"),
+    (["--model", "nowhere.py:make_model", "--data", "data.npz"], "nowhere.py"),
+    (["--model", "my_net.py:make_model", "--data", "missing.npz"], "--data file not found"),
+    (["--model", "my_net.py:make_model", "--data", "no_y.npz"], "'X' and 'y'"),
+    (["--model", "my_net.py:make_model", "--data", "data.npz", "--n-samples", "41"], "--n-samples"),
+])
+def test_spectrum_bad_input_is_one_line_and_exit_2(user_model, args, message):
+    code, out, err = run_in(user_model, ["spectrum", *args, "--out", "x.npz"])
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert not (user_model / "x.npz").exists()
+
+
+def test_spectrum_option_excludes_the_eigenvalue_files(spectrum_files, tmp_path):
+    lam_file, c_file, lam, c = spectrum_files
+    np.savez(tmp_path / "s.npz", eigenvalues=lam, coefficients=c, n_samples=len(lam))
+    setting = ["--batch-size", "10", "--lr", "0.5"]
+    code, _, err = run(["predict", "--spectrum", str(tmp_path / "s.npz"), "--eigenvalues", str(lam_file), *setting])
+    assert code == 2 and "mutually exclusive" in err
+    code, _, err = run(["predict", *setting])
+    assert code == 2 and "--spectrum" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["predict", "--spectrum", str(tmp_path / "missing.npz"), *setting])
+    assert code == 2 and "not found" in err
+    np.savez(tmp_path / "bad.npz", eigenvalues=lam)
+    code, _, err = run(["predict", "--spectrum", str(tmp_path / "bad.npz"), *setting])
+    assert code == 2 and "coefficients" in err
+    code, out, _ = run(["sweep", "--spectrum", str(tmp_path / "s.npz"), "--lrs", "0.5", "--batch-sizes", "10"])
+    assert code == 0 and len(read_sweep(out)) == 1
+    code, _, err = run(["sweep", "--eigenvalues", str(lam_file), "--lrs", "0.5", "--batch-sizes", "10"])
+    assert code == 2 and "coefficients" in err
+
+
+def test_python_api_predict_matches_the_command(spectrum_files, tmp_path, capsys):
+    lam_file, c_file, lam, c = spectrum_files
+    np.savez(tmp_path / "s.npz", eigenvalues=lam, coefficients=c, n_samples=len(lam), scale=2.0)
+    import sgd_spectra
+    result = sgd_spectra.predict(tmp_path / "s.npz", lr=0.8, momentum=0.3, batch_size=10, steps=[10, 100])
+    assert isinstance(result, sgd_spectra.Prediction) and result.torch_lr == pytest.approx(1.6)
+    main(["predict", "--spectrum", str(tmp_path / "s.npz"), "--batch-size", "10", "--lr", "0.8", "--momentum", "0.3",
+          "--steps", "10,100", "--json"])
+    expected = json.loads(capsys.readouterr().out)
+    assert result.stable == expected["stable"] and result.u1 == pytest.approx(expected["u1"], rel=1e-12)
+    assert result.loss == {p["step"]: pytest.approx(p["loss"], rel=1e-12) for p in expected["loss"]}
+    assert result.nu == pytest.approx(expected["nu"]) and result.phase == expected["phase"]
+    same = sgd_spectra.predict({"eigenvalues": lam, "coefficients": c, "n_samples": 500}, lr=0.8, momentum=0.3,
+                               batch_size=10, steps=[10, 100])
+    assert same.loss == result.loss and same.torch_lr is None
+    with pytest.raises(ValueError, match="momentum"):
+        sgd_spectra.predict(tmp_path / "s.npz", lr=0.8, momentum=1.0, batch_size=10)
+
+
+def test_api_and_spectrum_help_import_no_torch():
+    code = ("import sys\nimport sgd_spectra\nsgd_spectra.Prediction\nfrom sgd_spectra.cli import main\n"
+            "try:\n    main(['spectrum', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_spectrum_help_shows_every_default():
+    from sgd_spectra.cli import DEFAULT_MEMORY_GB
+    from sgd_spectra.ntk_generic import DEFAULT_MEMORY_GB as LIBRARY_DEFAULT
+    assert DEFAULT_MEMORY_GB == LIBRARY_DEFAULT
+    code, out, _ = run(["spectrum", "--help"])
+    options = re.split(r"\n  (?=--)", out.split("options:")[1].split("\n\n")[0])[1:]
+    assert len(options) == 8
+    for text in options:
+        assert "(default:" in text or "(required)" in text, text

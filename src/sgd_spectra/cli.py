@@ -1,7 +1,9 @@
 """``sgd-spectra``: is this learning rate / momentum / batch size safe for my spectrum, and what
 loss will I get?  (The SE theory of theory.md on a user's own eigenvalues.)
 
-``predict`` answers for one setting, ``sweep`` for a grid of settings as a CSV table."""
+``predict`` answers for one setting, ``sweep`` for a grid of settings as a CSV table, and
+``spectrum`` computes the spectrum of a user's own model on their data (the one command that
+imports torch, inside it)."""
 from __future__ import annotations
 
 import argparse
@@ -13,11 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .prediction import DEFAULT_STEPS, descending, prediction_dict, read_spectrum_file
+
 # The theory (numba, scipy.optimize) is imported inside the functions that compute, so that
 # --help, --version and bad input answer at once, without compiling or loading anything heavy.
 
 EXIT_CONVERGES, EXIT_BAD_INPUT, EXIT_DIVERGES = 0, 2, 3
-DEFAULT_STEPS = "1,10,100,1000,10000"
+#: ntk_generic.DEFAULT_MEMORY_GB, restated so that --help imports no torch (a test checks they agree)
+DEFAULT_MEMORY_GB = 2.0
 
 EPILOG = """\
 exit status: 0 when the prediction is "converges" (sweep: whenever the table was written),
@@ -27,6 +32,15 @@ non-finite numbers: JSON has none, so a number that is not finite is written as 
 cell in a sweep's CSV).  u1, v1 and a loss are always computed, and null there means infinite:
 U(1) past a pole, a diverging V(1), a loss that blew up past 1e6 L_0.  nu, kappa, phase and
 lambda_crit are null when they cannot be computed (too few modes, tau < 0)."""
+
+
+SPECTRUM_EPILOG = """\
+exit status: 0 when the spectrum was written, 2 for bad input (one line on stderr naming the
+option: a missing file, data.npz without X and y, a factory that fails, a model without one
+output per sample).
+
+then: sgd-spectra predict --spectrum OUT.npz --batch-size B --lr LR --momentum M
+(LR in units of 1/lambda_max; the torch learning rate is LR x the file's `scale`)."""
 
 
 class InputError(Exception):
@@ -88,14 +102,27 @@ def read_vector(path: str, what: str) -> np.ndarray:
 
 
 def read_spectrum(args) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Eigenvalues, coefficients (or None) and N from the options every subcommand shares."""
-    lam = read_vector(args.eigenvalues, "eigenvalues")
-    coef = read_vector(args.coefficients, "coefficients") if args.coefficients else None
+    """Eigenvalues, coefficients (or None) and N from the options every subcommand shares:
+    ``--spectrum FILE``, or ``--eigenvalues FILE [--coefficients FILE]``."""
+    if args.spectrum and (args.eigenvalues or args.coefficients):
+        raise InputError("--spectrum and --eigenvalues/--coefficients are mutually exclusive: give one")
+    if args.spectrum:
+        try:
+            found = read_spectrum_file(args.spectrum)
+        except ValueError as err:
+            raise InputError(f"--spectrum: {err}") from None
+        lam, coef, n_file = found["eigenvalues"], found["coefficients"], found["n_samples"]
+    elif args.eigenvalues:
+        lam = read_vector(args.eigenvalues, "eigenvalues")
+        coef = read_vector(args.coefficients, "coefficients") if args.coefficients else None
+        n_file = len(lam)
+    else:
+        raise InputError("give --spectrum FILE, or --eigenvalues FILE (and --coefficients FILE)")
     if coef is not None and len(coef) != len(lam):
         raise InputError(f"{len(coef)} coefficients for {len(lam)} eigenvalues: lengths must match")
     if not lam.max() > 0:
         raise InputError("eigenvalues must include a positive value")
-    n = args.n_samples if args.n_samples is not None else len(lam)
+    n = args.n_samples if args.n_samples is not None else n_file
     if n < 2:
         raise InputError(f"--n-samples must be at least 2, got {n}")
     if not math.isfinite(args.tau):
@@ -141,50 +168,6 @@ def check_batch_size(batch_size: int, n: int, option: str) -> None:
 # --------------------------------------------------------------------------------------------
 # The predictions
 # --------------------------------------------------------------------------------------------
-
-def descending(eigenvalues, coefficients):
-    """Eigenvalues largest first, and the coefficients (or None) in the same order."""
-    order = np.argsort(eigenvalues)[::-1]
-    return eigenvalues[order], (None if coefficients is None else coefficients[order])
-
-
-def predict(eigenvalues, coefficients, n_samples: int, batch_size: int, lr: float, momentum: float,
-            tau: float, steps: list[int]) -> dict:
-    """The whole prediction as a plain dict (the ``--json`` output)."""
-    from . import theory
-    from .powerlaw import fit_eigenvalue_decay, fit_tail_decay, horizon_fit_range, late_time_slope
-    lam, c = descending(eigenvalues, coefficients)
-    gamma = float(theory.batch_noise_factor(n_samples, batch_size))
-    stab = theory.stability(lam, lr, momentum, gamma, tau)
-    out = {"n_samples": n_samples, "batch_size": batch_size, "lr": lr, "momentum": momentum, "tau": tau,
-           "gamma": gamma, "lambda_max": float(lam[0]),
-           "lambda_crit": theory.critical_regularisation(lam, tau) if tau >= 0 else None,
-           "u1": stab["u1"], "lr_critical": stab["lr_critical"], "lr_noiseless_bound": stab["lr_noiseless_bound"],
-           "stable": stab["stable"], "effective_lr": stab["effective_lr"], "nu": None, "kappa": None,
-           "phase": None}
-    # the modes this run resolves over the last decade of its horizon (powerlaw module docstring)
-    try:
-        k_lo, k_hi = horizon_fit_range(lam, max(steps), stab["effective_lr"])
-    except ValueError:
-        k_lo, k_hi = 1, len(lam)
-    if len(lam) >= 4 and np.all(lam[k_lo - 1:k_hi] > 0):
-        out["nu"] = fit_eigenvalue_decay(lam, k_lo, k_hi).exponent
-    if c is not None:
-        out["v1"] = theory.v_at_one(lam, c, lr, momentum, gamma, tau, n_samples) if stab["stable"] else math.inf
-        loss, _ = theory.se_loss_trajectory(lam, c, lr, momentum, gamma, tau, steps, n_samples)
-        out["loss"] = [{"step": t, "loss": float(v)} for t, v in zip(steps, loss[0])]
-        if len(c) >= 4 and np.all(np.cumsum(c[::-1])[::-1][k_lo - 1:k_hi] > 0):
-            out["kappa"] = fit_tail_decay(c, k_lo, k_hi, n_samples=n_samples).exponent
-        if out["nu"] is not None and out["kappa"] is not None:
-            out["phase"] = theory.phase(out["nu"], out["kappa"])
-            out["late_time_slope"] = late_time_slope(out["nu"], out["kappa"])
-            out["fit_range"] = [int(k_lo), int(k_hi)]
-        if not stab["stable"]:
-            div = theory.divergence_rate(lam, c, lr, momentum, gamma, tau, n_samples)
-            if div is not None:
-                out["divergence_time"] = div["t_div"]
-    return out
-
 
 def sweep(eigenvalues, coefficients, n_samples: int, batch_sizes, lrs, momenta, tau: float,
           steps: list[int]) -> list[dict]:
@@ -256,15 +239,44 @@ def _table(result: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _add_spectrum_options(p: argparse.ArgumentParser, coefficients_required: bool) -> None:
-    p.add_argument("--eigenvalues", required=True, metavar="FILE",
-                   help="eigenvalues of K/N (.npy or one number a line)")
-    p.add_argument("--coefficients", required=coefficients_required, metavar="FILE",
-                   help="c_k = <u_k, f0(X) - y>^2, same order and format"
-                        + ("" if coefficients_required else " (default: none; then no loss, V(1), kappa or phase)"))
-    p.add_argument("--n-samples", type=int, metavar="N", help="N (default: the number of eigenvalues)")
+    p.add_argument("--spectrum", metavar="FILE",
+                   help="a spectrum .npz (eigenvalues, coefficients, n_samples), as `sgd-spectra "
+                        "spectrum` and the workflow (results/spectra/{dataset}.npz) write it (default: "
+                        "none; give it or --eigenvalues)")
+    p.add_argument("--eigenvalues", metavar="FILE",
+                   help="eigenvalues of K/N (.npy or one number a line) (default: none; give it or --spectrum)")
+    p.add_argument("--coefficients", metavar="FILE",
+                   help="c_k = <u_k, f0(X) - y>^2, same order and format, with --eigenvalues"
+                        + (" (default: none; required with --eigenvalues)" if coefficients_required
+                           else " (default: none; then no loss, V(1), kappa or phase)"))
+    p.add_argument("--n-samples", type=int, metavar="N",
+                   help="N (default: the spectrum file's n_samples, else the number of eigenvalues)")
     p.add_argument("--tau", type=float, default=1.0, help="SE parameter tau (tau_1 = 1)")
-    p.add_argument("--steps", default=DEFAULT_STEPS, metavar="LIST",
+    p.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)), metavar="LIST",
                    help="comma-separated steps at which to give the SE loss")
+
+
+def _add_spectrum_command(sub) -> None:
+    p = sub.add_parser("spectrum", help="the empirical NTK spectrum of your own model on your data (needs torch)",
+                       description="The empirical NTK of a scalar-output model on your data, its eigenvalues\n"
+                                   "(normalised so that the largest is 1) and the initial error's coefficients,\n"
+                                   "written for `sgd-spectra predict --spectrum`.",
+                       epilog=SPECTRUM_EPILOG, formatter_class=_HelpFormatter)
+    p.add_argument("--model", required=True, metavar="FACTORY",
+                   help="'my_net.py:make_model' or 'package.module:make_model', a function returning a "
+                        "torch.nn.Module with one output per sample; or a built-in kind: mlp, cnn, resnet")
+    p.add_argument("--data", required=True, metavar="FILE", help=".npz with X (N x any input shape) and y (N,)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="spectrum .npz to write; the model's state_dict goes beside it (.pt)")
+    p.add_argument("--n-samples", type=int, metavar="N", help="a random subset of N samples (default: all)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the model's initialisation (the factory runs under torch.manual_seed) and "
+                        "of the subset")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="precision of the NTK")
+    p.add_argument("--memory-gb", type=float, default=DEFAULT_MEMORY_GB,
+                   help="memory cap of the Jacobian chunks, in GB")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="where the NTK is computed (auto: a GPU when torch sees one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--momenta", default="0", metavar="LIST", help="comma-separated momenta")
     s.add_argument("--batch-sizes", required=True, metavar="LIST", help="comma-separated batch sizes")
     s.add_argument("--out", metavar="FILE", help="CSV file to write (default: standard output)")
+    _add_spectrum_command(sub)
     return parser
 
 
@@ -298,13 +311,16 @@ def run_predict(args) -> int:
     check_batch_size(args.batch_size, n, "--batch-size")
     check_lr(args.lr, "--lr")
     check_momentum(args.momentum, "--momentum")
-    result = predict(lam, coef, n, args.batch_size, args.lr, args.momentum, args.tau, parse_steps(args.steps))
+    result = prediction_dict(lam, coef, n, args.batch_size, args.lr, args.momentum, args.tau,
+                             parse_steps(args.steps))
     print(json.dumps(json_ready(result), indent=2, allow_nan=False) if args.json else _table(result))
     return EXIT_CONVERGES if result["stable"] else EXIT_DIVERGES
 
 
 def run_sweep(args) -> int:
     lam, coef, n = read_spectrum(args)
+    if coef is None:
+        raise InputError("sweep needs coefficients: give --coefficients FILE, or --spectrum FILE")
     lrs, momenta = number_list(args.lrs, "--lrs"), number_list(args.momenta, "--momenta")
     batch_sizes = number_list(args.batch_sizes, "--batch-sizes", int)
     for lr in lrs:
@@ -325,12 +341,77 @@ def run_sweep(args) -> int:
     return EXIT_CONVERGES
 
 
+BUILT_IN_KINDS = ("mlp", "cnn", "resnet")
+
+
+def read_data(path: str, n_samples: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (N x input shape) and ``y`` (N,) from an .npz, optionally a random subset of N."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"--data file not found: {path}")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        if not {"X", "y"} <= set(arrays):
+            raise InputError(f"--data {path} must hold arrays 'X' and 'y'; it holds {sorted(arrays)}")
+        X, y = np.asarray(arrays["X"], dtype=np.float64), np.asarray(arrays["y"], dtype=np.float64)
+    except InputError:
+        raise
+    except Exception as err:            # noqa: BLE001 - any parse failure is the user's input
+        raise InputError(f"cannot read --data {path}: {str(err).splitlines()[0]}") from None
+    if X.ndim < 2 or y.reshape(len(y), -1).shape[1] != 1 or len(y) != len(X):
+        raise InputError(f"--data {path}: need X of shape (N, ...) and y of shape (N,); got "
+                         f"{X.shape} and {y.shape}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise InputError(f"--data {path}: X or y contain NaN or infinite values")
+    y = y.reshape(-1)
+    if n_samples is not None:
+        if not 2 <= n_samples <= len(y):
+            raise InputError(f"--n-samples must be in [2, {len(y)}] (the samples in --data), got {n_samples}")
+        keep = np.sort(np.random.default_rng(seed).choice(len(y), size=n_samples, replace=False))
+        X, y = X[keep], y[keep]
+    return X, y
+
+
+def run_spectrum(args) -> int:
+    if not args.out.endswith(".npz"):
+        raise InputError(f"--out must end in .npz (the state_dict goes beside it as .pt), got {args.out}")
+    if not args.memory_gb > 0:
+        raise InputError(f"--memory-gb must be positive, got {args.memory_gb}")
+    X, y = read_data(args.data, args.n_samples, args.seed)
+    import torch                        # only this command needs it
+
+    from .models import ModelSpecError, build_model, resolve_device
+    from .ntk_generic import empirical_spectrum, save_spectrum
+    spec = {"kind": args.model} if args.model in BUILT_IN_KINDS else {"kind": "custom", "factory": args.model}
+    dtype = getattr(torch, args.dtype)
+    try:
+        device = resolve_device(args.device)
+        model = build_model(spec, X.shape[1:], args.seed, dtype).to(device)
+    except ModelSpecError as err:
+        raise InputError(f"--model: {err}") from None
+    try:
+        spectrum = empirical_spectrum(model, X, y, dtype=dtype, memory_gb=args.memory_gb,
+                                      progress=sys.stderr.isatty())
+        npz, pt = save_spectrum(args.out, spectrum, model)
+    except ValueError as err:           # the memory cap, an output that is not one scalar
+        raise InputError(f"--model {args.model}: {err}") from None
+    except OSError as err:
+        raise InputError(f"cannot write --out {args.out}: {err.strerror}") from None
+    n_params = sum(t.numel() for t in model.parameters() if t.requires_grad)
+    print(f"N = {spectrum.n_samples} samples, {n_params} parameters; eigenvalues of K/N normalised to "
+          f"lambda_max = 1 (scale N/lambda_max(K) = {spectrum.scale:.6g}); L0 = "
+          f"{spectrum.coefficients.sum() / (2 * spectrum.n_samples):.6g}")
+    print(f"wrote {npz} and {pt}")
+    return EXIT_CONVERGES
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"predict": run_predict, "sweep": run_sweep}[args.command](args)
+        return {"predict": run_predict, "sweep": run_sweep, "spectrum": run_spectrum}[args.command](args)
     except InputError as err:
-        print(f"sgd-spectra: error: {err}", file=sys.stderr)
+        print(f"sgd-spectra: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -8,10 +8,12 @@ name the offending key.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import Path
 
 from .datasets import FASHION_MNIST_INSTALL_HINT, TABULAR_DATASETS, find_idx_pair, tabular_n_samples
+from .pretrain import PRETRAIN_DEFAULTS
 
 #: Built-in image datasets (their kind is their name) and bundled tabular ones (kind "tabular").
 BUILTIN_DATASETS = ("digits", "fashion_mnist")
@@ -27,7 +29,15 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
 
 
+#: YAML's words for null and the booleans, as ``--config`` delivers them (text) inside a mapping.
+_YAML_WORDS = {"null": None, "~": None, "true": True, "false": False}
+
+
 def _number_or_text(value):
+    if isinstance(value, list):
+        return [_number_or_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _number_or_text(v) for k, v in value.items()}
     if not isinstance(value, str):
         return value
     for cast in (int, float):
@@ -35,20 +45,18 @@ def _number_or_text(value):
             return cast(value)
         except ValueError:
             pass
-    return value
+    return _YAML_WORDS.get(value, value)
 
 
 def coerce_command_line(config: dict) -> dict:
-    """Turn numbers that arrive as text into numbers, in place.
+    """Turn numbers (and null, true, false) that arrive as text into values, in place.
 
-    ``snakemake --config learning_rates=[0.5,1]`` delivers the list items as strings; without
-    this the schema would reject a valid command line.  Text that is not a number is left alone.
+    ``snakemake --config learning_rates=[0.5,1]`` delivers the list items as strings, and
+    ``--config "model={kind: cnn, channels: [8]}"`` every value of the mapping; without this the
+    schema would reject a valid command line.  Other text is left alone.
     """
     for key, value in config.items():
-        if isinstance(value, list):
-            config[key] = [_number_or_text(v) for v in value]
-        elif isinstance(value, str):
-            config[key] = _number_or_text(value)
+        config[key] = _number_or_text(value)
     return config
 
 
@@ -141,6 +149,7 @@ def check_config(config: dict) -> None:
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", config["n_samples"]):
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
     check_companions(config)
+    check_model(config)
     if config.get("fit_range", "auto") != "auto":
         lo, hi = config["fit_range"]
         if not lo < hi:
@@ -235,3 +244,109 @@ def sgd_settings(config: dict) -> list[dict]:
     return [{"lr": float(lr), "momentum": float(m), "batch": int(b)}
             for lr, m, b in itertools.product(config["learning_rates"], config["momenta"],
                                               config["batch_sizes"])]
+
+
+# --------------------------------------------------------------------------------------------
+# The network: the `model` section
+# --------------------------------------------------------------------------------------------
+
+#: Keys of the `model` section that say how the workflow handles the network rather than what
+#: the network is, with their defaults (the schema states the same; a test checks they agree).
+MODEL_RUN_DEFAULTS = {"pretrain": {}, "ntk_memory_gb": 2.0, "device": "cpu"}
+#: The architecture whose NTK has a closed form (sgd_spectra.ntk): the default model.
+CLOSED_FORM_MLP = {"kind": "mlp", "depth": 1, "activation": "relu", "parametrisation": "ntk"}
+#: Per-sample feature shapes of the bundled datasets (the data rule flattens images): 8x8
+#: digits, 28x28 Fashion-MNIST, diabetes' 10 features.  A test checks them against the data.
+FEATURE_SHAPES = {"digits": (64,), "fashion_mnist": (784,), "diabetes": (10,)}
+
+
+def model_spec(config: dict) -> dict:
+    """The architecture spec for :func:`sgd_spectra.models.build_model`: the `model` section
+    without its run keys; an mlp without ``model.width`` takes the top-level ``width`` (the key
+    of configs written before the `model` section existed)."""
+    spec = {k: v for k, v in (config.get("model") or {}).items() if k not in MODEL_RUN_DEFAULTS}
+    spec.setdefault("kind", "mlp")
+    if spec["kind"] == "mlp" and "width" in config:
+        spec.setdefault("width", config["width"])
+    return spec
+
+
+def model_options(config: dict) -> dict:
+    """``pretrain`` (None without pretraining, i.e. 0 epochs; else its keys with defaults filled
+    in), ``ntk_memory_gb`` and ``device``."""
+    section = config.get("model") or {}
+    options = {key: section.get(key, default) for key, default in MODEL_RUN_DEFAULTS.items()}
+    pretrain = {**PRETRAIN_DEFAULTS, **(options["pretrain"] or {})}
+    options["pretrain"] = pretrain if pretrain["epochs"] > 0 else None
+    return options
+
+
+def has_closed_form(spec: dict) -> bool:
+    """Whether the spec is the one-hidden-layer ReLU network in NTK parametrisation (any width),
+    whose NTK needs no autograd; decided without importing torch."""
+    return (set(spec) <= {*CLOSED_FORM_MLP, "width"}
+            and all(spec.get(key, value) == value for key, value in CLOSED_FORM_MLP.items()))
+
+
+def feature_shape(name: str, config: dict) -> tuple[int, ...]:
+    """Per-sample shape of a network dataset's ``X`` (a user .npz: read from its header only)."""
+    source, kind = dataset_source(name, config), dataset_kind(name, config)
+    if kind == "user":
+        return (math.prod(_npz_array_shape(config["user_datasets"][source], "images")[1:]),)
+    return FEATURE_SHAPES[source if kind == "tabular" else kind]
+
+
+def _npz_array_shape(path: str, key: str) -> tuple[int, ...]:
+    """The shape of array ``key`` in an .npz, from its header (without reading the data)."""
+    import zipfile
+
+    import numpy as np
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                           else np.lib.format.read_array_header_2_0)
+            return tuple(read_header(fh)[0])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"config key 'user_datasets': cannot read array {key!r} of {path}: {err}") from None
+
+
+def check_model(config: dict) -> None:
+    """The `model` section: pretraining fits the datasets, and a model other than the default
+    builds, gives one scalar per sample and has an NTK on a probe batch of each dataset's shape.
+    Only that last check imports torch (the default config's check stays light)."""
+    networks = [name for name in all_datasets(config) if has_network(name, config)]
+    pretrain = model_options(config)["pretrain"]
+    for name in networks if pretrain else []:
+        if dataset_kind(name, config) == "tabular":
+            rows = TABULAR_DATASETS[dataset_source(name, config)]
+            if dataset_size(name, config) + pretrain["n_samples"] > rows:
+                raise ConfigError(f"config key 'model.pretrain.n_samples': {pretrain['n_samples']} "
+                                  f"pretraining samples and the {dataset_size(name, config)} training "
+                                  f"samples of {name!r} exceed its {rows} rows (the two are disjoint)")
+    spec = model_spec(config)
+    if not networks or has_closed_form(spec):
+        return
+    for shape in dict.fromkeys(feature_shape(name, config) for name in networks):
+        where = [name for name in networks if feature_shape(name, config) == shape]
+        _probe_model(spec, shape, config.get("seed", 0), where)
+
+
+def _probe_model(spec: dict, shape: tuple, seed: int, datasets: list[str]) -> None:
+    import torch
+
+    from .models import ModelSpecError, build_model
+    from .ntk_generic import empirical_ntk
+
+    key = "model.factory" if spec.get("kind") == "custom" else "model"
+    on = f"for dataset {datasets[0]!r} (per-sample input shape {shape})"
+    try:
+        model = build_model(spec, shape, seed, torch.float32)
+    except ModelSpecError as err:
+        raise ConfigError(f"config key '{key}' {on}: {err}") from None
+    probe = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
+    try:
+        empirical_ntk(model, probe, dtype=torch.float32, memory_gb=0.5)
+    except Exception as err:   # noqa: BLE001 - any failure of user code: name the key
+        raise ConfigError(f"config key '{key}' {on}: the NTK (torch.func jacrev/vmap) fails on "
+                          f"this model: {type(err).__name__}: {err}") from None

@@ -349,3 +349,64 @@ def _channel_list(spec: dict) -> list[int]:
         raise ModelSpecError(f"spec key 'channels' must be a non-empty list of positive "
                              f"integers, got {channels!r}")
     return list(channels)
+
+
+# ----------------------------------------------------------------------------- workflow helpers
+
+
+def resolve_device(name: str = "cpu") -> torch.device:
+    """``"cpu"``, ``"cuda"`` (refused if no CUDA device is visible) or ``"auto"`` (CUDA when
+    available, else the CPU).  Checked when a job runs, not at config time: on a cluster the
+    login node that checks the config may have no GPU while the compute nodes do."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelSpecError("model key 'device' is 'cuda' but torch sees no CUDA device "
+                             "(torch.cuda.is_available() is False); use 'auto' to fall back to "
+                             "the CPU")
+    if name not in ("cpu", "cuda"):
+        raise ModelSpecError(f"model key 'device' is {name!r}; expected 'auto', 'cpu' or 'cuda'")
+    return torch.device(name)
+
+
+def flat_output(model: nn.Module) -> nn.Module:
+    """``model`` with its output flattened to shape ``(B,)``: a model may return ``(B, 1)``,
+    which a loss against targets of shape ``(B,)`` would broadcast to ``(B, B)``."""
+    return nn.Sequential(model, nn.Flatten(start_dim=0))
+
+
+#: Version of the checkpoint layout written by :func:`save_checkpoint`.
+CHECKPOINT_FORMAT = 1
+
+
+def save_checkpoint(path, model: nn.Module | None, spec: dict | None, input_shape, seed: int,
+                    pretrain: dict | None = None) -> None:
+    """Write what rebuilds exactly this network: the spec, the per-sample input shape, the seed
+    and the ``state_dict`` (moved to the CPU), with a record of the pretraining if any.
+    ``model=None`` records that a problem has no network (a synthetic kernel)."""
+    record = {"format": CHECKPOINT_FORMAT, "spec": spec, "seed": int(seed), "pretrain": pretrain,
+              "input_shape": None if input_shape is None else [int(s) for s in input_shape],
+              "state_dict": None if model is None else
+              {name: t.detach().cpu() for name, t in model.state_dict().items()}}
+    torch.save(record, path)
+
+
+def read_checkpoint(path) -> dict:
+    """The record :func:`save_checkpoint` wrote (``spec`` is None when there is no network)."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a model checkpoint of format {CHECKPOINT_FORMAT} "
+                         "(written by sgd_spectra.models.save_checkpoint)")
+    return record
+
+
+def load_model(path, dtype: torch.dtype = torch.float64,
+               device: torch.device | str = "cpu") -> nn.Module:
+    """The network saved by :func:`save_checkpoint`, rebuilt from its spec and given the saved
+    parameters (cast to ``dtype``), on ``device``."""
+    record = read_checkpoint(path)
+    if record["spec"] is None:
+        raise ValueError(f"{path}: this problem has no network (its kernel is given)")
+    model = build_model(record["spec"], record["input_shape"], record["seed"], dtype)
+    model.load_state_dict(record["state_dict"])
+    return model.to(device)

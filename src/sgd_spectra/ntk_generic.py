@@ -308,8 +308,26 @@ def model_kernel(model: nn.Module, X, dtype: torch.dtype = torch.float64,
     ReLU network (:class:`~sgd_spectra.ntk.NTKTwoLayerMLP`), :func:`empirical_ntk` otherwise."""
     if isinstance(model, NTKTwoLayerMLP):
         net = in_dtype(model, dtype)
-        return ntk_closed_form(net, torch.as_tensor(X)).to(torch.float64).numpy()
+        X = torch.as_tensor(X).to(net.weight.device)
+        return ntk_closed_form(net, X).to(torch.float64).cpu().numpy()
     return empirical_ntk(model, X, dtype=dtype, memory_gb=memory_gb, progress=progress)
+
+
+def kernel_arrays(model: nn.Module, X, y, memory_gb: float = DEFAULT_MEMORY_GB,
+                  progress: bool = False) -> dict[str, np.ndarray | float]:
+    """What the workflow's NTK stage saves in ``results/ntk/{dataset}.npz``, in float64:
+    ``kernel_over_n`` (K/N normalised so that its largest eigenvalue is 1), ``initial_error``
+    ``f0(X) - y`` and ``scale = N / lambda_max(K)``; for the closed-form network also its
+    ``weight``, ``bias`` and ``readout`` arrays (the file's layout before model checkpoints)."""
+    kernel = model_kernel(model, X, dtype=torch.float64, memory_gb=memory_gb, progress=progress)
+    kernel_over_n, scale = normalise_kernel(kernel)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    arrays = {"kernel_over_n": kernel_over_n, "initial_error": model_outputs(model, X) - y,
+              "scale": scale}
+    if isinstance(model, NTKTwoLayerMLP):
+        arrays.update({name: getattr(model, name).detach().cpu().numpy()
+                       for name in ("weight", "bias", "readout")})
+    return arrays
 
 
 def model_outputs(model: nn.Module, X, dtype: torch.dtype = torch.float64) -> np.ndarray:
@@ -365,6 +383,7 @@ def save_spectrum(path, spectrum: Spectrum, model: nn.Module) -> tuple[Path, Pat
 def load_spectrum(path) -> Spectrum:
     """The :class:`Spectrum` saved by :func:`save_spectrum` (load the state_dict with
     ``torch.load(state_dict_path(path))``)."""
-    with np.load(path) as data:
-        return Spectrum(data["eigenvalues"], data["coefficients"], float(data["scale"]),
-                        int(data["n_samples"]))
+    from sgd_spectra.prediction import read_spectrum_file   # the one reader of the format
+
+    found = read_spectrum_file(path)
+    return Spectrum(found["eigenvalues"], found["coefficients"], found["scale"], found["n_samples"])

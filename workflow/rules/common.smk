@@ -7,8 +7,8 @@ import sgd_spectra
 import yaml
 
 from sgd_spectra.config import (ConfigError, all_datasets, check_config, companion_params, dataset_size,
-                                dataset_spec, experiment_datasets, has_network, requested_size, setting_name,
-                                sgd_settings)
+                                dataset_spec, experiment_datasets, has_closed_form, has_network, model_options,
+                                model_spec, requested_size, setting_name, sgd_settings)
 
 try:
     check_config(config)
@@ -18,9 +18,11 @@ except ConfigError as err:
 DATASETS = list(config["datasets"])
 # plus the datasets only an experiment uses (e.g. fashion_mnist_1k for the loss maps)
 ALL_DATASETS = all_datasets(config)
-# the embedded default, so the report can highlight what a run changed
+# the embedded default, so the report can highlight what a run changed; with the schema's defaults
+# filled in like the run's own config (else e.g. the `model` section would always look changed)
 with open(Path(workflow.basedir) / "config.yaml") as fh:
     DEFAULT_CONFIG = yaml.safe_load(fh)
+validate(DEFAULT_CONFIG, "../schemas/config.schema.yaml")
 SETTINGS = {setting_name(**s): s for s in sgd_settings(config)}
 
 
@@ -58,6 +60,12 @@ def training_runs(wildcards):
     if "network" in regimes(wildcards.dataset):
         runs += [f"results/training/{wildcards.dataset}/network/{name}.parquet" for name in SETTINGS]
     return runs
+
+
+def pretrain_samples(wildcards):
+    """Pretraining samples the data rule sets aside for a network dataset (None: no pretraining)."""
+    pretrain = model_options(config)["pretrain"]
+    return pretrain["n_samples"] if pretrain and has_network(wildcards.dataset, config) else None
 
 
 def setting_of(wildcards):

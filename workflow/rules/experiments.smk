@@ -12,10 +12,12 @@ rule regime_comparison:
         data="results/data/{dataset}.npz",
         spectrum="results/spectra/{dataset}.npz",
         ntk="results/ntk/{dataset}.npz",
+        model="results/ntk/{dataset}.pt",
     output:
         "results/experiments/regimes/{dataset}.parquet",
     params:
-        code=code_version("experiments", "dynamics", "theory", "ntk"),
+        code=code_version("experiments", "dynamics", "theory", "ntk", "models"),
+        device=model_options(config)["device"],
         lr=config["regime_lr"],
         momentum=config["regime_momentum"],
         batch_sizes=config["regime_batch_sizes"],

@@ -8,10 +8,12 @@ rule train_network:
     input:
         data="results/data/{dataset}.npz",
         ntk="results/ntk/{dataset}.npz",
+        model="results/ntk/{dataset}.pt",
     output:
         "results/training/{dataset}/network/{setting}.parquet",
     params:
-        code=code_version("dynamics", "ntk", "theory", "io"),
+        code=code_version("dynamics", "models", "ntk", "theory", "io"),
+        device=model_options(config)["device"],
         setting=setting_of,
         steps=config["steps"],
         record_points=config["record_points"],

@@ -7,7 +7,7 @@ import torch
 from sgd_spectra.dynamics import train_network
 from sgd_spectra.experiments import regime_comparison
 from sgd_spectra.io import curves_frame, redirect_log
-from sgd_spectra.ntk import network_from_arrays
+from sgd_spectra.models import flat_output, load_model, read_checkpoint, resolve_device
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
@@ -17,15 +17,18 @@ spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)
 table = regime_comparison(spec["eigenvalues"], spec["coefficients"], ntk["kernel_over_n"], ntk["initial_error"],
                           p.lr, p.momentum, p.batch_sizes, p.taus, p.seeds, p.steps, base_seed=p.base_seed)
 frames = [table]
-if "weight" in ntk.files and p.network_seeds:
+if read_checkpoint(snakemake.input.model)["spec"] is not None and p.network_seeds:
+    device = resolve_device(p.device)
     data = np.load(snakemake.input.data)
+    X = torch.as_tensor(data["X"], dtype=torch.float32).to(device)
+    y = torch.as_tensor(data["y"], dtype=torch.float32).to(device)
     # the full-train loss costs a forward pass over all N points: log-spaced steps, not every one
     record = log_spaced_steps(p.steps, 30)
     for b in p.batch_sizes:
         for seed in range(p.network_seeds):
             # the same batch sequences as the linearised runs of the same seed
-            net = network_from_arrays(ntk["weight"], ntk["bias"], ntk["readout"], dtype=torch.float32)
-            loss, div = train_network(net, data["X"], data["y"], p.lr * float(ntk["scale"]), p.momentum, b, seed,
+            net = flat_output(load_model(snakemake.input.model, torch.float32, device))
+            loss, div = train_network(net, X, y, p.lr * float(ntk["scale"]), p.momentum, b, seed,
                                       record, base_seed=p.base_seed)
             frames.append(curves_frame(loss, record, [div], regime="network", seed=seed, lr=p.lr,
                                        momentum=p.momentum, batch=b))

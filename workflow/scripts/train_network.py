@@ -5,23 +5,26 @@ import torch
 
 from sgd_spectra.dynamics import train_network
 from sgd_spectra.io import curves_frame, redirect_log
-from sgd_spectra.ntk import network_from_arrays
+from sgd_spectra.models import flat_output, load_model, resolve_device
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p, s = snakemake.params, snakemake.params.setting
 data, ntk = np.load(snakemake.input.data), np.load(snakemake.input.ntk)
+device = resolve_device(p.device)
+# float32 as in the paper's training scripts (4x faster than float64 on CPU)
+X = torch.as_tensor(data["X"], dtype=torch.float32).to(device)
+y = torch.as_tensor(data["y"], dtype=torch.float32).to(device)
 record = log_spaced_steps(p.steps, p.record_points)
 # the effective learning rate is in units of 1/lambda_max of the normalised kernel
 torch_lr = s["lr"] * float(ntk["scale"])
-print(f"setting {s}, torch lr = {torch_lr:.6g}")
+print(f"setting {s}, torch lr = {torch_lr:.6g}, on {device}")
 frames = []
 for seed in range(p.n_seeds):
-    # float32 as in the paper's training scripts (4x faster than float64 on CPU); the saved
-    # float64 initial parameters are the same network the kernel was computed from
-    net = network_from_arrays(ntk["weight"], ntk["bias"], ntk["readout"], dtype=torch.float32)
-    loss, diverged_at = train_network(net, data["X"], data["y"], torch_lr, s["momentum"], s["batch"],
+    # the network the kernel was computed from (its saved parameters, rounded to float32)
+    net = flat_output(load_model(snakemake.input.model, torch.float32, device))
+    loss, diverged_at = train_network(net, X, y, torch_lr, s["momentum"], s["batch"],
                                       seed, record, base_seed=p.base_seed, progress=True)
     print(f"seed {seed}: final loss {loss[-1]:.4g}, diverged at {diverged_at}")
     frames.append(curves_frame(loss, record, [diverged_at], dataset=snakemake.wildcards.dataset,
