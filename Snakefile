@@ -1,10 +1,22 @@
 # sgd-spectra: tangent-kernel spectrum -> SGD theory -> real training -> figures -> HTML report.
 # Stages, in DAG order, live in workflow/rules/; the math lives in src/sgd_spectra/.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 configfile: "config.yaml"
+
+# The software of every job: the image built from envs/Dockerfile or envs/sgd-spectra.def, which
+# installs the hashed pins of envs/requirements.lock (see docs/container.md). Used only with
+# `--software-deployment-method apptainer` (or `--sdm apptainer`); a plain `snakemake --cores 2`
+# ignores it and runs in the current Python environment. No image is published, so the default
+# is a local SIF next to the definitions, built with
+#   apptainer build envs/sgd-spectra.sif envs/sgd-spectra.def
+# SGD_SPECTRA_IMAGE overrides it: another path (e.g. a SIF on the cluster's shared file system)
+# or a registry URI such as docker://<registry>/<you>/sgd-spectra:0.1.0 after pushing your image.
+container: os.environ.get("SGD_SPECTRA_IMAGE", os.path.join(workflow.basedir, "envs", "sgd-spectra.sif"))
 
 from sgd_spectra.config import coerce_command_line
 
