@@ -77,7 +77,7 @@ rule report:
     output:
         html="report/index.html",
     params:
-        code=report_version(),
+        code=REPORT_VERSION,
         config=config,
         default_config=DEFAULT_CONFIG,
         datasets=DATASETS,
