@@ -36,6 +36,7 @@ include: "workflow/rules/experiments.smk"
 include: "workflow/rules/asymptotics.smk"
 include: "workflow/rules/tau_analysis.smk"
 include: "workflow/rules/companions.smk"
+include: "workflow/rules/deep_kernels.smk"
 include: "workflow/rules/report.smk"
 
 

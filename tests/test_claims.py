@@ -268,3 +268,29 @@ def test_fig2_optimum_claims_fail_off_the_printed_cells():
     assert coarse[1]["verdict"] == "inconclusive" and "T = 2000" in coarse[1]["measurement"]
     other = dict(meta, kappa=0.75)          # a map of another problem is not compared
     assert len(ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21)), other)})) == 1
+
+
+def deep_summary(error=0.05, converged=True):
+    return {"model": "cnn", "dataset": "digits", "tau": 1.0, "steps": 100, "lr": 1.0, "momentum": 0.0, "batch": 10,
+            "seeds": 5, "lr_critical_setting": 1.9, "tracking_error": error, "linearized_converged": converged,
+            "loss_final_se": 0.2, "loss_final_linearized": 0.21, "loss0": 0.5}
+
+
+def test_deep_kernel_tracking_claim_fails_when_se_misses():
+    assert verdicts(ec.deep_kernel_claims(deep_summary(0.05), critical_table(0.5, 0.51, 0.8)))[
+        "deep_se_tracks_linearized"] == "holds"
+    assert verdicts(ec.deep_kernel_claims(deep_summary(0.3), critical_table(0.5, 0.51, 0.8)))[
+        "deep_se_tracks_linearized"] == "fails"
+    assert verdicts(ec.deep_kernel_claims(deep_summary(0.05, converged=False), critical_table(0.5, 0.51, 0.8)))[
+        "deep_se_tracks_linearized"] == "inconclusive"
+
+
+def test_deep_kernel_critical_lr_claim_fails_when_the_prediction_misses():
+    rows = ec.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.51, 0.8))
+    assert verdicts(rows)["deep_critical_lr_vs_batch"] == "holds"
+    row = next(r for r in rows if r["claim_id"] == "deep_critical_lr_vs_batch")
+    assert np.isfinite([row["predicted_value"], row["measured_value"], row["tolerance_value"]]).all()
+    assert row["section"] == ec.DEEP_KERNEL_SECTION and row["dataset"] == "cnn on digits"
+    # U(1) = 1 with tau = +1 predicts 0.8 where the exact second moments give 0.5
+    assert verdicts(ec.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.8, 0.5)))[
+        "deep_critical_lr_vs_batch"] == "fails"

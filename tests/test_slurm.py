@@ -88,20 +88,36 @@ def slurm_run(cluster, tmp_path_factory):
     return work, first, second, finished
 
 
+# rules profiles/slurm leaves on the driver (common.smk's localrules)
+LOCAL_RULES = {"collect_curves", "notebook_html", "claims", "report"}
+
+
 def test_jobs_went_through_slurm(slurm_run):
     work, first, second, _ = slurm_run
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", first + second)
-    assert len(submitted) >= 20, "expected every job of the tiny DAG to be submitted with sbatch"
     ids = {int(j) for j, _ in submitted}
     assert len(ids) == len(submitted), "SLURM job ids must be distinct"
     # SLURM's own per-job logs exist where the profile puts them, and squeue still knows the jobs
     logs = [Path(p) for _, p in submitted]
     assert all(p.is_relative_to(work / "logs" / "slurm") for p in logs)
-    # a job cancelled by the interruption may leave no log: at most those in flight then
-    in_flight = len(re.findall(r"submitted with SLURM jobid", first)) - len(re.findall(r"^Finished jobid", first, flags=re.M))
-    assert sum(p.exists() for p in logs) >= len(logs) - max(in_flight, 0)
+    # a job cancelled by the interruption may leave no log; every job of the resumed run has one
+    resumed = [Path(p) for _, p in re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)", second)]
+    assert resumed and all(p.exists() for p in resumed)
     known = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i"], capture_output=True, text=True).stdout
     assert ids & {int(x) for x in known.split()}, "squeue does not know the submitted job ids"
+    # every job ran inside a SLURM job (its rule in a SLURM log), except the local rules, which
+    # ran in the driver and nowhere else
+    planned = set(re.findall(r"^\s*rule (\w+):", first + second, flags=re.M))
+    in_slurm = set(re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in logs if p.exists()), flags=re.M))
+    local = set(re.findall(r"^\s*localrule (\w+):", first + second, flags=re.M))
+    assert planned - LOCAL_RULES <= in_slurm, f"jobs that ran outside SLURM: {planned - LOCAL_RULES - in_slurm}"
+    assert LOCAL_RULES <= local and not local & in_slurm
+    # grouped: a few sbatch calls for the tiny DAG's ~40 cluster jobs, even counting the resubmission
+    # of the groups the interruption cancelled
+    not_cluster = "|".join(LOCAL_RULES | {"all"})
+    jobs = len(re.findall(rf"^Finished jobid: \d+ \(Rule: (?!(?:{not_cluster})\))", first + second, flags=re.M))
+    assert 4 <= len(submitted) <= jobs / 2, f"{len(submitted)} sbatch calls for {jobs} jobs"
+    assert re.search(r"[Ee]fficiency report|job data", second), "the profile asks for the efficiency report"
     assert (work / "report" / "index.html").exists()
 
 
@@ -127,16 +143,33 @@ def test_slurm_results_equal_a_local_run(slurm_run, local_run):
     np.testing.assert_allclose(a["eigenvalues"], b["eigenvalues"], rtol=1e-12, atol=1e-15)
 
 
+def requested(slurm_jobid: str) -> tuple[int, int]:
+    """Memory (MB) and time limit (minutes) SLURM granted a job, from squeue (which keeps
+    finished jobs for MinJobAge)."""
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", slurm_jobid, "-o", "%m %l"], capture_output=True,
+                         text=True).stdout.split()
+    mem, limit = out                                     # e.g. 2002M, and 10:00 or 2:07:00 or 1-02:00:00
+    days, _, clock = limit.rpartition("-")
+    hours, minutes, _seconds = ([0] + [int(x) for x in clock.split(":")])[-3:]
+    mb = int(mem[:-1]) if mem.endswith("M") else round(float(mem[:-1]) * 1024)
+    return mb, (int(days or 0) * 24 + hours) * 60 + minutes
+
+
 def test_failing_job_is_retried_then_reported_with_its_log(cluster, tmp_path):
     _copy_workflow(tmp_path)
     broken = tmp_path / "broken.npz"
     np.savez(broken, pixels=np.zeros((10, 4)))          # no `images`/`labels`: the data rule fails
     out = run_snakemake(tmp_path, "--profile", "profiles/slurm", *FAST, "--config", "datasets=[broken]",
                         f"user_datasets={{broken: {broken}}}", "--until", "prepare_dataset", check=False)
-    attempts = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+rule_prepare_dataset\S+)\)", out)
+    # prepare_dataset is in the `dataset` group: alone here, it still goes to SLURM as a group job
+    attempts = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+(?:rule|group_dataset)_prepare_dataset\S+)\)",
+                          out)
     assert len(attempts) == 2, f"restart-times: 1 means two attempts:\n{out[-3000:]}"
-    assert "Error in rule prepare_dataset" in out
-    assert any(log in out.split("Error in rule prepare_dataset", 1)[1] for _, log in attempts) or \
-        "logs/slurm/rule_prepare_dataset" in out.split("Error in rule prepare_dataset", 1)[1]
+    # the retry asks for twice the memory and wall time (the rules scale them with `attempt`)
+    (mem1, time1), (mem2, time2) = (requested(job) for job, _ in attempts)
+    assert abs(mem2 - 2 * mem1) <= 2 and time2 == 2 * time1, f"{mem1} MB, {time1} min -> {mem2} MB, {time2} min"
+    # after the last submission: the failure, with the failed rule and the path of its SLURM log
+    report = out.split(f"submitted with SLURM jobid {attempts[-1][0]}", 1)[1]
+    assert "Error in rule prepare_dataset" in report and attempts[-1][1] in report
     failed_log = Path(attempts[-1][1])
     assert failed_log.exists() and "KeyError" in failed_log.read_text() + (tmp_path / "logs/data/broken.log").read_text()

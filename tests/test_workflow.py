@@ -170,3 +170,15 @@ def test_experiments_and_companion_studies_reach_the_report(workdir):
         section = html.split(f'id="companion-{study}"', 1)[1].split("<h3", 1)[0]
         assert "data:image/png;base64," in section and f"notebooks/companion_{study}.html" in section
         assert (workdir / "report" / "notebooks" / f"companion_{study}.html").exists()
+
+
+def test_deep_kernel_experiment_reaches_the_report(workdir):
+    """Figs. 9 and 11 in kind: one job per model kind, two claims each, a section with its figure."""
+    html = (workdir / "report" / "index.html").read_text()
+    claims = pd.read_csv(workdir / "results" / "claims.csv", keep_default_na=False)
+    rows = claims[claims.section == "deep-kernels"]
+    assert set(rows.claim_id) == {"deep_se_tracks_linearized", "deep_critical_lr_vs_batch"}
+    assert set(rows.dataset) == {f"{kind} on digits" for kind in ("mlp", "cnn", "resnet")}
+    section = html.split('<h2 id="deep-kernels">', 1)[1].split("<h2", 1)[0]
+    assert "ResNet-18" in section and "data:image/png;base64," in section
+    assert "notebooks/deep_kernels.html" in section and (workdir / "report" / "notebooks" / "deep_kernels.html").exists()

@@ -150,6 +150,7 @@ def check_config(config: dict) -> None:
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
     check_companions(config)
     check_model(config)
+    check_deep_kernels(config)
     if config.get("fit_range", "auto") != "auto":
         lo, hi = config["fit_range"]
         if not lo < hi:
@@ -210,6 +211,42 @@ def check_companions(config: dict) -> None:
             check_study_data(params)
         except Exception as err:  # the message says what is missing and how to get it
             raise ConfigError(f"config key 'companions.{name}': {err}") from None
+
+
+#: The deep-kernel experiment's config keys (``deep_kernel_<name>``) and their defaults, the
+#: schema's (a test checks they agree); :func:`deep_kernel_params` hands them to the job.
+DEEP_KERNEL_DEFAULTS = {
+    "dataset": "auto", "n_samples": 200, "pretrain_samples": 1000, "pretrain_epochs": 3, "pretrain_lr": 1e-3,
+    "lr": 1.0, "momentum": 0.0, "batch_size": 10, "steps": 1000, "seeds": 10,
+    "critical_batch_sizes": [1, 10, 100]}
+
+
+def deep_kernel_params(config: dict) -> dict:
+    """The parameters of :func:`sgd_spectra.deep_kernels.run_deep_kernel` from the config's flat
+    ``deep_kernel_*`` keys (the workflow's seed, record points and Fashion-MNIST folder added)."""
+    params = {key: config.get(f"deep_kernel_{key}", default) for key, default in DEEP_KERNEL_DEFAULTS.items()}
+    params.update(seed=config.get("seed", 0), record_points=config.get("record_points", 120),
+                  fashion_mnist_dir=config.get("fashion_mnist_dir"),
+                  pretrain_batch_size=PRETRAIN_DEFAULTS["batch_size"])
+    return params
+
+
+def check_deep_kernels(config: dict) -> None:
+    """The deep-kernel experiment (when ``deep_kernel_models`` lists any): its batches fit its N,
+    and Fashion-MNIST, when asked for by name, is installed (``auto`` falls back to digits)."""
+    if not config.get("deep_kernel_models"):
+        return
+    p = deep_kernel_params(config)
+    if p["batch_size"] > p["n_samples"]:
+        raise ConfigError(f"config key 'deep_kernel_batch_size': batch size {p['batch_size']} exceeds "
+                          f"deep_kernel_n_samples = {p['n_samples']} (batches hold distinct points)")
+    if p["dataset"] == "fashion_mnist" and find_idx_pair(p["fashion_mnist_dir"]) is None:
+        raise ConfigError("config key 'deep_kernel_dataset': 'fashion_mnist' is asked for but its files were "
+                          "not found ('auto' falls back to digits).\n" + FASHION_MNIST_INSTALL_HINT)
+    on_digits = p["dataset"] == "digits" or (p["dataset"] == "auto" and find_idx_pair(p["fashion_mnist_dir"]) is None)
+    if on_digits and p["n_samples"] > 1700:
+        raise ConfigError(f"config key 'deep_kernel_n_samples': {p['n_samples']} is more than a class-balanced "
+                          "subset of digits (1797 images) leaves room for pretraining; use at most 1700")
 
 
 def experiment_datasets(config: dict, key: str) -> list[str]:

@@ -25,11 +25,14 @@ rule phase_asymptotics:
     benchmark:
         "results/benchmarks/phase_asymptotics/all.tsv"
     threads: 1
+    group: "experiments"
     resources:
         # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
-        mem_mb=lambda wc: 2000 + 4 * 8 * config["transition_n_samples"] ** 2 // 2**20,
-        # minutes; the default sizes take well under one (the linearised runs dominate: ~0.1 ms per seed and step)
-        runtime=lambda wc: 10 + config["transition_seeds"] * config["transition_steps"] // 10**6,
+        mem_mb=lambda wc, attempt: mem_for(attempt, config["transition_n_samples"], matrices=4),
+        # the linearised runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
+        # 100 seeds x 10^4 steps, N = 4000; README)
+        runtime=lambda wc, attempt: minutes_for(attempt, 1e-4 * config["transition_seeds"] * config["transition_steps"]
+                                                * config["transition_n_samples"] / 2000),
     script:
         "../scripts/phase_asymptotics.py"
 
@@ -53,5 +56,9 @@ rule asymptotics_figure:
     benchmark:
         "results/benchmarks/asymptotics_figure/all.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"

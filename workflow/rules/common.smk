@@ -1,5 +1,6 @@
 # Shared helpers: config checks, target lists, wildcard constraints.
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -47,6 +48,126 @@ def n_of(wildcards):
     return dataset_size(wildcards.dataset, config)
 
 
+# --- Job resources ------------------------------------------------------------------------------
+# Every rule asks for memory (mem_mb) and wall time (runtime, minutes) computed from the work it
+# does, with the helpers below, so that one config fits any N on a cluster. Snakemake passes
+# `attempt` (1, then 2, ... when the profile's restart-times resubmits a failed job): a job
+# killed for memory or time comes back with twice as much. The seconds per unit of work were
+# measured on the 2-core CI machine, busy with other work (README "The paper-scale configuration";
+# benchmarks/), which errs on the slow side.
+
+BASE_MB = 2000        # one job's Python with numpy, numba, torch and pandas loaded: about 1 GB
+FLOOR_MINUTES = 10    # start-up, imports, numba compilation, a slow shared file system
+SAFETY = 3            # wall time asked = FLOOR_MINUTES + SAFETY x the measured estimate
+MATRIX_MB = 8 / 2**20  # one float64 entry, in MB (an N x N matrix: MATRIX_MB * N**2)
+
+
+def retry_factor(attempt):
+    """Twice the memory and time on each resubmission."""
+    return 2 ** (attempt - 1)
+
+
+def mem_for(attempt, n=0, matrices=0, extra_mb=0):
+    """MB for `matrices` float64 N x N arrays and `extra_mb` more on top of BASE_MB."""
+    return math.ceil((BASE_MB + matrices * MATRIX_MB * n**2 + extra_mb) * retry_factor(attempt))
+
+
+def minutes_for(attempt, seconds=0.0, margin=SAFETY):
+    """Wall-time minutes for work estimated at `seconds`."""
+    return math.ceil((FLOOR_MINUTES + margin * seconds / 60) * retry_factor(attempt))
+
+
+def eigh_seconds(n):
+    """Dense symmetric eigendecomposition (O(N^3)): 16 s at N = 2000 (numpy eigh, 2 busy cores)."""
+    return 16 * (n / 2000) ** 3
+
+
+def exact_step_seconds(n):
+    """One step of the exact N x N second-moment recursion (two GEMMs, O(N^3)): 1.7 s at N = 3000."""
+    return 1.7 * (n / 3000) ** 3
+
+
+def exact_critical_seconds(n):
+    """One second_moment.exact_critical_lr call (O(N^3)): about 4 s at N = 1000."""
+    return 4 * (n / 1000) ** 3
+
+
+def se_seconds(mode_steps):
+    """SE recursion, fused numba kernel: 670 M mode-steps/s on one busy core (bench_theory.py)."""
+    return 1.5e-9 * mode_steps
+
+
+def linearized_seconds(run_steps, batch, n):
+    """Sampled linearised SGD, linear in runs x steps x b x N: 193 s for the loss map's
+    5000 cells x 8 seeds x 10^4 steps at b = 10, N = 1000 (bench_loss_map.py)."""
+    return 193 * run_steps * batch * n / (5000 * 8 * 10**4 * 10 * 1000)
+
+
+def network_seconds(runs, steps, batch, n, evaluations):
+    """The real network (width `width`): about 9 ms per SGD step at b = 100 (1 ms of it fixed)
+    and 0.07 s per full-loss evaluation at N = 3000, width 1000 (README table)."""
+    width = config["width"] / 1000
+    step = 1e-3 + 8e-5 * batch * width
+    return runs * (steps * step + evaluations * 0.07 * n / 3000 * width)
+
+
+def ntk_seconds(wildcards):
+    """The empirical NTK: 4.3 s closed form at N = 3000 (O(N^2)), ten times that by autograd
+    (other models; not measured), the eigvalsh that normalises it, and any pretraining
+    (epochs x samples at the network's per-sample cost)."""
+    n = n_of(wildcards)
+    if not has_network(wildcards.dataset, config):
+        return eigh_seconds(n) / 2
+    kernel = 4.3 * (n / 3000) ** 2 * (1 if has_closed_form(model_spec(config)) else 10)
+    pretrain = model_options(config)["pretrain"] or {}
+    pretraining = 0
+    if pretrain.get("epochs"):
+        steps = math.ceil(pretrain_samples(wildcards) / pretrain["batch_size"])
+        pretraining = network_seconds(pretrain["epochs"], steps, pretrain["batch_size"], 0, 0)
+    return kernel + eigh_seconds(n) / 2 + pretraining
+
+
+def ntk_memory_mb(wildcards, attempt):
+    """The kernel and its eigendecomposition's copies; plus the Jacobian's memory cap when the
+    NTK is computed by autograd (any model but the closed-form default)."""
+    extra = 0
+    if has_network(wildcards.dataset, config) and not has_closed_form(model_spec(config)):
+        extra = 1024 * model_options(config)["ntk_memory_gb"]
+    return mem_for(attempt, n_of(wildcards), matrices=3, extra_mb=extra)
+
+
+def loss_map_seconds(n):
+    """A loss map: SE for every cell, linearised SGD for every cell and seed, and the exact
+    alpha_c(beta) at each momentum (2.5 s each at N = 1000, O(N^3); bench_loss_map.py)."""
+    cells = config["map_lr_points"] * config["map_momentum_points"]
+    return (se_seconds(cells * config["map_steps"] * n)
+            + linearized_seconds(cells * config["map_seeds"] * config["map_steps"], config["map_batch_size"], n)
+            + config["map_momentum_points"] * 2.5 * (n / 1000) ** 3)
+
+
+def hyperparameter_seconds():
+    """Fig. 6's SE scans: a learning-rate scan per problem, and a momentum scan after it for the
+    momentum problems, each point hyper_steps steps on hyper_n_samples modes."""
+    points = (len(config["hyper_lr_problems"]) * config["hyper_lr_points"]
+              + len(config["hyper_momentum_problems"]) * (config["hyper_lr_points"] + config["hyper_momentum_points"]))
+    return se_seconds(points * config["hyper_n_samples"] * config["hyper_steps"])
+
+
+def notebook_mem_mb(wildcards, input, attempt):
+    """A figure notebook: the kernel plus the tables it plots."""
+    return mem_for(attempt, extra_mb=table_mb(input))
+
+
+def notebook_minutes(wildcards, attempt):
+    """papermill starts a kernel and runs the plotting cells: seconds to a minute (README)."""
+    return minutes_for(attempt, 60)
+
+
+def table_mb(input, factor=10):
+    """A job that reads tables: pandas holds about `factor` times their size on disk."""
+    return factor * input.size_mb
+
+
 def regimes(dataset):
     """Sampled-SGD regimes of a dataset: the network (image data only) and its linearisation."""
     out = ["linearized"]
@@ -63,7 +184,7 @@ def training_runs(wildcards):
 
 
 def pretrain_samples(wildcards):
-    """Pretraining samples the data rule sets aside for a network dataset (None: no pretraining)."""
+    """Pretraining samples prepare_dataset sets aside for a network dataset (None: no pretraining)."""
     pretrain = model_options(config)["pretrain"]
     return pretrain["n_samples"] if pretrain and has_network(wildcards.dataset, config) else None
 

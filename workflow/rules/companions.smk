@@ -23,9 +23,12 @@ rule companion_study:
     benchmark:
         "results/benchmarks/companion_study/{study}.tsv"
     threads: 2
+    group: "experiments"
     resources:
-        mem_mb=4000,
-        runtime=30,
+        # small networks and kernels (N <= a few hundred), about 2 GB above a job's base
+        mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=2000),
+        # not modelled per study: 3-25 min each at the paper's sizes (README), so the largest
+        runtime=lambda wc, attempt: minutes_for(attempt, 25 * 60, margin=1),
     script:
         "../scripts/companion_study.py"
 
@@ -46,5 +49,9 @@ rule companion_figure:
     benchmark:
         "results/benchmarks/companion_figure/{study}.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"

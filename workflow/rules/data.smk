@@ -17,8 +17,11 @@ rule prepare_dataset:
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     threads: 1
+    group: "dataset"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        # four float64 copies of the N (+ pretraining) images of up to 28 x 28 pixels; seconds at any N
+        mem_mb=lambda wc, attempt: mem_for(
+            attempt, extra_mb=4 * 784 * MATRIX_MB * (n_of(wc) + (pretrain_samples(wc) or 0))),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/prepare_dataset.py"

@@ -31,11 +31,17 @@ rule regime_comparison:
     benchmark:
         "results/benchmarks/regime_comparison/{dataset}.tsv"
     threads: 1
+    group: "experiments"
     resources:
-        # the exact averaged recursion holds five N x N float64 matrices
-        mem_mb=lambda wc: 2000 + 8 * 8 * n_of(wc) ** 2 // 2**20,
-        # ~10 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
-        runtime=lambda wc: 30 + config["regime_steps"] * n_of(wc) ** 3 // (3 * 10**11),
+        # the exact averaged recursion holds five N x N float64 matrices, plus work space
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=8),
+        # per batch size: the exact recursion, the network runs (30 full-loss evaluations each,
+        # log-spaced) and the sampled linearised runs
+        runtime=lambda wc, attempt: minutes_for(attempt, sum(
+            config["regime_steps"] * exact_step_seconds(n_of(wc))
+            + network_seconds(config["regime_network_seeds"], config["regime_steps"], b, n_of(wc), 30)
+            + linearized_seconds(config["regime_seeds"] * config["regime_steps"], b, n_of(wc))
+            for b in config["regime_batch_sizes"])),
     script:
         "../scripts/regime_comparison.py"
 
@@ -59,9 +65,13 @@ rule budget_curves:
     benchmark:
         "results/benchmarks/budget_curves/{dataset}.tsv"
     threads: 1
+    group: "experiments"
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
-        runtime=60,
+        # the kernel and the runs' state
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
+        # every batch size b runs samples / b steps: seeds x samples x N units of b x N per batch size
+        runtime=lambda wc, attempt: minutes_for(attempt, linearized_seconds(
+            len(config["budget_batch_sizes"]) * config["budget_seeds"] * config["budget_samples"], 1, n_of(wc))),
     script:
         "../scripts/budget_curves.py"
 
@@ -87,13 +97,14 @@ rule loss_map:
     benchmark:
         "results/benchmarks/loss_map/{dataset}.tsv"
     threads: 2
+    group: "experiments"
     resources:
         # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
-        mem_mb=lambda wc: 2000 + 6 * 8 * n_of(wc) ** 2 // 2**20,
-        # 4.8 min measured at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10)
-        # on 2 busy cores (benchmarks/bench_loss_map.py); scaled by cells x seeds x steps x b x N, x 4
-        runtime=lambda wc: 10 + 4 * 4 * config["map_lr_points"] * config["map_momentum_points"] * config["map_seeds"]
-        * config["map_steps"] * config["map_batch_size"] * n_of(wc) // (5000 * 8 * 10**4 * 10 * 1000),
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
+        # 4.8 min at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10) on 2 busy
+        # cores (benchmarks/bench_loss_map.py): SE 12 s, linearised SGD 193 s (linearized_seconds),
+        # exact alpha_c(beta) 125 s for 50 momenta (2.5 s per momentum, O(N^3))
+        runtime=lambda wc, attempt: minutes_for(attempt, loss_map_seconds(n_of(wc))),
     script:
         "../scripts/loss_map.py"
 
@@ -114,10 +125,13 @@ rule critical_lr_vs_batch:
     benchmark:
         "results/benchmarks/critical_lr_vs_batch/{dataset}.tsv"
     threads: 2
+    group: "experiments"
     resources:
         # eigenvectors, the pair weights and GEMM work space: about six N x N float64 matrices
-        mem_mb=lambda wc: 2000 + 6 * 8 * n_of(wc) ** 2 // 2**20,
-        runtime=120,
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
+        # one eigendecomposition, then one exact_critical_lr call per (batch size, momentum)
+        runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc)) + exact_critical_seconds(
+            n_of(wc)) * len(config["critical_batch_sizes"]) * len(config["critical_momenta"])),
     script:
         "../scripts/critical_lr_vs_batch.py"
 
@@ -139,9 +153,13 @@ rule stability_boundary:
     benchmark:
         "results/benchmarks/stability_boundary/{dataset}.tsv"
     threads: 1
+    group: "experiments"
     resources:
-        mem_mb=lambda wc: 2000 + 2 * 8 * n_of(wc) ** 2 // 2**20,
-        runtime=60,
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
+        # eigvalsh, then per (b, beta) at most 2 taus x 2 fractions x seeds runs (sum of b over batch sizes)
+        runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc)) / 2 + linearized_seconds(
+            4 * len(config["critical_momenta"]) * config["boundary_seeds"] * config["boundary_steps"],
+            sum(config["critical_batch_sizes"]), n_of(wc))),
     script:
         "../scripts/stability_boundary.py"
 
@@ -165,9 +183,11 @@ rule optimal_hyperparameters:
     benchmark:
         "results/benchmarks/optimal_hyperparameters/all.tsv"
     threads: 1
+    group: "experiments"
     resources:
-        mem_mb=2000,
-        runtime=60,
+        # SE on hyper_n_samples modes: an N-vector per scanned point
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        runtime=lambda wc, attempt: minutes_for(attempt, hyperparameter_seconds()),
     script:
         "../scripts/optimal_hyperparameters.py"
 
@@ -208,5 +228,9 @@ rule experiment_figures:
     benchmark:
         "results/benchmarks/experiment_figures/all.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"

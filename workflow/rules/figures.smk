@@ -20,6 +20,10 @@ rule spectrum_figure:
     benchmark:
         "results/benchmarks/spectrum_figure/{dataset}.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"
 
@@ -44,6 +48,10 @@ rule loss_curves_figure:
     benchmark:
         "results/benchmarks/loss_curves_figure/{dataset}.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"
 
@@ -75,6 +83,10 @@ rule theory_figures:
     benchmark:
         "results/benchmarks/theory_figures/all.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"
 
@@ -88,5 +100,11 @@ rule notebook_html:
         code=code_version("notebook_html"),
     log:
         "logs/figures/{name}_html.log",
+    # on a cluster: next to the driver, not a SLURM job (nbconvert takes seconds)
+    localrule: True
+    resources:
+        # nbconvert of one executed notebook
+        mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/notebook_html.py"

@@ -3,15 +3,6 @@
 # starts from exactly the network whose kernel was taken.
 
 
-def ntk_memory_mb(wildcards):
-    """The kernel and its eigendecomposition's copies; plus the Jacobian's memory cap when the
-    NTK is computed by autograd (any model but the closed-form default)."""
-    kernel = 2000 + 3 * 8 * n_of(wildcards) ** 2 // 2**20
-    if not has_network(wildcards.dataset, config) or has_closed_form(model_spec(config)):
-        return kernel
-    return kernel + int(1024 * model_options(config)["ntk_memory_gb"])
-
-
 rule empirical_ntk:
     input:
         "results/data/{dataset}.npz",
@@ -32,8 +23,9 @@ rule empirical_ntk:
     benchmark:
         "results/benchmarks/empirical_ntk/{dataset}.tsv"
     threads: 2
+    group: "dataset"
     resources:
         mem_mb=ntk_memory_mb,
-        runtime=30,
+        runtime=lambda wc, attempt: minutes_for(attempt, ntk_seconds(wc)),
     script:
         "../scripts/empirical_ntk.py"

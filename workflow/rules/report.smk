@@ -30,6 +30,8 @@ rule claims:
         trace=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
         asymptotics="results/experiments/asymptotics/summary.json",
         companions=expand("results/companions/{study}/claims.csv", study=COMPANIONS),
+        deep_kernel_summaries=expand("results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS),
+        deep_kernel_critical=expand("results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS),
     output:
         "results/claims.csv",
     params:
@@ -46,6 +48,12 @@ rule claims:
         taus=config["taus"],
     log:
         "logs/report/claims.log",
+    # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
+    localrule: True
+    resources:
+        # reads the result tables and judges the claims
+        mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/claims.py"
 
@@ -74,6 +82,9 @@ rule report:
                               "results/notebooks/asymptotics.html"],
         companion_figures=expand("results/figures/companions/{study}.png", study=COMPANIONS),
         companion_notebooks=expand("results/notebooks/companion_{study}.html", study=COMPANIONS),
+        deep_kernel_summaries=expand("results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS),
+        deep_kernel_figure=DEEP_KERNEL_FIGURE,
+        deep_kernel_notebook=DEEP_KERNEL_NOTEBOOK,
     output:
         html="report/index.html",
     params:
@@ -84,5 +95,11 @@ rule report:
         companions=COMPANIONS,
     log:
         "logs/report/report.log",
+    # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
+    localrule: True
+    resources:
+        # renders the page, figures embedded
+        mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/build_report.py"

@@ -13,9 +13,11 @@ rule kernel_spectrum:
     benchmark:
         "results/benchmarks/kernel_spectrum/{dataset}.tsv"
     threads: 2
+    group: "dataset"
     resources:
-        mem_mb=lambda wc: 2000 + 4 * 8 * n_of(wc) ** 2 // 2**20,
-        runtime=30,
+        # the kernel, its eigenvectors and eigh's work space
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=4),
+        runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc))),
     script:
         "../scripts/kernel_spectrum.py"
 
@@ -33,5 +35,10 @@ rule fit_power_laws:
     log:
         "logs/fits/{dataset}.log",
     threads: 1
+    group: "dataset"
+    resources:
+        # least squares on the N eigenvalues and coefficients: seconds at any N
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/fit_power_laws.py"

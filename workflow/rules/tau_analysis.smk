@@ -22,11 +22,13 @@ rule tau_trace_distance:
     benchmark:
         "results/benchmarks/tau_trace_distance/{dataset}.tsv"
     threads: 1
+    group: "experiments"
     resources:
         # the eigenvectors, C, J, P, the noise matrix and the three noise-basis matrices
-        mem_mb=lambda wc: 2000 + 10 * 8 * n_of(wc) ** 2 // 2**20,
-        # minutes: 4 N^3 flop per step of the exact recursion, at >= 3e10 flop/s with a margin of 10
-        runtime=lambda wc: 30 + config["trace_steps"] * n_of(wc) ** 3 // (45 * 10**9),
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=10),
+        # the exact recursion plus the noise comparison: 3.7 min for 100 steps at N = 3000 (README),
+        # i.e. 1.3 x exact_step_seconds
+        runtime=lambda wc, attempt: minutes_for(attempt, 1.3 * config["trace_steps"] * exact_step_seconds(n_of(wc))),
     script:
         "../scripts/tau_trace_distance.py"
 
@@ -48,5 +50,9 @@ rule trace_distance_figure:
     benchmark:
         "results/benchmarks/trace_distance_figure/all.tsv"
     threads: 1
+    group: "notebooks"
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
     script:
         "../scripts/run_notebook.py"

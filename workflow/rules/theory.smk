@@ -21,9 +21,12 @@ rule se_predictions:
     benchmark:
         "results/benchmarks/se_predictions/{dataset}.tsv"
     threads: 1
+    group: "dataset"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        # every setting and tau over the N modes, for `steps` and the asymptote's steps
+        runtime=lambda wc, attempt: minutes_for(attempt, se_seconds(len(SETTINGS) * len(config["taus"]) * n_of(wc)
+                                                                    * (config["steps"] + config["asymptote_steps"]))),
     script:
         "../scripts/se_predictions.py"
 
@@ -44,8 +47,11 @@ rule stability_map:
     benchmark:
         "results/benchmarks/stability_map/{dataset}.tsv"
     threads: 1
+    group: "dataset"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        # the bisection check: 4 rounds x 16 SE runs per (batch size, checked momentum)
+        runtime=lambda wc, attempt: minutes_for(attempt, se_seconds(
+            len(config["batch_sizes"]) * 2 * 64 * config["stability_check_steps"] * n_of(wc))),
     script:
         "../scripts/stability_map.py"

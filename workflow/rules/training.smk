@@ -24,9 +24,12 @@ rule train_network:
     benchmark:
         "results/benchmarks/train_network/{dataset}/{setting}.tsv"
     threads: 1
+    group: "training"
     resources:
-        mem_mb=2000,
-        runtime=60,
+        # the data and the full-loss pass's activations (N x (784 + 3 width) float64)
+        mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=(784 + 3 * config["width"]) * MATRIX_MB * n_of(wc)),
+        runtime=lambda wc, attempt: minutes_for(attempt, network_seconds(
+            config["network_seeds"], config["steps"], setting_of(wc)["batch"], n_of(wc), config["record_points"])),
     script:
         "../scripts/train_network.py"
 
@@ -48,9 +51,12 @@ rule train_linearized:
     benchmark:
         "results/benchmarks/train_linearized/{dataset}/b{batch}.tsv"
     threads: 1
+    group: "training"
     resources:
-        mem_mb=lambda wc: 1000 + 8 * n_of(wc) ** 2 // 2**20,
-        runtime=60,
+        # the N x N kernel
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=1),
+        runtime=lambda wc, attempt: minutes_for(attempt, linearized_seconds(
+            len(settings_of_batch(wc)) * config["linearized_seeds"] * config["steps"], int(wc.batch), n_of(wc))),
     script:
         "../scripts/train_linearized.py"
 
@@ -64,5 +70,11 @@ rule collect_curves:
     log:
         "logs/curves/{dataset}.log",
     threads: 1
+    # on a cluster: next to the driver, not a SLURM job (concatenating tables takes seconds)
+    localrule: True
+    resources:
+        # concatenates the runs' tables
+        mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/collect_curves.py"

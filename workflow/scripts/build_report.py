@@ -56,5 +56,8 @@ build_report(out, ReportInputs(
     experiment_notebooks={Path(p).stem: copy_notebook(p) for p in inp.experiment_notebooks},
     companion_figures=dict(zip(params.companions, inp.companion_figures)),
     companion_notebooks={s: copy_notebook(p) for s, p in zip(params.companions, inp.companion_notebooks)},
+    deep_kernel_summaries=list(inp.deep_kernel_summaries),
+    deep_kernel_figure=next(iter(inp.deep_kernel_figure), None),
+    deep_kernel_notebook=next((copy_notebook(p) for p in inp.deep_kernel_notebook), None),
 ))
 print(f"wrote {out}")

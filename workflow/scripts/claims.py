@@ -5,8 +5,9 @@ needs one is judged against it."""
 import pandas as pd
 
 from sgd_spectra.claims import CLAIM_COLUMNS, NUMERIC_COLUMNS, a_priori_tau, data_modality, dataset_claims
-from sgd_spectra.experiment_claims import (budget_claims, critical_lr_claims, fig2_optimum_claims, hyperparameter_claims,
-                                           loss_map_claims, near_boundary_claims, regime_claims, tau_claims)
+from sgd_spectra.experiment_claims import (budget_claims, critical_lr_claims, deep_kernel_claims, fig2_optimum_claims,
+                                           hyperparameter_claims, loss_map_claims, near_boundary_claims, regime_claims,
+                                           tau_claims)
 from sgd_spectra.experiments import regime_distances
 from sgd_spectra.io import read_json, redirect_log
 from sgd_spectra.noise_fit import trace_distance_claims
@@ -42,6 +43,8 @@ extra += [row for ds, path in zip(par.trace_datasets, inp.trace)
           for row in trace_distance_claims(ds, pd.read_parquet(path), metas[ds]["n_samples"])]
 extra += phase_asymptotics_claims(read_json(inp.asymptotics))
 extra += hyperparameter_claims(pd.read_csv(inp.optima), par.hyper_steps, par.hyper_n_samples)
+extra += [row for summary, critical in zip(inp.deep_kernel_summaries, inp.deep_kernel_critical)
+          for row in deep_kernel_claims(pd.read_parquet(summary).iloc[0].to_dict(), pd.read_parquet(critical))]
 companions = [pd.read_csv(path, keep_default_na=False) for path in inp.companions]
 claims = pd.concat(tables + [pd.DataFrame(extra, columns=CLAIM_COLUMNS)] + companions, ignore_index=True)
 # the companions' tables were read as text: their numeric columns become numbers again (nan if none)

@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..experiment_claims import DEEP_KERNEL_SECTION
 from ..io import read_json
 from .claims_view import ClaimView, claim_views, needing_attention, read_claims, split_claims, verdict_counts
 from .format import pm
@@ -60,6 +61,20 @@ class ReportInputs:
     experiment_notebooks: Mapping[str, str] = field(default_factory=dict)
     companion_figures: Mapping[str, PathLike] = field(default_factory=dict)
     companion_notebooks: Mapping[str, str] = field(default_factory=dict)
+    deep_kernel_summaries: list[PathLike] = field(default_factory=list)
+    deep_kernel_figure: PathLike | None = None
+    deep_kernel_notebook: str | None = None
+
+
+@dataclass
+class DeepKernelView:
+    """The deep-network section (paper Figs. 9, 11 in kind): figure, exponents table, claims."""
+    figure: PathLike | None
+    table_html: str
+    notes: list[str]
+    source: str
+    claims: list[ClaimView]
+    notebook: str | None
 
 
 @dataclass
@@ -111,6 +126,7 @@ class ReportContext:
     experiment_notebooks: Mapping[str, str]
     experiment_captions: dict[str, str]      # captions written next to their experiment's code
     companions: list[CompanionView]
+    deep_kernels: DeepKernelView | None
     provenance: Provenance
 
     @property
@@ -119,12 +135,14 @@ class ReportContext:
         return {anchor: i for i, (anchor, _) in enumerate(self.sections, start=1)}
 
 
-def section_list(has_experiments: bool, has_companions: bool) -> list[tuple[str, str]]:
+def section_list(has_experiments: bool, has_companions: bool, has_deep_kernels: bool = False) -> list[tuple[str, str]]:
     """The numbered sections of the page, optional ones only where the run has them."""
     sections = [("claims", "Claims"), ("run", "Data"), ("spectra", "Spectra and exponents"),
                 ("theory", "Theory"), ("training", "Training")]
     if has_experiments:
         sections.append(("experiments", "Experiments"))
+    if has_deep_kernels:
+        sections.append((DEEP_KERNEL_SECTION, "Deep networks (Figs. 9 and 11, in kind)"))
     if has_companions:
         sections.append(("companions", "Companion studies"))
     return sections + [("methods", "Methods and provenance")]
@@ -133,7 +151,7 @@ def section_list(has_experiments: bool, has_companions: bool) -> list[tuple[str,
 def page_anchors(datasets, companions) -> set[str]:
     """Every anchor a claim's section may link to."""
     anchors = {"claims", "checks", "run", "spectra", "theory", "training", "methods", "across", "experiments",
-               "companions"}
+               "companions", DEEP_KERNEL_SECTION}
     anchors |= {f"companion-{name}" for name in companions}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
@@ -184,6 +202,18 @@ def companion_views(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[str
             for name, figure in inputs.companion_figures.items()]
 
 
+def deep_kernel_view(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[str]) -> DeepKernelView | None:
+    from .deep_kernels import dataset_notes, exponents_table, read_summaries
+
+    summaries = read_summaries(inputs.deep_kernel_summaries)
+    if summaries.empty:
+        return None
+    return DeepKernelView(inputs.deep_kernel_figure, exponents_table(summaries), dataset_notes(summaries),
+                          "; ".join(dict.fromkeys(summaries.source)),
+                          claim_views(claims[claims.section == DEEP_KERNEL_SECTION], anchors),
+                          inputs.deep_kernel_notebook)
+
+
 def n_settings(config: dict) -> int:
     return len(config.get("learning_rates", [])) * len(config.get("momenta", [])) * len(config.get("batch_sizes", []))
 
@@ -204,9 +234,10 @@ def build_context(inputs: ReportInputs) -> ReportContext:
     claims = read_claims(inputs.claims)
     paper, checks = split_claims(claims)
     paper_views = claim_views(paper, anchors)
+    deep_kernels = deep_kernel_view(inputs, claims, anchors)
     return ReportContext(
         config=inputs.config,
-        sections=section_list(bool(inputs.experiment_figures), bool(inputs.companion_figures)),
+        sections=section_list(bool(inputs.experiment_figures), bool(inputs.companion_figures), deep_kernels is not None),
         counts=verdict_counts(paper), check_counts=verdict_counts(checks),
         attention=needing_attention(paper_views), claims=paper_views, checks=claim_views(checks, anchors),
         datasets=[dataset_view(d, inputs, infos[d], curves[d]) for d in datasets],
@@ -216,6 +247,6 @@ def build_context(inputs: ReportInputs) -> ReportContext:
         theory_figures=inputs.theory_figures, theory_notebook=inputs.theory_notebook,
         experiment_figures=inputs.experiment_figures, experiment_notebooks=inputs.experiment_notebooks,
         experiment_captions=experiment_captions(),
-        companions=companion_views(inputs, claims, anchors),
+        companions=companion_views(inputs, claims, anchors), deep_kernels=deep_kernels,
         provenance=provenance(inputs.config, inputs.default_config, inputs.repo_dir, inputs.benchmarks_dir))
 
