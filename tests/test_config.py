@@ -1,5 +1,6 @@
 """Config validation: the schema and the cross-key checks reject bad input, naming the key."""
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -395,3 +396,30 @@ def test_user_dataset_shape_is_read_from_the_file_header(tiny_config, tmp_path):
     tiny_config["model"]["input_shape"] = [1, 8, 8]
     with pytest.raises(ConfigError, match="config key 'model'.*'mine'"):
         checked(tiny_config)
+
+
+def _planned_resources(*config_args) -> dict[str, set[str]]:
+    """``snakemake -n`` on the tiny config: the resources line of each planned torch job, by
+    rule and dataset."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(ROOT),
+                          "--configfile", str(ROOT / "config" / "tiny.yaml"), *config_args],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    planned = {}
+    for block in re.split(r"\n\s*rule ", out)[1:]:              # grouped jobs are indented
+        rule = block.split(":", 1)[0]
+        dataset = re.search(r"wildcards: .*?dataset=([\w]+)", block)
+        gpu = re.search(r"resources: .*?\bgpu=(\d+)", block)
+        if dataset and gpu:
+            planned.setdefault(rule, {})[dataset.group(1)] = int(gpu.group(1))
+    return planned
+
+
+def test_torch_jobs_ask_for_a_gpu_only_with_device_cuda():
+    """`model.device: cuda` makes the NTK, network-training and regime jobs of datasets with a
+    network ask for one GPU (the SLURM plugin's `gpu` resource); synthetic datasets, and every job
+    with the default `cpu`, ask for none."""
+    cuda = _planned_resources("--config", "model={device: cuda}")
+    assert cuda["empirical_ntk"]["digits"] == 1 and cuda["empirical_ntk"]["synthetic_signal"] == 0
+    assert set(cuda["train_network"].values()) == {1}
+    default = _planned_resources()
+    assert set(default["empirical_ntk"].values()) == {0} and set(default["train_network"].values()) == {0}

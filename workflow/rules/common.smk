@@ -163,6 +163,13 @@ def notebook_minutes(wildcards, attempt):
     return minutes_for(attempt, 60)
 
 
+def gpus(wildcards):
+    """GPUs a torch job asks for: one when the network runs on CUDA (`model.device: cuda`) and the
+    dataset has a network; the SLURM plugin turns the `gpu` resource into a GPU request. None
+    otherwise, also for `auto`, which takes a GPU only where the node already has one."""
+    return int(model_options(config)["device"] == "cuda" and has_network(wildcards.dataset, config))
+
+
 def table_mb(input, factor=10):
     """A job that reads tables: pandas holds about `factor` times their size on disk."""
     return factor * input.size_mb

@@ -42,6 +42,7 @@ rule regime_comparison:
             + network_seconds(config["regime_network_seeds"], config["regime_steps"], b, n_of(wc), 30)
             + linearized_seconds(config["regime_seeds"] * config["regime_steps"], b, n_of(wc))
             for b in config["regime_batch_sizes"])),
+        gpu=gpus,
     script:
         "../scripts/regime_comparison.py"
 

@@ -27,5 +27,6 @@ rule empirical_ntk:
     resources:
         mem_mb=ntk_memory_mb,
         runtime=lambda wc, attempt: minutes_for(attempt, ntk_seconds(wc)),
+        gpu=gpus,
     script:
         "../scripts/empirical_ntk.py"

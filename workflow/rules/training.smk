@@ -30,6 +30,7 @@ rule train_network:
         mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=(784 + 3 * config["width"]) * MATRIX_MB * n_of(wc)),
         runtime=lambda wc, attempt: minutes_for(attempt, network_seconds(
             config["network_seeds"], config["steps"], setting_of(wc)["batch"], n_of(wc), config["record_points"])),
+        gpu=gpus,
     script:
         "../scripts/train_network.py"
 
