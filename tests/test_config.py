@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from snakemake.utils import validate
@@ -423,3 +424,33 @@ def test_torch_jobs_ask_for_a_gpu_only_with_device_cuda():
     assert set(cuda["train_network"].values()) == {1}
     default = _planned_resources()
     assert set(default["empirical_ntk"].values()) == {0} and set(default["train_network"].values()) == {0}
+
+
+def test_digits_size_check_agrees_with_the_loader():
+    """The config check's balanced-subset rule against the real loader on scikit-learn's digits:
+    the same N fit, for every N around the limit."""
+    from sklearn.datasets import load_digits
+
+    from sgd_spectra.config import DIGITS_CLASS_COUNTS, balanced_subset_fits
+    from sgd_spectra.datasets import balanced_subset
+
+    labels = load_digits().target
+    assert tuple(np.bincount(labels)) == DIGITS_CLASS_COUNTS
+    for n in range(1730, 1798):
+        try:
+            balanced_subset(labels, n, np.random.default_rng(0))
+            drawn = True
+        except ValueError:
+            drawn = False
+        assert balanced_subset_fits(n, DIGITS_CLASS_COUNTS) == drawn, n
+
+
+def test_too_many_digits_stop_the_run_naming_the_key(default_config):
+    checked({**copy.deepcopy(default_config), "n_samples": 1748})
+    with pytest.raises(ConfigError, match=r"config key 'n_samples'.*at most 1748"):
+        checked({**copy.deepcopy(default_config), "n_samples": 1749})
+    with pytest.raises(ConfigError, match=r"config key 'datasets entry 'digits_2k''"):
+        checked({**copy.deepcopy(default_config), "map_datasets": ["digits_2k"]})
+    pretrained = {**copy.deepcopy(default_config), "model": {"pretrain": {"epochs": 1, "n_samples": 1000}}}
+    with pytest.raises(ConfigError, match=r"config key 'n_samples'.*1000 plus 1000 for pretraining"):
+        checked(pretrained)

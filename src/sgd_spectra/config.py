@@ -131,6 +131,33 @@ def dataset_size(name: str, config: dict) -> int:
     return requested_size(name, config)
 
 
+#: scikit-learn's bundled digits, images of each class 0-9 (fixed data, 1797 in all).
+DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
+
+
+def balanced_subset_fits(n_samples: int, class_counts) -> bool:
+    """Whether :func:`sgd_spectra.datasets.balanced_subset` can draw ``n_samples`` points: each
+    class gives ``n // classes`` points, the first ``n % classes`` classes one more."""
+    per_class = [n_samples // len(class_counts) + (i < n_samples % len(class_counts))
+                 for i in range(len(class_counts))]
+    return all(want <= have for want, have in zip(per_class, class_counts))
+
+
+def _check_digits_size(name: str, config: dict) -> None:
+    """A digits dataset's N (plus the pretraining split, drawn with it) fits a class-balanced subset
+    of the 1797 images; the key named is the one that set N."""
+    pretrain = model_options(config)["pretrain"] if has_network(name, config) else None
+    n = dataset_size(name, config) + (pretrain["n_samples"] if pretrain else 0)
+    if balanced_subset_fits(n, DIGITS_CLASS_COUNTS):
+        return
+    key = f"datasets entry {name!r}" if sized_dataset(name, config)[1] else "n_samples"
+    largest = max(m for m in range(sum(DIGITS_CLASS_COUNTS) + 1) if balanced_subset_fits(m, DIGITS_CLASS_COUNTS))
+    extra = f" ({dataset_size(name, config)} plus {pretrain['n_samples']} for pretraining)" if pretrain else ""
+    raise ConfigError(f"config key '{key}': digits has 1797 images ({min(DIGITS_CLASS_COUNTS)} in its "
+                      f"smallest class), so a class-balanced subset holds at most {largest} points; "
+                      f"{n} were asked for{extra}")
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` naming the key for anything the schema cannot catch."""
     for key in ("datasets", *EXPERIMENT_DATASET_KEYS):
@@ -141,6 +168,8 @@ def check_config(config: dict) -> None:
         if kind == "fashion_mnist" and find_idx_pair(config.get("fashion_mnist_dir")) is None:
             raise ConfigError(f"config key 'datasets': {name!r} is selected but the Fashion-MNIST files "
                               "were not found.\n" + FASHION_MNIST_INSTALL_HINT)
+        if kind == "digits":
+            _check_digits_size(name, config)
         if kind == "user" and not Path(config["user_datasets"][dataset_source(name, config)]).exists():
             source = dataset_source(name, config)
             raise ConfigError(f"config key 'user_datasets.{source}': file "
