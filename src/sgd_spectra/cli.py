@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .prediction import DEFAULT_STEPS, descending, prediction_dict, read_spectrum_file
+from .prediction import DEFAULT_STEPS, check_vector, descending, prediction_dict, read_spectrum_file
 
 # The theory (numba, scipy.optimize) is imported inside the functions that compute, so that
 # --help, --version and bad input answer at once, without compiling or loading anything heavy.
@@ -89,16 +89,10 @@ def read_vector(path: str, what: str) -> np.ndarray:
         values = np.load(p, allow_pickle=False) if p.suffix == ".npy" else np.loadtxt(p, ndmin=1)
     except Exception as err:            # noqa: BLE001 - any parse failure is the user's input
         raise InputError(f"cannot read {what} from {path}: {str(err).splitlines()[0]}") from None
-    values = np.asarray(values, dtype=np.float64).reshape(-1) if np.ndim(values) <= 1 else None
-    if values is None:
-        raise InputError(f"{what} in {path} must be a 1-D list of numbers")
-    if values.size == 0:
-        raise InputError(f"{what} file {path} is empty")
-    if not np.all(np.isfinite(values)):
-        raise InputError(f"{what} in {path} contain NaN or infinite values")
-    if np.any(values < 0):
-        raise InputError(f"{what} in {path} must be non-negative (found {values.min():g})")
-    return values
+    try:
+        return check_vector(values, f"{what} in {path}")
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def read_spectrum(args) -> tuple[np.ndarray, np.ndarray | None, int]:

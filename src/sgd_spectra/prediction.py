@@ -76,7 +76,7 @@ def check_vector(values, what: str) -> np.ndarray:
         raise ValueError(f"{what} must be a 1-D list of numbers")
     values = values.reshape(-1)
     if values.size == 0:
-        raise ValueError(f"{what}: empty")
+        raise ValueError(f"{what} is empty")
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{what} contain NaN or infinite values")
     if np.any(values < 0):
