@@ -6,7 +6,9 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+
 configfile: "config.yaml"
+
 
 # The software of every job: the image built from envs/Dockerfile or envs/sgd-spectra.def, which
 # installs the hashed pins of envs/requirements.lock (see docs/container.md). Used only with
@@ -17,6 +19,7 @@ configfile: "config.yaml"
 # SGD_SPECTRA_IMAGE overrides it: another path (e.g. a SIF on the cluster's shared file system)
 # or a registry URI such as docker://<registry>/<you>/sgd-spectra:0.1.0 after pushing your image.
 container: os.environ.get("SGD_SPECTRA_IMAGE", os.path.join(workflow.basedir, "envs", "sgd-spectra.sif"))
+
 
 from sgd_spectra.config import coerce_command_line
 

@@ -12,6 +12,7 @@ Cases, each timed for both implementations with the same losses checked (rtol 1e
   seed, b = 10, ``--map-steps`` steps (cells past alpha_c diverge and drop out on the way).
 Both implementations run on ``--threads`` threads (BLAS for the baseline, numba for the new one).
 """
+
 import argparse
 import itertools
 import time
@@ -25,8 +26,9 @@ from sgd_spectra.dynamics import batch_rng, draw_batch, linearized_sgd
 from sgd_spectra.theory import DIVERGENCE_FACTOR, unique_steps
 
 
-def baseline_linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size, seeds, record_steps,
-                            base_seed=0):
+def baseline_linearized_sgd(
+    kernel_over_n, initial_error, lr, momentum, batch_size, seeds, record_steps, base_seed=0
+):
     """The implementation of 2026-12-02 to 2026-12-05: runs sorted by seed, one GEMM per seed and
     step into a preallocated gradient, in-place NumPy updates of the whole (runs, N) state."""
     K = np.ascontiguousarray(kernel_over_n, dtype=np.float64)
@@ -43,7 +45,7 @@ def baseline_linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_si
     distinct, counts = np.unique(seeds, return_counts=True)
     groups = [slice(a, a + c) for a, c in zip(np.cumsum(counts) - counts, counts)]
     rngs = [batch_rng(base_seed, s, batch_size) for s in distinct]
-    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))   # (runs, N)
+    err = np.tile(np.asarray(initial_error, dtype=np.float64), (n_runs, 1))  # (runs, N)
     buf, grad = np.zeros_like(err), np.empty_like(err)
     loss0 = np.sum(err[0] ** 2) / (2 * n)
     loss = np.full((n_runs, len(record_steps)), np.inf)
@@ -97,9 +99,20 @@ def cases(a):
     grid = np.array(list(itertools.product(np.linspace(0.04, 4.0, 100), np.linspace(-0.95, 0.95, 50))))
     return {
         f"1 setting x {a.seeds} seeds, b={a.batch}": (1.0, 0.0, a.batch, np.arange(a.seeds), a.steps),
-        f"6 settings x {a.seeds} seeds, b={a.batch}": (np.tile(lrs, a.seeds), np.tile(momenta, a.seeds), a.batch,
-                                                     np.repeat(np.arange(a.seeds), 6), a.steps),
-        "loss map 100 x 50 cells, 1 seed, b=10": (grid[:, 0], grid[:, 1], 10, np.zeros(len(grid), int), a.map_steps),
+        f"6 settings x {a.seeds} seeds, b={a.batch}": (
+            np.tile(lrs, a.seeds),
+            np.tile(momenta, a.seeds),
+            a.batch,
+            np.repeat(np.arange(a.seeds), 6),
+            a.steps,
+        ),
+        "loss map 100 x 50 cells, 1 seed, b=10": (
+            grid[:, 0],
+            grid[:, 1],
+            10,
+            np.zeros(len(grid), int),
+            a.map_steps,
+        ),
     }
 
 
@@ -115,15 +128,19 @@ def main():
     threadpool_limits(a.threads)
     numba.set_num_threads(a.threads)
     kernel, error = synthetic_power_law(a.n, 1.5, 3.0, 0)
-    linearized_sgd(kernel, error, 1.0, 0.0, a.batch, [0], [1])          # compile (cached on disk after)
+    linearized_sgd(kernel, error, 1.0, 0.0, a.batch, [0], [1])  # compile (cached on disk after)
     print(f"N = {a.n}, {a.threads} thread(s); baseline best of 2, numba best of 3")
     for name, (lr, mom, batch, seeds, steps) in cases(a).items():
         record = np.unique(np.geomspace(1, steps, 50).astype(int))
-        t_old, (l_old, _) = seconds(lambda: baseline_linearized_sgd(kernel, error, lr, mom, batch, seeds, record), 2)
+        t_old, (l_old, _) = seconds(
+            lambda: baseline_linearized_sgd(kernel, error, lr, mom, batch, seeds, record), 2
+        )
         t_new, (l_new, _) = seconds(lambda: linearized_sgd(kernel, error, lr, mom, batch, seeds, record), 3)
-        print(f"{name} ({len(seeds)} runs, {steps} steps): baseline {t_old:.2f} s ({1e3 * t_old / steps:.2f} ms/step), "
-              f"numba {t_new:.2f} s ({1e3 * t_new / steps:.2f} ms/step), speed-up {t_old / t_new:.1f}x, "
-              f"same losses: {same_losses(l_old, l_new)}, alive at the end: {int(np.isfinite(l_new[:, -1]).sum())}")
+        print(
+            f"{name} ({len(seeds)} runs, {steps} steps): baseline {t_old:.2f} s ({1e3 * t_old / steps:.2f} ms/step), "
+            f"numba {t_new:.2f} s ({1e3 * t_new / steps:.2f} ms/step), speed-up {t_old / t_new:.1f}x, "
+            f"same losses: {same_losses(l_old, l_new)}, alive at the end: {int(np.isfinite(l_new[:, -1]).sum())}"
+        )
 
 
 if __name__ == "__main__":

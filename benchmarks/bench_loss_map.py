@@ -12,6 +12,7 @@ cold solve per momentum (Lanczos from the all-ones vector, the SE start), as bef
 timed with the new chain on the first ``--baseline-momenta`` momenta.  The linearised part's
 baseline is benchmarks/bench_linearized.py (its loss-map case).
 """
+
 import argparse
 import itertools
 import time
@@ -58,20 +59,33 @@ def main():
     lrs, momenta = np.linspace(0.04, 4.0, 100), np.round(np.linspace(-0.95, 0.95, 50), 6)
     grid = np.array(list(itertools.product(lrs, momenta)))
     gamma = float(batch_noise_factor(a.n, 10))
-    linearized_sgd(K, e0, 1.0, 0.0, 10, [0], [1])                       # compile (cached on disk after)
+    linearized_sgd(K, e0, 1.0, 0.0, 10, [0], [1])  # compile (cached on disk after)
     print(f"N = {a.n}, 100 x 50 cells, b = 10, {a.steps} steps, {a.seeds} seeds, {a.threads} threads")
-    few = momenta[20:20 + a.baseline_momenta]
+    few = momenta[20 : 20 + a.baseline_momenta]
     t_old, old = timed(lambda: cold_boundary(lam, U, few, gamma))
     t_new, new = timed(lambda: exact_boundary(K, few, gamma))
     diff = max(abs(new[m] / old[m] - 1) for m in few)
-    print(f"exact boundary, {len(few)} momenta: cold {t_old:.1f} s, chained {t_new:.1f} s, "
-          f"speed-up {t_old / t_new:.1f}x, max relative difference {diff:.1e}")
+    print(
+        f"exact boundary, {len(few)} momenta: cold {t_old:.1f} s, chained {t_new:.1f} s, "
+        f"speed-up {t_old / t_new:.1f}x, max relative difference {diff:.1e}"
+    )
     t_se, _ = timed(lambda: se_loss_trajectory(lam, coef, grid[:, 0], grid[:, 1], gamma, 1.0, [a.steps]))
-    t_lin, (loss, _) = timed(lambda: linearized_sgd(K, e0, np.tile(grid[:, 0], a.seeds), np.tile(grid[:, 1], a.seeds),
-                                                    10, np.repeat(np.arange(a.seeds), len(grid)), [a.steps]))
+    t_lin, (loss, _) = timed(
+        lambda: linearized_sgd(
+            K,
+            e0,
+            np.tile(grid[:, 0], a.seeds),
+            np.tile(grid[:, 1], a.seeds),
+            10,
+            np.repeat(np.arange(a.seeds), len(grid)),
+            [a.steps],
+        )
+    )
     t_b, _ = timed(lambda: exact_boundary(K, momenta, gamma))
-    print(f"parts: SE {t_se:.1f} s, linearised {t_lin:.1f} s ({int(np.isfinite(loss).sum())} of {loss.size} runs "
-          f"finite at the end), exact boundary (50 momenta) {t_b:.1f} s")
+    print(
+        f"parts: SE {t_se:.1f} s, linearised {t_lin:.1f} s ({int(np.isfinite(loss).sum())} of {loss.size} runs "
+        f"finite at the end), exact boundary (50 momenta) {t_b:.1f} s"
+    )
     t_all, _ = timed(lambda: loss_map(lam, coef, K, e0, lrs, momenta, 10, a.steps, seeds=a.seeds))
     print(f"whole loss_map call: {t_all:.1f} s ({t_all / 60:.2f} min)")
 

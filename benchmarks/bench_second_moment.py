@@ -8,6 +8,7 @@ ratio, the one-off eigendecomposition, and the time of one exact_critical_lr cal
 of radius evaluations and G(1) products).  The kernel is sgd_spectra.datasets.synthetic_power_law
 (nu = 1.5, kappa = 1).  Times are wall-clock with whatever BLAS threads the environment allows.
 """
+
 import argparse
 import time
 
@@ -44,10 +45,12 @@ def main():
     t0 = time.perf_counter()
     lam, U = np.linalg.eigh(K)
     t_eigh = time.perf_counter() - t0
-    data = per_step_seconds(lambda rec: th.exact_loss_trajectory(K, e0, args.lr, args.momentum, gamma, rec),
-                            args.steps)
-    eigen = per_step_seconds(lambda rec: sm.exact_loss_trajectory_eigen(lam, U, e0, args.lr, args.momentum,
-                                                                        gamma, rec), args.steps)
+    data = per_step_seconds(
+        lambda rec: th.exact_loss_trajectory(K, e0, args.lr, args.momentum, gamma, rec), args.steps
+    )
+    eigen = per_step_seconds(
+        lambda rec: sm.exact_loss_trajectory_eigen(lam, U, e0, args.lr, args.momentum, gamma, rec), args.steps
+    )
     print(f"N = {args.n}, b = {args.batch} (gamma = {gamma:.4g}), lr = {args.lr}, beta = {args.momentum}")
     print(f"exact step, data basis  (theory.exact_loss_trajectory):     {data * 1e3:8.1f} ms")
     print(f"exact step, eigenbasis  (second_moment, 2 GEMMs):            {eigen * 1e3:8.1f} ms")
@@ -59,8 +62,10 @@ def main():
         lr_c = sm.exact_critical_lr(lam, U, beta, gamma, info=info)
         t_c = time.perf_counter() - t0
         se = th.critical_lr(lam, beta, gamma, tau=1.0)
-        print(f"exact_critical_lr(beta={beta:g}) = {lr_c:.6f} (SE tau=+1: {se:.6f}) in {t_c:6.2f} s, "
-              f"{info['evaluations']} radius evaluations, {info['matvecs']} G(1) products")
+        print(
+            f"exact_critical_lr(beta={beta:g}) = {lr_c:.6f} (SE tau=+1: {se:.6f}) in {t_c:6.2f} s, "
+            f"{info['evaluations']} radius evaluations, {info['matvecs']} G(1) products"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ name to its last write), i.e. the last `snakemake` call; pass --wall for another
 writes results/benchmarks/<rule>/...tsv (a `benchmark:` directive); rules without one (collect
 and report steps) count as overhead.
 """
+
 import argparse
 import datetime as dt
 from pathlib import Path
@@ -21,10 +22,15 @@ def rule_times(results: Path) -> pd.DataFrame:
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         bench = pd.read_csv(tsv, sep="\t")
         rule = tsv.relative_to(results / "benchmarks").parts[0]
-        rows.append({"rule": rule, "wall_s": float(bench.s.iloc[-1]), "cpu_s": float(bench.cpu_time.iloc[-1])})
+        rows.append(
+            {"rule": rule, "wall_s": float(bench.s.iloc[-1]), "cpu_s": float(bench.cpu_time.iloc[-1])}
+        )
     table = pd.DataFrame(rows, columns=["rule", "wall_s", "cpu_s"])
-    return (table.groupby("rule").agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
-            .sort_values("wall_s", ascending=False))
+    return (
+        table.groupby("rule")
+        .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
+        .sort_values("wall_s", ascending=False)
+    )
 
 
 def last_run_seconds(workdir: Path) -> float:
@@ -47,8 +53,10 @@ def main():
     with pd.option_context("display.width", 120, "display.float_format", "{:.1f}".format):
         print(table.to_string())
     total = table.wall_s.sum()
-    print(f"\n{int(table.jobs.sum())} benchmarked jobs: {total:.0f} s of job time, {table.cpu_s.sum():.0f} s CPU; "
-          f"on {a.cores} cores that is {total / a.cores:.0f} s")
+    print(
+        f"\n{int(table.jobs.sum())} benchmarked jobs: {total:.0f} s of job time, {table.cpu_s.sum():.0f} s CPU; "
+        f"on {a.cores} cores that is {total / a.cores:.0f} s"
+    )
     print(f"wall time {wall:.0f} s; overhead (wall - job time / cores) {wall - total / a.cores:.0f} s")
 
 

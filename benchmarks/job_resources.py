@@ -7,6 +7,7 @@ Runs ``snakemake --dry-run`` with the given arguments and prints, per rule, the 
 the range of mem_mb and runtime (minutes) over its jobs.  A value that depends on input files not
 yet made prints as <TBD> (Snakemake computes it when the job starts).
 """
+
 import re
 import subprocess
 import sys
@@ -15,12 +16,15 @@ from collections import defaultdict
 
 def planned_resources(args: list[str]) -> dict[str, list[dict[str, str]]]:
     """Rule name -> the resources of each of its jobs, from the dry run's job listing."""
-    out = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", *args], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", *args], capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise SystemExit(out.stdout[-2000:] + out.stderr[-4000:])
     jobs = defaultdict(list)
-    for rule, resources in re.findall(r"^\s*(?:local)?rule (\w+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$",
-                                      out.stdout, flags=re.M):
+    for rule, resources in re.findall(
+        r"^\s*(?:local)?rule (\w+):\n(?:\s+\w+: .*\n)*?\s+resources: (.*)$", out.stdout, flags=re.M
+    ):
         jobs[rule].append(dict(item.split("=", 1) for item in resources.split(", ")))
     return jobs
 
@@ -40,8 +44,10 @@ def main():
     print(f"{'rule':<26} {'jobs':>4} {'mem_mb':>14} {'runtime [min]':>14}")
     for rule in sorted(jobs):
         res = jobs[rule]
-        print(f"{rule:<26} {len(res):>4} {span([r.get('mem_mb', '-') for r in res]):>14} "
-              f"{span([r.get('runtime', '-') for r in res]):>14}")
+        print(
+            f"{rule:<26} {len(res):>4} {span([r.get('mem_mb', '-') for r in res]):>14} "
+            f"{span([r.get('runtime', '-') for r in res]):>14}"
+        )
 
 
 if __name__ == "__main__":

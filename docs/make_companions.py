@@ -1,6 +1,7 @@
 """Write docs/companions.md from the companion modules' STUDY metadata (one home for that text):
-    python docs/make_companions.py > docs/companions.md
+python docs/make_companions.py > docs/companions.md
 """
+
 import importlib
 
 from sgd_spectra.companions import STUDIES
@@ -17,7 +18,11 @@ join the report. The text below is the modules' own `STUDY` metadata: edit it th
 parts = [HEADER]
 for name in STUDIES:
     st = importlib.import_module(f"sgd_spectra.companions.{name}").STUDY
-    parts += [f"## `{name}` (seed {st['seed']}): {st['title']}", f"*Paper:* {st['paper']}",
-              f"**The paper's claim.** {st['claim']}", f"**What the study shows.** {st['caption']}",
-              f"**What could not be recovered, and what was done instead.** {st['deviations']}"]
+    parts += [
+        f"## `{name}` (seed {st['seed']}): {st['title']}",
+        f"*Paper:* {st['paper']}",
+        f"**The paper's claim.** {st['claim']}",
+        f"**What the study shows.** {st['caption']}",
+        f"**What could not be recovered, and what was done instead.** {st['deviations']}",
+    ]
 print("\n\n".join(parts))

@@ -1,5 +1,6 @@
 """Open an HTML page in headless Debian Chromium with the network switched off, and report what a
 reader's browser would see: console errors, attempted requests, images, MathML layout."""
+
 import base64
 import json
 import shutil
@@ -21,18 +22,30 @@ def offline_browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
     profile = tempfile.mkdtemp(prefix="chromium-")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,1000", f"--user-data-dir={profile}",
-                # no route to any host: a page that needs the network shows it here
-                "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
+        # no route to any host: a page that needs the network shows it here
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-            "offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
+        )
         yield driver
     finally:
         driver.quit()
@@ -47,7 +60,7 @@ def _errors_and_requests(driver) -> dict:
         msg = json.loads(entry["message"])["message"]
         if msg.get("method") == "Network.requestWillBeSent":
             url = msg["params"]["request"]["url"]
-            if url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")):   # chrome:// is the browser itself
+            if url.startswith(("http:", "https:", "ws:", "wss:", "ftp:")):  # chrome:// is the browser itself
                 requests.append(url)
     return dict(console_errors=console, external_requests=requests)
 
@@ -69,8 +82,10 @@ def inspect_page(html_path, screenshot=None) -> dict:
         """)
         state.update(_errors_and_requests(driver))
         if screenshot is not None:
-            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                                    "fromSurface": True})
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "fromSurface": True},
+            )
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
     return state
@@ -93,11 +108,14 @@ def claims_table_interaction(html_path) -> dict:
         driver.get(Path(html_path).resolve().as_uri())
         out = {"initial": driver.execute_script(_VISIBLE_CLAIMS)}
         table = driver.find_element(By.CSS_SELECTOR, "table.claims")
-        table.find_elements(By.CSS_SELECTOR, "thead th")[3].click()        # measurement, ascending
+        table.find_elements(By.CSS_SELECTOR, "thead th")[3].click()  # measurement, ascending
         out["sorted_by_measurement"] = driver.execute_script(_VISIBLE_CLAIMS)
-        Select(driver.find_element(By.CSS_SELECTOR, ".claim-filters select[name=verdict]")).select_by_value("fails")
+        Select(driver.find_element(By.CSS_SELECTOR, ".claim-filters select[name=verdict]")).select_by_value(
+            "fails"
+        )
         out["filtered_fails"] = driver.execute_script(_VISIBLE_CLAIMS)
         out["filtered_rows_in_dom"] = driver.execute_script(
-            "return document.querySelector('table.claims').tBodies[0].rows.length")
+            "return document.querySelector('table.claims').tBodies[0].rows.length"
+        )
         out.update(_errors_and_requests(driver))
     return out

@@ -1,4 +1,5 @@
 """Companion study 003 (Du et al. 2019): closed forms, independent computations, study plumbing."""
+
 from __future__ import annotations
 
 import copy
@@ -31,7 +32,7 @@ def test_data_is_centred_unit_norm_parity(digits20):
     assert np.allclose(np.linalg.norm(X, axis=1), 1.0)
     assert set(np.unique(y)) == {-1.0, 1.0}
     assert len(np.unique(idx)) == len(idx) == 20
-    assert M.max_abs_cosine(X) < 1 - 1e-6           # no two inputs parallel
+    assert M.max_abs_cosine(X) < 1 - 1e-6  # no two inputs parallel
 
 
 def test_h_inf_closed_form_matches_monte_carlo(digits20):
@@ -43,7 +44,7 @@ def test_h_inf_closed_form_matches_monte_carlo(digits20):
     tolerance = 5 / math.sqrt(n_draws)
     assert np.abs(h_mc - h_inf).max() <= tolerance
     assert np.abs(h_mc - X @ X.T / 4).max() > tolerance
-    assert np.linalg.eigvalsh(h_inf)[0] > 0          # lambda_0 > 0 for non-parallel inputs
+    assert np.linalg.eigvalsh(h_inf)[0] > 0  # lambda_0 > 0 for non-parallel inputs
 
 
 def test_gram_deviation_decays_like_inverse_sqrt_width(digits20):
@@ -65,7 +66,7 @@ def test_activation_gram_is_jacobian_gram(digits20):
     X, _, _ = digits20
     Xt = torch.as_tensor(X)
     W0, a = M.init_weights(X.shape[1], 50, [0], init_seed=1)
-    jac = torch.func.jacrev(lambda W: M.network_output(Xt, W, a))(W0)   # (1, n, 1, m, d)
+    jac = torch.func.jacrev(lambda W: M.network_output(Xt, W, a))(W0)  # (1, n, 1, m, d)
     J = jac[0, :, 0].reshape(len(X), -1)
     assert torch.allclose(M.activation_gram(Xt, W0)[0], J @ J.T, atol=1e-12)
 
@@ -115,9 +116,18 @@ def test_wide_network_follows_h_inf_prediction(digits20):
         W0, a = M.init_weights(X.shape[1], width, seeds, init_seed=0)
         residual_sq, _ = M.train_first_layer(X, y, W0, a, lr, n_steps)
         u0 = M.network_output(torch.as_tensor(X), W0, a).numpy()
-        deviations.append(np.mean([
-            np.max(np.abs(np.log(residual_sq[s] / M.spectral_residual_curve(h_inf, u0[s] - y, lr, n_steps))))
-            for s in seeds]))
+        deviations.append(
+            np.mean(
+                [
+                    np.max(
+                        np.abs(
+                            np.log(residual_sq[s] / M.spectral_residual_curve(h_inf, u0[s] - y, lr, n_steps))
+                        )
+                    )
+                    for s in seeds
+                ]
+            )
+        )
     assert deviations[1] < 0.10
     assert deviations[1] < deviations[0] / 2
 
@@ -130,16 +140,26 @@ def test_tiny_study_tables_and_claims(tiny_tables):
     for name in ["data", "curves", "runs", "monte_carlo"]:
         table = tiny_tables[name]
         assert len(table) > 0
-        assert not any(table[c].dtype == object and not table[c].map(lambda v: isinstance(v, str)).all()
-                       for c in table.columns)
+        assert not any(
+            table[c].dtype == object and not table[c].map(lambda v: isinstance(v, str)).all()
+            for c in table.columns
+        )
     n_runs = len(M.TINY_PARAMS["widths"]) * M.TINY_PARAMS["n_seeds"]
     assert len(tiny_tables["runs"]) == n_runs
     assert len(tiny_tables["curves"]) == n_runs * (M.TINY_PARAMS["n_steps"] + 1)
     rows = M.study_claims(tiny_tables, M.TINY_PARAMS)
     ids = [r["claim_id"] for r in rows]
     assert len(ids) == len(set(ids)) and all(i.startswith("003-") for i in ids)
-    for expected in ["mc-closed-form", "gram-rate", "movement-rate", "flip-rate", "curve-deviation",
-                     "bound", "movement-radius", "theory-width"]:
+    for expected in [
+        "mc-closed-form",
+        "gram-rate",
+        "movement-rate",
+        "flip-rate",
+        "curve-deviation",
+        "bound",
+        "movement-radius",
+        "theory-width",
+    ]:
         assert f"003-{expected}" in ids
     assert all(r["verdict"] in VERDICTS for r in rows)
     assert all(r["section"] == "companion-du_gram" for r in rows)
@@ -154,8 +174,12 @@ def test_study_is_deterministic(tiny_tables):
 def test_param_dicts_validate_and_bad_ones_are_rejected():
     for params in [M.DEFAULT_PARAMS, M.TINY_PARAMS, M.PAPER_PARAMS]:
         jsonschema.validate(params, M.PARAMS_SCHEMA)
-    for mutate in [lambda p: p.update(widths=[0, 10]), lambda p: p.pop("n_mc"),
-                   lambda p: p.update(extra=1), lambda p: p.update(delta=1.5)]:
+    for mutate in [
+        lambda p: p.update(widths=[0, 10]),
+        lambda p: p.pop("n_mc"),
+        lambda p: p.update(extra=1),
+        lambda p: p.update(delta=1.5),
+    ]:
         bad = copy.deepcopy(M.DEFAULT_PARAMS)
         mutate(bad)
         with pytest.raises(jsonschema.ValidationError):

@@ -1,4 +1,5 @@
 """Companion study 000 (Benning & Döring): GRF and network loss curves concentrate on computable limits."""
+
 import math
 
 import jsonschema
@@ -27,6 +28,7 @@ def scalar_recursion(h: float, lr: float, momentum: float, steps: int) -> np.nda
 
 # ---------------------------------------------------------------- (a) GRF
 
+
 @pytest.mark.parametrize("momentum", [0.0, BETA])
 def test_spectral_recursion_matches_heavy_ball_iterates_on_diagonal_problem(momentum):
     """se_loss_trajectory with gamma = 0 (coefficients h_k x0_k^2, n_samples = N) is the cost of
@@ -35,7 +37,7 @@ def test_spectral_recursion_matches_heavy_ball_iterates_on_diagonal_problem(mome
     h = rng.uniform(C - 2, C + 2, size=50)
     x0 = rng.standard_normal(50)
     direct = gs.gradient_span_costs(np.diag(h), x0, LR, [momentum], steps=12)[0]
-    spectral = se_loss_trajectory(h, h * x0 ** 2, LR, momentum, 0.0, 0.0, np.arange(13), n_samples=50)[0][0]
+    spectral = se_loss_trajectory(h, h * x0**2, LR, momentum, 0.0, 0.0, np.arange(13), n_samples=50)[0][0]
     np.testing.assert_allclose(spectral, direct, rtol=1e-12)
     # and the scalar recursion of the module docstring, mode by mode
     rho = np.array([scalar_recursion(hk, LR, momentum, 12) for hk in h])
@@ -49,11 +51,16 @@ def test_spectral_recursion_matches_heavy_ball_iterates_on_diagonal_problem(mome
 def test_semicircle_limit_matches_adaptive_quadrature(momentum):
     limit = gs.grf_cost_limit(C, LR, momentum, steps=10)
     for t in (0, 3, 10):
-        integrand = lambda lam: 0.5 * (C + lam) * scalar_recursion(C + lam, LR, momentum, t)[t] ** 2 \
-            * math.sqrt(4 - lam * lam) / (2 * math.pi)  # noqa: E731
+        integrand = lambda lam: (
+            0.5
+            * (C + lam)
+            * scalar_recursion(C + lam, LR, momentum, t)[t] ** 2
+            * math.sqrt(4 - lam * lam)
+            / (2 * math.pi)
+        )
         expected = quad(integrand, -2, 2, epsabs=1e-13, epsrel=1e-11)[0]
         assert limit[t] == pytest.approx(expected, rel=1e-8)
-    assert limit[0] == pytest.approx(C / 2, rel=1e-12)         # ∫ dSC = 1 and ∫ λ dSC = 0
+    assert limit[0] == pytest.approx(C / 2, rel=1e-12)  # ∫ dSC = 1 and ∫ λ dSC = 0
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,8 @@ def test_semicircle_limit_matches_large_goe_sample(momentum, goe_eigenvalues):
 
 def test_goe_scaling_gives_semicircle_on_minus_two_two(goe_eigenvalues):
     lam = goe_eigenvalues
-    assert np.mean(lam ** 2) == pytest.approx(1.0, abs=0.02)     # second moment of SC is 1
-    assert np.mean(lam ** 4) == pytest.approx(2.0, abs=0.06)     # fourth moment (Catalan 2)
+    assert np.mean(lam**2) == pytest.approx(1.0, abs=0.02)  # second moment of SC is 1
+    assert np.mean(lam**4) == pytest.approx(2.0, abs=0.06)  # fourth moment (Catalan 2)
     assert -2.15 < lam.min() < -1.85 and 1.85 < lam.max() < 2.15
 
 
@@ -110,13 +117,16 @@ def test_grf_slope_claim_fails_when_runs_share_w_and_x0():
 
 # ---------------------------------------------------------------- (b) network
 
+
 def test_loss_gradients_match_autograd():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((12, 5)), rng.standard_normal(12)
     W_t, a = gs.init_parameters(7, 5, [0, 1, 2], base_seed=0)
     X_scaled, target = torch.from_numpy(X / math.sqrt(5)), torch.from_numpy(y)
     W_ref, a_ref = W_t.clone().requires_grad_(), a.clone().requires_grad_()
-    out_ref = torch.einsum("snm,sm->sn", torch.relu(torch.einsum("nd,sdm->snm", X_scaled, W_ref)), a_ref) / math.sqrt(7)
+    out_ref = torch.einsum(
+        "snm,sm->sn", torch.relu(torch.einsum("nd,sdm->snm", X_scaled, W_ref)), a_ref
+    ) / math.sqrt(7)
     (0.5 * ((out_ref - target) ** 2).mean(dim=1)).sum().backward()
     out, hidden = gs.network_outputs(X_scaled, W_t, a)
     torch.testing.assert_close(out, out_ref.detach())
@@ -133,6 +143,7 @@ def unit_rows(n, d, seed):
 def test_empirical_ntk_of_wide_network_is_relu_ntk_parts():
     """J J^T of f(x) = a.relu(W x / sqrt d)/sqrt m over (W, a), by autograd, -> K_W + K_a of X/sqrt(d)."""
     from torch.func import jacrev
+
     n, d, width = 8, 5, 20000
     X = unit_rows(n, d, 4)
     W_t, a = gs.init_parameters(width, d, [0], base_seed=0)
@@ -141,7 +152,7 @@ def test_empirical_ntk_of_wide_network_is_relu_ntk_parts():
     J = torch.cat([jac_W.reshape(n, -1), jac_a.reshape(n, -1)], dim=1).numpy()
     k_w, k_a = relu_ntk_parts(X / math.sqrt(d))
     np.testing.assert_allclose(J @ J.T, k_w + k_a, atol=0.03)
-    assert np.allclose(np.diag(k_w + k_a), 1.0)    # |x|^2 = d: each part contributes 1/2
+    assert np.allclose(np.diag(k_w + k_a), 1.0)  # |x|^2 = d: each part contributes 1/2
 
 
 def direct_prediction(X, y, lr, steps, f0_cov=None):
@@ -170,30 +181,41 @@ def test_ntk_prediction_conventions_match_matrix_powers():
 
 def test_very_wide_centred_network_follows_ntk_prediction():
     """Actual training (lr = 1 on 1/2 mean loss) of a very wide centred net = the Θ∞/n curve."""
-    n, d, width, steps = 16, 8, 2 ** 14, 30
+    n, d, width, steps = 16, 8, 2**14, 30
     X = unit_rows(n, d, 5)
     y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
     W_t, a = gs.init_parameters(width, d, [0], base_seed=0)
     losses = gs.train_networks(X, y, W_t, a, 1.0, steps, centred=True)[0]
     predicted = gs.ntk_loss_prediction(X, y, 1.0, steps)["centred"]
     assert losses[0] == pytest.approx(0.5)
-    np.testing.assert_allclose(losses, predicted, rtol=0.04)    # finite width: O(1/sqrt(m)) off
+    np.testing.assert_allclose(losses, predicted, rtol=0.04)  # finite width: O(1/sqrt(m)) off
     # a factor n off (gradient of the sum instead of the mean) would be a different curve entirely
     assert not np.allclose(losses, gs.ntk_loss_prediction(X, y, 1.0 / n, steps)["centred"], rtol=0.2)
 
 
 def test_network_honest_tests_small_sizes():
     """Centred: std ∝ width^-1/2 and mean on the NTK curve; standard: spread does not shrink."""
-    params = dict(gs.DEFAULT_PARAMS, mlp_samples=64, mlp_widths=[64, 256, 1024], mlp_seeds=16,
-                  mlp_steps=30, mlp_slope_steps=[10, 30], mlp_match_min_width=1024)
+    params = dict(
+        gs.DEFAULT_PARAMS,
+        mlp_samples=64,
+        mlp_widths=[64, 256, 1024],
+        mlp_seeds=16,
+        mlp_steps=30,
+        mlp_slope_steps=[10, 30],
+        mlp_match_min_width=1024,
+    )
     losses, prediction = gs.mlp_tables(params)
     rows = {r["claim_id"]: r for r in gs.mlp_claims(losses, prediction, params)}
-    assert set(rows) == {"000-mlp-centred-std-slope", "000-mlp-centred-mean-prediction",
-                         "000-mlp-standard-std-slope"}
+    assert set(rows) == {
+        "000-mlp-centred-std-slope",
+        "000-mlp-centred-mean-prediction",
+        "000-mlp-standard-std-slope",
+    }
     assert all(r["verdict"] == "holds" for r in rows.values()), rows
 
 
 # ---------------------------------------------------------------- module interface
+
 
 @pytest.fixture(scope="module")
 def tiny_tables():
@@ -204,8 +226,10 @@ def test_run_study_tiny_tables_and_claims(tiny_tables, tmp_path):
     assert set(tiny_tables) == {"grf_costs", "grf_limit", "mlp_losses", "mlp_prediction"}
     for name, table in tiny_tables.items():
         assert len(table) > 0
-        assert not any(table[c].dtype == object and not table[c].map(lambda v: isinstance(v, str)).all()
-                       for c in table.columns)
+        assert not any(
+            table[c].dtype == object and not table[c].map(lambda v: isinstance(v, str)).all()
+            for c in table.columns
+        )
         table.to_parquet(tmp_path / f"{name}.parquet")
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), table)
     p = gs.TINY_PARAMS
@@ -230,8 +254,9 @@ def test_param_dicts_validate(name):
     assert set(getattr(gs, name)) == set(gs.PARAMS_SCHEMA["required"])
 
 
-@pytest.mark.parametrize("change", [
-    {"grf_seeds": 1}, {"mlp_widths": []}, {"grf_lr": "0.3"}, {"extra": 1}, {"grf_curvature": 1.5}])
+@pytest.mark.parametrize(
+    "change", [{"grf_seeds": 1}, {"mlp_widths": []}, {"grf_lr": "0.3"}, {"extra": 1}, {"grf_curvature": 1.5}]
+)
 def test_bad_params_rejected(change):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(gs.DEFAULT_PARAMS, **change), gs.PARAMS_SCHEMA)

@@ -3,6 +3,7 @@
 Core tests run on scikit-learn digits; only the Fashion-MNIST loader test needs the Debian
 package and is skipped without it.
 """
+
 import math
 
 import jsonschema
@@ -27,8 +28,11 @@ def task():
 
 @pytest.fixture(scope="module")
 def tensors(task):
-    return (torch.as_tensor(task["X_train"]), torch.as_tensor(task["y_train"]),
-            torch.as_tensor(task["X_test"]))
+    return (
+        torch.as_tensor(task["X_train"]),
+        torch.as_tensor(task["y_train"]),
+        torch.as_tensor(task["X_test"]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +44,13 @@ def tiny_tables():
 # data
 # ------------------------------------------------------------------------------------------
 
+
 def test_digits_task(task):
     X, y, Xt, yt = task["X_train"], task["y_train"], task["X_test"], task["y_test"]
     assert X.shape == (20, 64) and Xt.shape == (30, 64) and task["dataset"] == "digits 0 vs 1"
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-14)
     np.testing.assert_allclose(np.linalg.norm(Xt, axis=1), 1.0, rtol=1e-14)
-    assert set(y) == {-1.0, 1.0} and y.sum() == 0          # balanced, targets ±1
+    assert set(y) == {-1.0, 1.0} and y.sum() == 0  # balanced, targets ±1
     assert set(yt) == {-1.0, 1.0}
     # test points are disjoint from the training points
     assert np.min(np.linalg.norm(Xt[:, None] - X[None], axis=2)) > 0
@@ -62,7 +67,7 @@ def test_pool_images():
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     pooled = wm.pool_images(images)
     assert pooled.shape == (2, 196)
-    expected = images[1, 2:4, 6:8].astype(float).mean()     # pooled pixel (row 1, col 3)
+    expected = images[1, 2:4, 6:8].astype(float).mean()  # pooled pixel (row 1, col 3)
     assert pooled[1, 14 + 3] == pytest.approx(expected)
 
 
@@ -76,6 +81,7 @@ def test_fashion_task():
 # ------------------------------------------------------------------------------------------
 # network, NTK, homogeneity
 # ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_layerwise_ntk_matches_torch_func_jacobian(tensors, depth):
@@ -99,8 +105,12 @@ def test_euler_identity_and_sigma_scaling(tensors, depth):
     for sigma in (0.5, 3.0):
         scaled = wm.init_params(X.shape[1], 32, depth, sigma, seed=1)
         torch.testing.assert_close(wm.forward(scaled, X), sigma ** (depth + 1) * f, rtol=1e-12, atol=0)
-        torch.testing.assert_close(wm.empirical_ntk(scaled, X), sigma ** (2 * depth) * wm.empirical_ntk(params, X),
-                                   rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            wm.empirical_ntk(scaled, X),
+            sigma ** (2 * depth) * wm.empirical_ntk(params, X),
+            rtol=1e-12,
+            atol=0,
+        )
 
 
 def test_infinite_width_ntk(task):
@@ -109,16 +119,21 @@ def test_infinite_width_ntk(task):
     k_w, k_a = relu_ntk_parts(X)
     np.testing.assert_allclose(wm.infinite_width_ntk(X, 1), k_w + k_a, rtol=1e-13)
     inf = wm.infinite_width_ntk(X, 2)
-    draws = [wm.empirical_ntk(wm.init_params(64, 512, 2, 1.0, s), torch.as_tensor(X)).numpy() for s in range(64)]
+    draws = [
+        wm.empirical_ntk(wm.init_params(64, 512, 2, 1.0, s), torch.as_tensor(X)).numpy() for s in range(64)
+    ]
     error = np.linalg.norm(np.mean(draws, axis=0) - inf) / np.linalg.norm(inf)
     # Monte Carlo standard error of that norm (one draw's error / sqrt(draws)), plus O(1/m) bias room
-    standard_error = np.mean([np.linalg.norm(d - inf) for d in draws]) / np.linalg.norm(inf) / np.sqrt(len(draws))
+    standard_error = (
+        np.mean([np.linalg.norm(d - inf) for d in draws]) / np.linalg.norm(inf) / np.sqrt(len(draws))
+    )
     assert error <= 3 * standard_error + 0.01
 
 
 # ------------------------------------------------------------------------------------------
 # (A) closed-form minimiser, antisymmetric pairs, trained network
 # ------------------------------------------------------------------------------------------
+
 
 def test_antisymmetric_pair_and_exact_exponent(task, tensors):
     X, _, Xt = tensors
@@ -134,7 +149,7 @@ def test_antisymmetric_pair_and_exact_exponent(task, tensors):
             mse_ker = np.mean((plus["f_ker"] - yt) ** 2)
             pair = (np.mean((plus["f_inf"] - yt) ** 2) + np.mean((minus["f_inf"] - yt) ** 2)) / 2
             g = plus["f_inf"] - plus["f_ker"]
-            assert pair - mse_ker == pytest.approx(np.mean(g ** 2), rel=1e-9)
+            assert pair - mse_ker == pytest.approx(np.mean(g**2), rel=1e-9)
             excess.append(pair - mse_ker)
         assert wm.loglog_slope([0.5, 2.0], excess) == pytest.approx(2 * (depth + 1), abs=1e-6)
 
@@ -165,6 +180,7 @@ def test_trained_wide_net_reaches_closed_form(task, tensors):
 # (B) optimisers on the linearised model
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def linear_problem(tensors):
     X, y, _ = tensors
@@ -184,8 +200,9 @@ def test_sgd_stays_in_row_space_and_reaches_gd_adam_does_not(linear_problem):
     gen = torch.Generator().manual_seed(0)
     # unconverged (3 epochs) and converged: the leakage is round-off either way
     for epochs in (3, 4000):
-        sgd = wm.train_linearised(J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=0.9), 5, 1e-12,
-                                  epochs, gen)
+        sgd = wm.train_linearised(
+            J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=0.9), 5, 1e-12, epochs, gen
+        )
         assert wm.row_space_leakage(sgd["delta"], basis) < 1e-12
     assert sgd["train_mse"] < 1e-12
     assert torch.linalg.norm(sgd["delta"] - delta_gd) < 1e-4 * torch.linalg.norm(delta_gd)
@@ -202,8 +219,9 @@ def test_heavy_ball_follows_spectral_recursion(linear_problem):
     n = len(r0)
     eig, coef = kernel_spectrum(theta / n, r0.numpy())
     lr, beta = 1.8 / eig[0], 0.9
-    fit = wm.train_linearised(J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=beta), n, 0.0, 200,
-                              torch.Generator())
+    fit = wm.train_linearised(
+        J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=beta), n, 0.0, 200, torch.Generator()
+    )
     predicted, _ = se_loss_trajectory(eig, coef, lr, beta, 0.0, 0.0, np.arange(201), n_samples=n)
     np.testing.assert_allclose(0.5 * fit["curve"], predicted[0], rtol=1e-8)
     # and a wrong convention (sum loss, i.e. lr n times larger) would diverge
@@ -215,8 +233,9 @@ def test_learning_rate_probe(linear_problem):
     J, r0, _, _, _ = linear_problem
     assert wm.is_monotone([3.0, 2.0, 2.0, 1.0], 0.0) and not wm.is_monotone([3.0, 3.1], 0.01)
     assert wm.is_monotone([3.0, 3.01], 0.01) and not wm.is_monotone([1.0, math.nan], 1.0)
-    big = wm.train_linearised(J, r0, lambda ps: torch.optim.Adam(ps, lr=1.0), len(r0), 0.0, 50,
-                              torch.Generator(), probe_epochs=50)
+    big = wm.train_linearised(
+        J, r0, lambda ps: torch.optim.Adam(ps, lr=1.0), len(r0), 0.0, 50, torch.Generator(), probe_epochs=50
+    )
     assert big["aborted"] and big["epochs"] < 50
 
 
@@ -224,12 +243,17 @@ def test_learning_rate_probe(linear_problem):
 # the study interface
 # ------------------------------------------------------------------------------------------
 
+
 def test_param_dicts_validate_and_bad_ones_are_rejected():
     for params in (wm.DEFAULT_PARAMS, wm.TINY_PARAMS, wm.PAPER_PARAMS):
         jsonschema.validate(params, wm.PARAMS_SCHEMA)
         assert set(params) == set(wm.PARAMS_SCHEMA["required"])
-    for bad in (dict(wm.TINY_PARAMS, n_seeds=0), dict(wm.TINY_PARAMS, dataset="mnist"),
-                dict(wm.TINY_PARAMS, extra=1), {k: v for k, v in wm.TINY_PARAMS.items() if k != "sigmas"}):
+    for bad in (
+        dict(wm.TINY_PARAMS, n_seeds=0),
+        dict(wm.TINY_PARAMS, dataset="mnist"),
+        dict(wm.TINY_PARAMS, extra=1),
+        {k: v for k, v in wm.TINY_PARAMS.items() if k != "sigmas"},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, wm.PARAMS_SCHEMA)
     with pytest.raises(ValueError, match="same length"):
@@ -240,8 +264,10 @@ def test_tiny_run_tables_and_claims(tiny_tables):
     assert set(tiny_tables) == {"init_runs", "init_pairs", "optimizers", "adam_lr_grid", "loss_curves"}
     for name, table in tiny_tables.items():
         assert len(table) > 0, name
-        assert not any(table[c].dtype == object and table[c].map(lambda v: isinstance(v, (list, np.ndarray))).any()
-                       for c in table.columns), name
+        assert not any(
+            table[c].dtype == object and table[c].map(lambda v: isinstance(v, (list, np.ndarray))).any()
+            for c in table.columns
+        ), name
     rows = wm.study_claims(tiny_tables, wm.TINY_PARAMS)
     ids = [r["claim_id"] for r in rows]
     assert len(ids) == len(set(ids)) >= 11
@@ -249,8 +275,14 @@ def test_tiny_run_tables_and_claims(tiny_tables):
     assert all(r["claim_id"].startswith("004-") and r["dataset"] == "digits 0 vs 1" for r in rows)
     by_id = {r["claim_id"]: r for r in rows}
     # exact algebra holds even at tiny sizes
-    for cid in ("004-excess-exponent-L1", "004-excess-exponent-L2", "004-single-run-growth",
-                "004-leakage-sgd", "004-leakage-adam", "004-hb-spectral-curve"):
+    for cid in (
+        "004-excess-exponent-L1",
+        "004-excess-exponent-L2",
+        "004-single-run-growth",
+        "004-leakage-sgd",
+        "004-leakage-adam",
+        "004-hb-spectral-curve",
+    ):
         assert by_id[cid]["verdict"] == "holds", by_id[cid]
 
 

@@ -1,13 +1,23 @@
 """Data loading (IDX, npz, scikit-learn digits) and the synthetic power-law generator."""
+
 import gzip
 import struct
 
 import numpy as np
 import pytest
 
-from sgd_spectra.datasets import (DatasetUnavailable, load_diabetes_regression, load_digits_regression,
-                                  load_idx_regression, load_npz_regression, load_regression_dataset, read_idx,
-                                  size_metadata, standardised_tabular, synthetic_power_law)
+from sgd_spectra.datasets import (
+    DatasetUnavailable,
+    load_diabetes_regression,
+    load_digits_regression,
+    load_idx_regression,
+    load_npz_regression,
+    load_regression_dataset,
+    read_idx,
+    size_metadata,
+    standardised_tabular,
+    synthetic_power_law,
+)
 from sgd_spectra.spectra import kernel_spectrum
 
 
@@ -32,7 +42,7 @@ def fake_images(n_per_class=12, n_classes=10, shape=(4, 5), seed=0):
     labels = np.repeat(np.arange(n_classes), n_per_class).astype(np.uint8)
     labels = labels[rng.permutation(len(labels))]
     images = rng.integers(0, 256, size=(len(labels),) + shape).astype(np.uint8)
-    images[:, 0, 0] = labels * 20                           # some label-dependent content
+    images[:, 0, 0] = labels * 20  # some label-dependent content
     return images, labels
 
 
@@ -60,9 +70,9 @@ def test_read_idx_other_types(tmp_path):
 def test_read_idx_corrupt(tmp_path):
     images, _ = fake_images()
     good = idx_bytes(images)
-    (tmp_path / "magic").write_bytes(b"\x01" + good[1:])              # bad magic number
-    (tmp_path / "type").write_bytes(good[:2] + b"\x07" + good[3:])     # unknown element type
-    (tmp_path / "short").write_bytes(good[:-5])                        # truncated data
+    (tmp_path / "magic").write_bytes(b"\x01" + good[1:])  # bad magic number
+    (tmp_path / "type").write_bytes(good[:2] + b"\x07" + good[3:])  # unknown element type
+    (tmp_path / "short").write_bytes(good[:-5])  # truncated data
     for name in ("magic", "type", "short"):
         with pytest.raises(ValueError):
             read_idx(tmp_path / name)
@@ -95,7 +105,7 @@ def test_load_idx_regression(tmp_path, gz):
     np.testing.assert_array_equal(load_idx_regression(50, 1, directory=tmp_path)[2], idx)
     assert not np.array_equal(load_idx_regression(50, 2, directory=tmp_path)[2], idx)
     with pytest.raises(ValueError):
-        load_idx_regression(200, 1, directory=tmp_path)     # more than 12 per class
+        load_idx_regression(200, 1, directory=tmp_path)  # more than 12 per class
 
 
 def test_load_idx_regression_unbalanced_remainder(tmp_path):
@@ -151,11 +161,10 @@ def test_synthetic_power_law(nu, kappa):
     kernel, e0 = synthetic_power_law(n, nu, kappa, seed=7)
     np.testing.assert_allclose(kernel, kernel.T, atol=1e-15)
     k = np.arange(1, n + 1.0)
-    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(kernel))[::-1], k ** -nu,
-                               rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(kernel))[::-1], k**-nu, rtol=1e-9, atol=1e-14)
     lam, c = kernel_spectrum(kernel, e0)
     assert c.sum() == pytest.approx(1.0, rel=1e-12)
-    assert np.sum(e0 ** 2) == pytest.approx(1.0, rel=1e-12)        # L_0 = 1/(2N)
+    assert np.sum(e0**2) == pytest.approx(1.0, rel=1e-12)  # L_0 = 1/(2N)
     expected = k ** -(kappa + 1) / np.sum(k ** -(kappa + 1))
     np.testing.assert_allclose(c, expected, rtol=1e-6, atol=1e-15)
     # seeds: same seed same problem, another seed a different eigenbasis

@@ -1,4 +1,5 @@
 """The deep-network experiment in kind (paper Figs. 9, 11) on a tiny problem, and its config keys."""
+
 import copy
 from pathlib import Path
 
@@ -10,9 +11,22 @@ from sgd_spectra import deep_kernels as dk
 from sgd_spectra.config import DEEP_KERNEL_DEFAULTS, ConfigError, check_config, deep_kernel_params
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(dataset="digits", n_samples=40, pretrain_samples=60, pretrain_epochs=1, pretrain_lr=1e-3,
-            pretrain_batch_size=32, lr=1.0, momentum=0.0, batch_size=5, steps=60, seeds=3, record_points=20,
-            critical_batch_sizes=[1, 5, 100], seed=0)
+TINY = dict(
+    dataset="digits",
+    n_samples=40,
+    pretrain_samples=60,
+    pretrain_epochs=1,
+    pretrain_lr=1e-3,
+    pretrain_batch_size=32,
+    lr=1.0,
+    momentum=0.0,
+    batch_size=5,
+    steps=60,
+    seeds=3,
+    record_points=20,
+    critical_batch_sizes=[1, 5, 100],
+    seed=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +42,12 @@ def test_one_model_gives_tidy_tables(cnn_tables):
         assert set(cnn_tables[name].model) == {"cnn"} and set(cnn_tables[name].dataset) == {"digits"}
     assert summary.n_samples == 40 and summary.n_pretrain == 60 and summary.pretrain_overlap == 0
     assert np.isfinite([summary.nu, summary.kappa, summary.tracking_error]).all()
-    assert summary.phase in {"signal-dominated", "noise-dominated", "eventual divergence", "immediate divergence"}
+    assert summary.phase in {
+        "signal-dominated",
+        "noise-dominated",
+        "eventual divergence",
+        "immediate divergence",
+    }
     assert 2 <= summary.k_min < summary.k_max <= 40
 
 
@@ -57,7 +76,7 @@ def test_critical_lr_is_measured_against_tau_plus_one(cnn_tables):
 
 
 def test_auto_falls_back_to_digits_and_says_so(tmp_path):
-    used, note = dk.resolve_dataset("auto", str(tmp_path))      # a folder without the IDX files
+    used, note = dk.resolve_dataset("auto", str(tmp_path))  # a folder without the IDX files
     assert used == "digits" and "Fashion-MNIST not found" in note
     assert dk.resolve_dataset("digits", None) == ("digits", "")
 
@@ -82,7 +101,7 @@ def test_config_checks_name_the_deep_kernel_keys(tiny_config, tmp_path):
     cfg.update(deep_kernel_dataset="fashion_mnist", fashion_mnist_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="deep_kernel_dataset"):
         check_config(cfg)
-    cfg["deep_kernel_models"] = []           # not run: nothing to check
+    cfg["deep_kernel_models"] = []  # not run: nothing to check
     cfg["fashion_mnist_dir"] = None
     check_config(cfg)
 

@@ -1,4 +1,5 @@
 """Sampled SGD: linearised model (Monte Carlo vs exact second moments) and the real network."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,8 @@ def test_monte_carlo_matches_exact_moments(small_problem, lr, momentum):
     assert np.all(np.diff(exact) < 0)
     loss, div = linearized_sgd(K, e0, lr, momentum, B_MC, range(3000), STEPS)
     assert np.all(div == -1)
-    assert loss[:, 0] == pytest.approx(np.sum(e0 ** 2) / (2 * N_MC), rel=1e-14)
-    assert exact[0] == pytest.approx(np.sum(e0 ** 2) / (2 * N_MC), rel=1e-14)
+    assert loss[:, 0] == pytest.approx(np.sum(e0**2) / (2 * N_MC), rel=1e-14)
+    assert exact[0] == pytest.approx(np.sum(e0**2) / (2 * N_MC), rel=1e-14)
     mean = loss.mean(axis=0)[1:]
     sem = loss.std(axis=0, ddof=1)[1:] / np.sqrt(loss.shape[0])
     assert np.all(sem > 0)
@@ -62,8 +63,7 @@ def test_full_batch_is_deterministic_heavy_ball(small_problem):
         p = K @ e + beta * p
         e = e - lr * p
     np.testing.assert_allclose(loss, np.tile(ref, (2, 1)), rtol=1e-12)
-    np.testing.assert_allclose(loss[0], exact_loss_trajectory(K, e0, lr, beta, 0.0, steps),
-                               rtol=1e-10)
+    np.testing.assert_allclose(loss[0], exact_loss_trajectory(K, e0, lr, beta, 0.0, steps), rtol=1e-10)
 
 
 def test_single_step_update_by_hand(small_problem):
@@ -104,6 +104,7 @@ def test_unstable_run_marked_diverged(small_problem):
 # the real network against its linearisation
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def wide_net_problem():
     n, d, width = 50, 8, 2000
@@ -122,12 +123,13 @@ def test_network_follows_linearisation(wide_net_problem):
     X, y, (d, width), k_over_n, scale, e0 = wide_net_problem
     lr_eff, b, seed = 0.2, 5, 3
     steps = [0, 1, 5, 10, 20, 50]
-    net_loss, div = train_network(init_network(d, width, seed=0), X, y, lr_eff * scale, 0.0, b,
-                                  seed=seed, record_steps=steps)
+    net_loss, div = train_network(
+        init_network(d, width, seed=0), X, y, lr_eff * scale, 0.0, b, seed=seed, record_steps=steps
+    )
     lin, _ = linearized_sgd(k_over_n, e0, lr_eff, 0.0, b, [seed], steps)
     assert div == -1
     assert net_loss[0] == pytest.approx(lin[0, 0], rel=1e-12)
-    assert net_loss[-1] < 0.7 * net_loss[0]                  # the loss moved substantially
+    assert net_loss[-1] < 0.7 * net_loss[0]  # the loss moved substantially
     np.testing.assert_allclose(net_loss, lin[0], rtol=0.02)
     # and the agreement depends on using the same batches: another seed is far off
     other, _ = linearized_sgd(k_over_n, e0, lr_eff, 0.0, b, [seed + 1], steps)
@@ -137,12 +139,12 @@ def test_network_follows_linearisation(wide_net_problem):
 def test_network_divergence_does_not_raise(wide_net_problem):
     X, y, (d, width), _, scale, _ = wide_net_problem
     steps = [0, 1, 2, 5, 10, 20]
-    loss, div = train_network(init_network(d, width, seed=0), X, y, 50 * scale, 0.0, 5, seed=0,
-                              record_steps=steps)
+    loss, div = train_network(
+        init_network(d, width, seed=0), X, y, 50 * scale, 0.0, 5, seed=0, record_steps=steps
+    )
     assert div >= 0
     assert np.isfinite(loss[0])
     assert np.isinf(loss[-1])
-
 
 
 def test_a_run_does_not_depend_on_the_other_runs_of_its_call(small_problem, monkeypatch):
@@ -156,8 +158,10 @@ def test_a_run_does_not_depend_on_the_other_runs_of_its_call(small_problem, monk
     lrs, momenta = np.repeat(np.linspace(0.2, 3.0, 10), 4), np.tile([-0.5, 0.0, 0.5, 0.9], 10)
     seeds = np.repeat([4, 7], 40)
     loss, div = linearized_sgd(K, e0, np.tile(lrs, 2), np.tile(momenta, 2), B_MC, seeds, STEPS)
-    assert 0 < np.sum(div >= 0) < len(div)                     # some diverge, some do not
+    assert 0 < np.sum(div >= 0) < len(div)  # some diverge, some do not
     for r in range(0, 80, 7):
-        alone, alone_div = linearized_sgd(K, e0, np.tile(lrs, 2)[r], np.tile(momenta, 2)[r], B_MC, [seeds[r]], STEPS)
+        alone, alone_div = linearized_sgd(
+            K, e0, np.tile(lrs, 2)[r], np.tile(momenta, 2)[r], B_MC, [seeds[r]], STEPS
+        )
         np.testing.assert_array_equal(loss[r], alone[0])
         assert div[r] == alone_div[0]

@@ -16,7 +16,7 @@ ENVS = ROOT / "envs"
 DEFINITIONS = [ENVS / "Dockerfile", ENVS / "sgd-spectra.def"]
 LOCKS = [ENVS / "torch-cpu.lock", ENVS / "build.lock", ENVS / "requirements.lock"]
 # Needed by the tests alone, never by a rule: not part of the jobs' environment.
-TEST_ONLY = {"pytest", "sympy", "selenium"}
+TEST_ONLY = {"pytest", "sympy", "selenium", "ruff", "snakefmt"}  # lint tools: .ci/run, never a job
 
 
 def pins(path):
@@ -66,7 +66,8 @@ def test_every_declared_dependency_is_pinned():
             continue
         assert name in pinned, f"{req} (pyproject.toml) has no pin in envs/requirements.txt"
         assert req.specifier.contains(pinned[name], prereleases=True), (
-            f"the pin {name}=={pinned[name]} does not satisfy pyproject's {req}")
+            f"the pin {name}=={pinned[name]} does not satisfy pyproject's {req}"
+        )
 
 
 def test_locks_follow_requirements_txt():
@@ -79,7 +80,8 @@ def test_locks_follow_requirements_txt():
     for name, version in pinned.items():
         assert name in locked, f"{name} is pinned in envs/requirements.txt but not locked"
         assert locked[name][0].public == version.public, (
-            f"{name}: lock has {locked[name][0]}, envs/requirements.txt {version}; rerun envs/lock.sh")
+            f"{name}: lock has {locked[name][0]}, envs/requirements.txt {version}; rerun envs/lock.sh"
+        )
     assert torch_lock["torch"][0].local == "cpu", "the locked torch is the CPU build"
     for name, (version, hashes) in locked.items():
         assert hashes >= 1, f"{name}=={version} has no hash in the lock"

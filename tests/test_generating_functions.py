@@ -1,5 +1,6 @@
 """Generating functions, stability, divergence, asymptotics and optimal hyper-parameters
 (theory.md §5-§11), each against an independent computation."""
+
 import numpy as np
 import pytest
 
@@ -8,7 +9,7 @@ from sgd_spectra import theory as th
 
 def power_spectrum(n, nu=1.5, kappa=0.75):
     k = np.arange(1, n + 1, dtype=float)
-    return k ** -nu, k ** -(kappa + 1)
+    return k**-nu, k ** -(kappa + 1)
 
 
 def binned_power_law(nu, kappa, exact=2000, k_max=1e9, ratio=1.02):
@@ -16,26 +17,35 @@ def binned_power_law(nu, kappa, exact=2000, k_max=1e9, ratio=1.02):
 
     Returns eigenvalues, per-bin ``lambda C`` with tail sums exactly k^-kappa (so K = 1,
     Lambda = 1), and multiplicities."""
-    edges = np.unique(np.round(np.geomspace(exact + 1, k_max, int(np.log(k_max / exact) / np.log(ratio))))
-                      .astype(np.int64))
+    edges = np.unique(
+        np.round(np.geomspace(exact + 1, k_max, int(np.log(k_max / exact) / np.log(ratio)))).astype(np.int64)
+    )
     ka = np.concatenate([np.arange(1, exact + 1), edges[:-1]]).astype(float)
     kb = np.concatenate([np.arange(2, exact + 2), edges[1:]]).astype(float)
     mult = kb - ka
     lam = np.where(mult == 1, ka, np.sqrt(ka * (kb - 1))) ** -nu
-    return lam, ka ** -kappa - kb ** -kappa, mult
+    return lam, ka**-kappa - kb**-kappa, mult
 
 
 # --- §5: the closed forms are the generating functions of the 3x3 recursion -----------------
 
+
 def test_sympy_determinant_and_adjugate():
     sp = pytest.importorskip("sympy")
     z, a, b, g, lr, lam = sp.symbols("z a beta g alpha lambda")
-    n = g * a ** 2        # the diagonal noise part -gamma tau a^2 C, with g = gamma tau
-    A = sp.Matrix([[(1 - a) ** 2 - n, 2 * b * (1 - a), b ** 2],
-                   [-a * (1 - a) - n, b * (1 - 2 * a), b ** 2],
-                   [a ** 2 - n, -2 * b * a, b ** 2]])
-    S = ((1 - z) * (1 - b * z) * (1 - b ** 2 * z) + 2 * a * z * (1 + b) * (1 - b * z)
-         - a ** 2 * z * ((1 - g) - b * (1 + g) * z))
+    n = g * a**2  # the diagonal noise part -gamma tau a^2 C, with g = gamma tau
+    A = sp.Matrix(
+        [
+            [(1 - a) ** 2 - n, 2 * b * (1 - a), b**2],
+            [-a * (1 - a) - n, b * (1 - 2 * a), b**2],
+            [a**2 - n, -2 * b * a, b**2],
+        ]
+    )
+    S = (
+        (1 - z) * (1 - b * z) * (1 - b**2 * z)
+        + 2 * a * z * (1 + b) * (1 - b * z)
+        - a**2 * z * ((1 - g) - b * (1 + g) * z)
+    )
     M = sp.eye(3) - z * A
     assert sp.expand(M.det() - S) == 0
     inv = M.adjugate()
@@ -43,31 +53,36 @@ def test_sympy_determinant_and_adjugate():
     u_num = sp.expand((inv * sp.Matrix([1, 1, 1]))[0] * z)
     v_num = sp.expand((inv * sp.Matrix([1, 0, 0]))[0])
     assert sp.expand(u_num - z * (1 + b * z)) == 0
-    assert sp.expand(v_num.subs(a, lr * lam) - ((1 - b * z) * (1 - b ** 2 * z) + 2 * lr * b * lam * z)) == 0
+    assert sp.expand(v_num.subs(a, lr * lam) - ((1 - b * z) * (1 - b**2 * z) + 2 * lr * b * lam * z)) == 0
 
 
-@pytest.mark.parametrize("lr, beta, gamma, tau", [(0.5, 0.0, 0.1, 1.0), (0.3, 0.6, 0.05, -1.0),
-                                                   (1.2, -0.3, 0.02, 0.0)])
+@pytest.mark.parametrize(
+    "lr, beta, gamma, tau", [(0.5, 0.0, 0.1, 1.0), (0.3, 0.6, 0.05, -1.0), (1.2, -0.3, 0.02, 0.0)]
+)
 def test_power_series_equal_closed_forms(lr, beta, gamma, tau):
     lam, c = power_spectrum(300)
-    z, T = 0.97, 2500                     # 0.97^2500 ~ 1e-33: the series has converged
+    z, T = 0.97, 2500  # 0.97^2500 ~ 1e-33: the series has converged
     loss, _ = th.se_loss_trajectory(lam, c, lr, beta, gamma, tau, np.arange(T))
     series = np.sum(loss[0] * z ** np.arange(T))
     assert series == pytest.approx(float(th.loss_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8)
     # U and V separately, from the propagators iterated per eigenvalue
     A = per_mode_matrices(lam, lr, beta, gamma, tau)
     u_t, v_t = propagators(A, lam, c, lr, gamma, T)
-    assert np.sum(u_t * z ** np.arange(T)) == pytest.approx(float(th.noise_gf(z, lam, lr, beta, gamma, tau)), rel=1e-8)
-    assert np.sum(v_t * z ** np.arange(T)) == pytest.approx(float(th.signal_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8)
+    assert np.sum(u_t * z ** np.arange(T)) == pytest.approx(
+        float(th.noise_gf(z, lam, lr, beta, gamma, tau)), rel=1e-8
+    )
+    assert np.sum(v_t * z ** np.arange(T)) == pytest.approx(
+        float(th.signal_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8
+    )
 
 
 def per_mode_matrices(lam, lr, beta, gamma, tau):
     a = lr * lam
-    n = gamma * tau * a ** 2
+    n = gamma * tau * a**2
     A = np.empty((len(lam), 3, 3))
-    A[:, 0] = np.stack([(1 - a) ** 2 - n, 2 * beta * (1 - a), np.full_like(a, beta ** 2)], 1)
-    A[:, 1] = np.stack([-a * (1 - a) - n, beta * (1 - 2 * a), np.full_like(a, beta ** 2)], 1)
-    A[:, 2] = np.stack([a ** 2 - n, -2 * beta * a, np.full_like(a, beta ** 2)], 1)
+    A[:, 0] = np.stack([(1 - a) ** 2 - n, 2 * beta * (1 - a), np.full_like(a, beta**2)], 1)
+    A[:, 1] = np.stack([-a * (1 - a) - n, beta * (1 - 2 * a), np.full_like(a, beta**2)], 1)
+    A[:, 2] = np.stack([a**2 - n, -2 * beta * a, np.full_like(a, beta**2)], 1)
     return A
 
 
@@ -81,12 +96,13 @@ def propagators(A, lam, c, lr, gamma, T):
         v[t] = np.sum(c * x_v[:, 0]) / (2 * n)
         x_v = np.einsum("kij,kj->ki", A, x_v)
         if t + 1 < T:
-            u[t + 1] = gamma * lr ** 2 * np.sum(lam ** 2 * x_u[:, 0])
+            u[t + 1] = gamma * lr**2 * np.sum(lam**2 * x_u[:, 0])
             x_u = np.einsum("kij,kj->ki", A, x_u)
     return u, v
 
 
 # --- §6: stability ------------------------------------------------------------------------
+
 
 def se_grows(lam, c, lrs, beta, gamma, T=10_000):
     """Long SE runs: a setting is unstable when its loss still grows at the end (L_T > L_T/2)."""
@@ -100,7 +116,7 @@ def test_bisection_on_se_runs_finds_the_closed_form_critical_lr(batch, beta):
     lam, c = power_spectrum(1000)
     gamma = float(th.batch_noise_factor(1000, batch))
     lo, hi = 0.5, th.noiseless_lr_bound(beta) * 1.5
-    for _ in range(4):                         # vectorised bisection: 16 learning rates a round
+    for _ in range(4):  # vectorised bisection: 16 learning rates a round
         grid = np.linspace(lo, hi, 16)
         grows = se_grows(lam, c, grid, beta, gamma)
         i = int(np.argmax(grows))
@@ -139,6 +155,7 @@ def test_exact_recursion_critical_lr_equals_closed_form_on_circulant():
 
 # --- §7: divergence rate ------------------------------------------------------------------
 
+
 def test_divergence_rate_matches_se():
     lam, c = power_spectrum(500)
     gamma = float(th.batch_noise_factor(500, 10))
@@ -155,6 +172,7 @@ def test_divergence_rate_matches_se():
 
 # --- §8-§10: phases, asymptotics, transition time ----------------------------------------
 
+
 def test_phases():
     assert th.phase(0.4, 1.0) == "immediate divergence"
     assert th.phase(0.8, 1.0) == "eventual divergence"
@@ -163,11 +181,14 @@ def test_phases():
     assert th.late_time_exponent(1.5, 3.0) == pytest.approx(-4 / 3)
 
 
-@pytest.mark.parametrize("nu, kappa, lr, beta, gamma, tol", [
-    (1.5, 1.0, 0.5, 0.0, 0.1, 0.02),      # signal phase, eq. (28a)
-    (1.5, 1.0, 0.2, 0.6, 0.1, 0.02),      # signal phase with momentum
-    (1.5, 3.0, 0.5, 0.0, 1.0, 0.05),      # noise phase, eq. (28b): slow corrections (§9)
-])
+@pytest.mark.parametrize(
+    "nu, kappa, lr, beta, gamma, tol",
+    [
+        (1.5, 1.0, 0.5, 0.0, 0.1, 0.02),  # signal phase, eq. (28a)
+        (1.5, 1.0, 0.2, 0.6, 0.1, 0.02),  # signal phase with momentum
+        (1.5, 3.0, 0.5, 0.0, 1.0, 0.05),  # noise phase, eq. (28b): slow corrections (§9)
+    ],
+)
 def test_asymptotic_loss_on_effectively_infinite_power_law(nu, kappa, lr, beta, gamma, tol):
     lam, c, mult = binned_power_law(nu, kappa)
     u1 = th.u_at_one(lam, lr, beta, gamma, 1.0, multiplicity=mult)
@@ -184,7 +205,9 @@ def test_gd_constant_and_transition_time():
     # full-batch GD (gamma = 0) on the infinite power law: L_t ~ C t^-zeta
     t = np.array([3000])
     gd, _ = th.se_loss_trajectory(lam, c, lr, 0.0, 0.0, 1.0, t, n_samples=1, multiplicity=mult)
-    assert gd[0, 0] / (th.gd_constant(nu, kappa, 1.0, 1.0, lr) * t[0] ** -(kappa / nu)) == pytest.approx(1, abs=0.05)
+    assert gd[0, 0] / (th.gd_constant(nu, kappa, 1.0, 1.0, lr) * t[0] ** -(kappa / nu)) == pytest.approx(
+        1, abs=0.05
+    )
     # the transition time of theory.md §10's example, and signal + noise = SE there
     gamma = 0.03
     u1 = th.u_at_one(lam, lr, 0.0, gamma, multiplicity=mult)
@@ -197,6 +220,7 @@ def test_gd_constant_and_transition_time():
 
 
 # --- §11: optimal learning rate at a fixed horizon -----------------------------------------
+
 
 @pytest.mark.parametrize("nu, kappa, printed", [(1.5, 4.0, 0.113), (2.0, 8.0, 0.251)])
 def test_optimal_lr_reproduces_the_papers_printed_values(nu, kappa, printed):
@@ -212,7 +236,7 @@ def test_optimal_lr_reproduces_the_papers_printed_values(nu, kappa, printed):
     grid = np.geomspace(printed / 3, printed * 2, 24)
     loss, _ = th.se_loss_trajectory(lam, c, grid, 0.0, 1.0, 1.0, [10_000], n_samples=n, multiplicity=mult)
     i = int(np.argmin(loss[:, 0]))
-    x, y = np.log(grid[i - 1:i + 2]), np.log(loss[i - 1:i + 2, 0])
+    x, y = np.log(grid[i - 1 : i + 2]), np.log(loss[i - 1 : i + 2, 0])
     p = np.polyfit(x, y, 2)
     best = float(np.exp(-p[1] / (2 * p[0])))
     assert best == pytest.approx(printed, rel=0.05)

@@ -1,14 +1,22 @@
 """The workflow's network stages on any model: the NTK stage's arrays (unchanged for the default
 network), the checkpoint the training rules rebuild the network from, the pretraining split
 (disjoint from the training samples) and the pretraining itself."""
+
 import numpy as np
 import pytest
 import torch
 
 from sgd_spectra.datasets import load_digits_regression, load_regression_dataset
 from sgd_spectra.dynamics import train_network
-from sgd_spectra.models import (ModelSpecError, build_model, flat_output, load_model, read_checkpoint,
-                                resolve_device, save_checkpoint)
+from sgd_spectra.models import (
+    ModelSpecError,
+    build_model,
+    flat_output,
+    load_model,
+    read_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 from sgd_spectra.ntk import init_network, network_from_arrays, normalise_kernel, ntk_closed_form
 from sgd_spectra.ntk_generic import empirical_ntk, kernel_arrays
 from sgd_spectra.pretrain import pretrain, pretraining_split
@@ -32,9 +40,14 @@ def test_default_network_writes_the_same_arrays_as_before(digits):
     net = init_network(X.shape[1], 50, seed=3)
     kernel_over_n, scale = normalise_kernel(ntk_closed_form(net, Xt).numpy())
     with torch.no_grad():
-        before = {"kernel_over_n": kernel_over_n, "initial_error": net(Xt).numpy() - y, "scale": scale,
-                  "weight": net.weight.detach().numpy(), "bias": net.bias.detach().numpy(),
-                  "readout": net.readout.detach().numpy()}
+        before = {
+            "kernel_over_n": kernel_over_n,
+            "initial_error": net(Xt).numpy() - y,
+            "scale": scale,
+            "weight": net.weight.detach().numpy(),
+            "bias": net.bias.detach().numpy(),
+            "readout": net.readout.detach().numpy(),
+        }
     assert list(arrays) == list(before)
     for key in before:
         np.testing.assert_array_equal(arrays[key], before[key], err_msg=key)
@@ -54,7 +67,7 @@ def test_other_models_write_the_autograd_kernel_without_mlp_arrays(digits):
 def test_checkpoint_rebuilds_the_same_network(tmp_path, digits, spec):
     X, _, _ = digits
     model = build_model(spec, X.shape[1:], seed=5)
-    with torch.no_grad():                       # as if pretrained: not the seed's initialisation
+    with torch.no_grad():  # as if pretrained: not the seed's initialisation
         for p in model.parameters():
             p.add_(0.01)
     save_checkpoint(tmp_path / "net.pt", model, spec, X.shape[1:], 5, pretrain={"epochs": 1})
@@ -83,9 +96,16 @@ def test_training_from_the_checkpoint_equals_training_from_the_arrays(tmp_path, 
     arrays = {k: getattr(model, k).detach().numpy() for k in ("weight", "bias", "readout")}
     steps = [0, 1, 5, 20]
     old = train_network(network_from_arrays(**arrays, dtype=torch.float32), X, y, 2.0, 0.5, 5, 0, steps)
-    new = train_network(flat_output(load_model(tmp_path / "net.pt", torch.float32)),
-                        torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32),
-                        2.0, 0.5, 5, 0, steps)
+    new = train_network(
+        flat_output(load_model(tmp_path / "net.pt", torch.float32)),
+        torch.as_tensor(X, dtype=torch.float32),
+        torch.as_tensor(y, dtype=torch.float32),
+        2.0,
+        0.5,
+        5,
+        0,
+        steps,
+    )
     np.testing.assert_array_equal(old[0], new[0])
     assert old[1] == new[1]
 
@@ -111,14 +131,19 @@ def test_pretraining_split_is_disjoint_and_standardised_like_the_training_set(so
     assert len(pre_indices) == 150 == len(np.unique(pre_indices))
     assert not np.isin(pre_indices, indices).any()
     # the same standardisation: a sample's row is the same wherever it is drawn
-    X_all, y_all, all_indices, _ = load_regression_dataset(spec, 442 if source == "diabetes" else 1000, seed=7)
+    X_all, y_all, all_indices, _ = load_regression_dataset(
+        spec, 442 if source == "diabetes" else 1000, seed=7
+    )
     common = np.intersect1d(pre_indices, all_indices)
     assert len(common) > 10
-    rows = lambda idx, where: np.searchsorted(where, idx)
+
+    def rows(idx, where):
+        return np.searchsorted(where, idx)
+
     np.testing.assert_array_equal(X_pre[rows(common, pre_indices)], X_all[rows(common, all_indices)])
     np.testing.assert_array_equal(y_pre[rows(common, pre_indices)], y_all[rows(common, all_indices)])
     again = pretraining_split(spec, indices, 150, seed=0)[2]
-    np.testing.assert_array_equal(again, pre_indices)            # recorded seed: the same split
+    np.testing.assert_array_equal(again, pre_indices)  # recorded seed: the same split
 
 
 def test_pretraining_split_too_large_names_the_key():

@@ -1,4 +1,5 @@
 """Networks from spec dicts: the MLP family, CNN, ResNet and user factories, and their checks."""
+
 import itertools
 import textwrap
 
@@ -13,8 +14,7 @@ D = 8
 
 
 def batch(shape, n=5, seed=1):
-    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed),
-                       dtype=torch.float64)
+    return torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def same_parameters(a, b):
@@ -26,8 +26,7 @@ def same_parameters(a, b):
 
 
 def test_default_mlp_is_the_closed_form_network():
-    spec = {"kind": "mlp", "depth": 1, "width": 30, "activation": "relu",
-            "parametrisation": "ntk"}
+    spec = {"kind": "mlp", "depth": 1, "width": 30, "activation": "relu", "parametrisation": "ntk"}
     model = build_model(spec, (D,), seed=11)
     assert type(model) is NTKTwoLayerMLP
     assert same_parameters(model, init_network(D, 30, seed=11))
@@ -49,11 +48,18 @@ def test_deep_mlp_class_at_depth_one_matches_the_two_layer_network():
     assert np.linalg.norm(empirical_ntk(deep, X) - k_closed) / np.linalg.norm(k_closed) < 1e-12
 
 
-@pytest.mark.parametrize("depth,activation,parametrisation",
-                         itertools.product([1, 3], ["relu", "tanh", "gelu"], ["ntk", "standard"]))
+@pytest.mark.parametrize(
+    "depth,activation,parametrisation",
+    itertools.product([1, 3], ["relu", "tanh", "gelu"], ["ntk", "standard"]),
+)
 def test_mlp_variants_build_and_are_deterministic(depth, activation, parametrisation):
-    spec = {"kind": "mlp", "depth": depth, "width": 16, "activation": activation,
-            "parametrisation": parametrisation}
+    spec = {
+        "kind": "mlp",
+        "depth": depth,
+        "width": 16,
+        "activation": activation,
+        "parametrisation": parametrisation,
+    }
     model = build_model(spec, (D,), seed=2)
     n_params = D * 16 + 16 + (depth - 1) * (16 * 16 + 16) + 16
     assert sum(p.numel() for p in model.parameters()) == n_params
@@ -95,10 +101,11 @@ def test_image_models_read_flat_and_shaped_inputs(kind):
 
 
 def test_resnet_on_colour_images_and_blocks():
-    model = build_model({"kind": "resnet", "channels": [8, 16, 16], "blocks": 2},
-                        (3, 32, 32), seed=1)
-    assert sum(1 for name, _ in model.named_modules() if name.count(".") == 1
-               and name.startswith("blocks.")) == 6
+    model = build_model({"kind": "resnet", "channels": [8, 16, 16], "blocks": 2}, (3, 32, 32), seed=1)
+    assert (
+        sum(1 for name, _ in model.named_modules() if name.count(".") == 1 and name.startswith("blocks."))
+        == 6
+    )
     with torch.no_grad():
         assert model(batch((3, 32, 32), n=2)).shape == (2,)
 
@@ -117,7 +124,7 @@ def test_image_shape_errors_name_the_key():
     with pytest.raises(ModelSpecError, match="'input_shape'"):
         build_model({"kind": "cnn", "input_shape": [1, 27, 28]}, (784,), seed=0)
     with pytest.raises(ModelSpecError, match="'input_shape'"):
-        build_model({"kind": "cnn"}, (3072,), seed=0)        # 3x32x32 is not a square
+        build_model({"kind": "cnn"}, (3072,), seed=0)  # 3x32x32 is not a square
     with pytest.raises(ModelSpecError, match="'channels'"):
         build_model({"kind": "cnn", "channels": []}, (784,), seed=0)
 
@@ -125,17 +132,20 @@ def test_image_shape_errors_name_the_key():
 # ----------------------------------------------------------------------------- spec errors
 
 
-@pytest.mark.parametrize("spec,key", [
-    ({"kind": "transformer"}, "'kind'"),
-    ({"width": 10}, "'kind'"),
-    ({"kind": "mlp", "widht": 10}, "'widht'"),
-    ({"kind": "cnn", "depth": 2}, "'depth'"),
-    ({"kind": "mlp", "depth": 0}, "'depth'"),
-    ({"kind": "mlp", "width": 2.5}, "'width'"),
-    ({"kind": "mlp", "activation": "sigmoid"}, "'activation'"),
-    ({"kind": "mlp", "parametrisation": "mup"}, "'parametrisation'"),
-    ({"kind": "custom"}, "'factory'"),
-])
+@pytest.mark.parametrize(
+    "spec,key",
+    [
+        ({"kind": "transformer"}, "'kind'"),
+        ({"width": 10}, "'kind'"),
+        ({"kind": "mlp", "widht": 10}, "'widht'"),
+        ({"kind": "cnn", "depth": 2}, "'depth'"),
+        ({"kind": "mlp", "depth": 0}, "'depth'"),
+        ({"kind": "mlp", "width": 2.5}, "'width'"),
+        ({"kind": "mlp", "activation": "sigmoid"}, "'activation'"),
+        ({"kind": "mlp", "parametrisation": "mup"}, "'parametrisation'"),
+        ({"kind": "custom"}, "'factory'"),
+    ],
+)
 def test_bad_specs_are_refused_naming_the_key(spec, key):
     with pytest.raises(ValueError, match=key):
         build_model(spec, (D,), seed=0)
@@ -148,7 +158,7 @@ def test_mlp_refuses_image_shaped_inputs():
 
 # ----------------------------------------------------------------------------- custom
 
-FACTORIES = textwrap.dedent('''
+FACTORIES = textwrap.dedent("""
     import torch
     from torch import nn
 
@@ -173,7 +183,7 @@ FACTORIES = textwrap.dedent('''
 
         def forward(self, x):
             return self.out(self.conv(x).mean(dim=(-2, -1)))
-''')
+""")
 
 
 @pytest.fixture
@@ -186,12 +196,15 @@ def factory_file(tmp_path):
 def test_custom_factory_by_file_path_with_kwargs(factory_file):
     from sgd_spectra.ntk_generic import empirical_ntk
 
-    spec = {"kind": "custom", "factory": f"{factory_file}:make",
-            "kwargs": {"in_features": D, "hidden": 7, "bias": False}}
+    spec = {
+        "kind": "custom",
+        "factory": f"{factory_file}:make",
+        "kwargs": {"in_features": D, "hidden": 7, "bias": False},
+    }
     model = build_model(spec, (D,), seed=1)
     assert model[0].weight.shape == (7, D) and model[0].bias is None
     assert model[0].weight.dtype == torch.float64
-    assert same_parameters(build_model(spec, (D,), seed=1), model)      # seeded global RNG
+    assert same_parameters(build_model(spec, (D,), seed=1), model)  # seeded global RNG
     assert not same_parameters(build_model(spec, (D,), seed=2), model)
     X = batch((D,), n=6)
     K = empirical_ntk(model, X)
@@ -201,18 +214,22 @@ def test_custom_factory_by_file_path_with_kwargs(factory_file):
 
 def test_custom_factory_by_module_path_and_input_shape(factory_file, monkeypatch):
     monkeypatch.syspath_prepend(str(factory_file.parent))
-    model = build_model({"kind": "custom", "factory": "my_models:Images",
-                         "input_shape": [1, 5, 5]}, (25,), seed=0)
+    model = build_model(
+        {"kind": "custom", "factory": "my_models:Images", "input_shape": [1, 5, 5]}, (25,), seed=0
+    )
     with torch.no_grad():
         assert model(batch((25,), n=4)).reshape(-1).shape == (4,)
 
 
-@pytest.mark.parametrize("name,message", [
-    ("vector", "one scalar per sample"),
-    ("broken", "raised RuntimeError: no GPU here"),
-    ("not_a_module", "not a torch.nn.Module"),
-    ("missing", "no callable named 'missing'"),
-])
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("vector", "one scalar per sample"),
+        ("broken", "raised RuntimeError: no GPU here"),
+        ("not_a_module", "not a torch.nn.Module"),
+        ("missing", "no callable named 'missing'"),
+    ],
+)
 def test_custom_factory_problems_name_the_factory(factory_file, name, message):
     reference = f"{factory_file}:{name}"
     kwargs = {"in_features": D} if name == "vector" else {}
@@ -221,11 +238,14 @@ def test_custom_factory_problems_name_the_factory(factory_file, name, message):
     assert reference in str(info.value)
 
 
-@pytest.mark.parametrize("reference,message", [
-    ("no_such_module_xyz:make", "cannot import 'no_such_module_xyz'"),
-    ("does/not/exist.py:make", "cannot import"),
-    ("just_a_name", "must look like"),
-])
+@pytest.mark.parametrize(
+    "reference,message",
+    [
+        ("no_such_module_xyz:make", "cannot import 'no_such_module_xyz'"),
+        ("does/not/exist.py:make", "cannot import"),
+        ("just_a_name", "must look like"),
+    ],
+)
 def test_custom_factory_that_cannot_be_imported(reference, message):
     with pytest.raises(ModelSpecError, match=message) as info:
         build_model({"kind": "custom", "factory": reference}, (D,), seed=0)
@@ -243,12 +263,14 @@ def test_custom_factory_that_fails_at_import(tmp_path):
 # ----------------------------------------------------------------------------- their kernels
 
 
-@pytest.mark.parametrize("spec,shape", [
-    ({"kind": "mlp", "depth": 3, "width": 12, "activation": "gelu",
-      "parametrisation": "standard"}, (D,)),
-    ({"kind": "cnn", "channels": [3, 4]}, (64,)),
-    ({"kind": "resnet", "channels": [3, 4], "blocks": 1}, (1, 8, 8)),
-])
+@pytest.mark.parametrize(
+    "spec,shape",
+    [
+        ({"kind": "mlp", "depth": 3, "width": 12, "activation": "gelu", "parametrisation": "standard"}, (D,)),
+        ({"kind": "cnn", "channels": [3, 4]}, (64,)),
+        ({"kind": "resnet", "channels": [3, 4], "blocks": 1}, (1, 8, 8)),
+    ],
+)
 def test_generic_kernel_of_every_kind_matches_a_per_sample_backward_loop(spec, shape):
     """Oracle without torch.func: one ``backward`` per sample, Jacobian rows stacked."""
     from sgd_spectra.ntk_generic import empirical_ntk
@@ -258,7 +280,7 @@ def test_generic_kernel_of_every_kind_matches_a_per_sample_backward_loop(spec, s
     rows = []
     for i in range(6):
         model.zero_grad()
-        model(X[i:i + 1]).sum().backward()
+        model(X[i : i + 1]).sum().backward()
         rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
     jac = torch.stack(rows)
     k_ref = (jac @ jac.T).detach().numpy()

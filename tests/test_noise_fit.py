@@ -5,17 +5,18 @@ enumerating every batch of explicit features, the data-basis noise term of theor
 evaluation of the distance and numerical minimisation, and the translation-invariant case where
 SE(tau1 = tau2 = 1) is exact.
 """
+
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import minimize, minimize_scalar
+from test_second_moment import circulant_kernel, random_kernel
 
 from sgd_spectra import noise_fit as nf
 from sgd_spectra import second_moment as sm
 from sgd_spectra import theory as th
-from test_second_moment import circulant_kernel, random_kernel
 
 
 def features_problem(n: int, d: int, seed: int):
@@ -49,7 +50,7 @@ def circulant_covariance(n: int, seed: int):
     """A random translation-invariant (circulant) PSD data-basis second moment."""
     k = np.arange(n)
     spec = np.random.default_rng(seed).uniform(0.1, 1.0, n)
-    spec = (spec + spec[(-k) % n]) / 2                       # symmetric: a real circulant
+    spec = (spec + spec[(-k) % n]) / 2  # symmetric: a real circulant
     row = np.real(np.fft.ifft(spec))
     C = row[(k[:, None] - k[None, :]) % n]
     return (C + C.T) / 2
@@ -58,6 +59,7 @@ def circulant_covariance(n: int, seed: int):
 # --------------------------------------------------------------------------------------------
 # 1. The noise matrices against SGD's batch enumeration
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n, d, batch", [(6, 9, 1), (6, 9, 2), (6, 9, 3), (6, 4, 1), (6, 4, 2)])
 def test_true_noise_is_the_batch_enumerated_gradient_covariance(n, d, batch):
@@ -70,12 +72,14 @@ def test_true_noise_is_the_batch_enumerated_gradient_covariance(n, d, batch):
     np.testing.assert_allclose(gamma * true[sub], V.T @ reference @ V, atol=1e-12 * np.abs(reference).max())
     np.testing.assert_allclose(trace_part[sub], V.T @ (np.trace(H @ Cw) * H) @ V, atol=1e-12)
     np.testing.assert_allclose(hch[sub], V.T @ H @ Cw @ H @ V, atol=1e-12)
-    for m in (true, trace_part, hch):    # K's null space takes no noise (sqrt of a round-off lambda)
+    for m in (true, trace_part, hch):  # K's null space takes no noise (sqrt of a round-off lambda)
         scale = 1e-6 * np.abs(m).max()
         assert np.abs(m[~keep]).max(initial=0) < scale and np.abs(m[:, ~keep]).max(initial=0) < scale
     # the (gamma-free) distance is the same computed in the full parameter space
-    direct = np.sum((reference / gamma - (np.trace(H @ Cw) * H - 0.3 * H @ Cw @ H)) ** 2)   # all d x d
-    assert nf.distance(true, trace_part, hch, 1.0, 0.3) == pytest.approx(direct / np.sum((reference / gamma) ** 2))
+    direct = np.sum((reference / gamma - (np.trace(H @ Cw) * H - 0.3 * H @ Cw @ H)) ** 2)  # all d x d
+    assert nf.distance(true, trace_part, hch, 1.0, 0.3) == pytest.approx(
+        direct / np.sum((reference / gamma) ** 2)
+    )
 
 
 def test_output_space_matrices_are_the_recursions_noise_term():
@@ -89,7 +93,7 @@ def test_output_space_matrices_are_the_recursions_noise_term():
     true, trace_part, hch = nf.noise_matrices(lam, U, U.T @ C_data @ U, space="output")
     noise = 12 * K @ np.diag(np.diag(C_data)) @ K - K @ C_data @ K
     np.testing.assert_allclose(true, U.T @ noise @ U, atol=1e-11 * np.abs(noise).max())
-    np.testing.assert_allclose(np.diag(trace_part), lam ** 2 * np.trace(C_data), rtol=1e-10)
+    np.testing.assert_allclose(np.diag(trace_part), lam**2 * np.trace(C_data), rtol=1e-10)
     np.testing.assert_allclose(hch, U.T @ K @ C_data @ K @ U, atol=1e-11 * np.abs(noise).max())
     with pytest.raises(ValueError, match="space"):
         nf.noise_matrices(lam, U, C_data, space="data")
@@ -98,6 +102,7 @@ def test_output_space_matrices_are_the_recursions_noise_term():
 # --------------------------------------------------------------------------------------------
 # 2. Translation invariance: SE(1, 1) is exact
 # --------------------------------------------------------------------------------------------
+
 
 def test_translation_invariant_second_moment_is_fitted_exactly_by_tau_one_one():
     n = 16
@@ -141,6 +146,7 @@ def test_a_rank_one_second_moment_breaks_translation_invariance():
 # 3. The quadratic form against direct evaluation
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def features_form():
     X, Cw, lam, U, C = features_problem(30, 12, seed=8)
@@ -153,23 +159,31 @@ def test_quadratic_form_equals_the_direct_distance(features_form):
     for tau1, tau2 in [(0.0, 0.0), (1.0, -1.0), (1.0, 1.0), (0.3, 2.5), (-1.7, 0.4)]:
         t = np.array([tau1, tau2])
         assert t @ form["A"] @ t + form["b"] @ t + form["c"] == pytest.approx(
-            nf.distance(*mats, tau1, tau2), rel=1e-11)
+            nf.distance(*mats, tau1, tau2), rel=1e-11
+        )
     for name, (tau1, tau2) in nf.NAMED_TAUS.items():
         assert form[f"distance_tau_{name}"] == pytest.approx(nf.distance(*mats, tau1, tau2), rel=1e-11)
 
 
 def test_optimum_and_tau1_one_slice_match_numerical_minimisation(features_form):
     mats, form = features_form
-    best = minimize(lambda t: nf.distance(*mats, *t), x0=[0.0, 0.0], method="Nelder-Mead",
-                    options=dict(xatol=1e-10, fatol=1e-14, maxiter=4000))
+    best = minimize(
+        lambda t: nf.distance(*mats, *t),
+        x0=[0.0, 0.0],
+        method="Nelder-Mead",
+        options=dict(xatol=1e-10, fatol=1e-14, maxiter=4000),
+    )
     assert form["tau1_opt"] == pytest.approx(best.x[0], abs=1e-6)
     assert form["tau2_opt"] == pytest.approx(best.x[1], abs=1e-6)
     assert form["distance_opt"] == pytest.approx(best.fun, rel=1e-8)
     line = minimize_scalar(lambda t2: nf.distance(*mats, 1.0, t2), bracket=(-5, 5), tol=1e-12)
     assert form["tau2_at_tau1_1"] == pytest.approx(line.x, abs=1e-6)
     assert form["distance_at_tau1_1"] == pytest.approx(line.fun, rel=1e-10)
-    assert form["distance_opt"] <= form["distance_at_tau1_1"] <= min(
-        form[f"distance_tau_{k}"] for k in nf.NAMED_TAUS) + 1e-15
+    assert (
+        form["distance_opt"]
+        <= form["distance_at_tau1_1"]
+        <= min(form[f"distance_tau_{k}"] for k in nf.NAMED_TAUS) + 1e-15
+    )
 
 
 def test_axis_ratio_is_that_of_the_level_set_ellipse(features_form):
@@ -180,7 +194,7 @@ def test_axis_ratio_is_that_of_the_level_set_ellipse(features_form):
     radii = []
     for angle in np.linspace(0, np.pi, 721):
         u = np.array([np.cos(angle), np.sin(angle)])
-        excess = nf.distance(*mats, *(opt + u)) - form["distance_opt"]    # quadratic: r^2 * excess = 1
+        excess = nf.distance(*mats, *(opt + u)) - form["distance_opt"]  # quadratic: r^2 * excess = 1
         radii.append(1 / np.sqrt(excess))
     assert form["axis_ratio"] == pytest.approx(min(radii) / max(radii), rel=1e-3)
 
@@ -195,20 +209,25 @@ def test_zero_true_noise_is_rejected():
 # 4. The trajectory
 # --------------------------------------------------------------------------------------------
 
+
 def test_second_moment_generator_follows_the_exact_recursion():
     K, e0 = random_kernel(15, 25, seed=9)
     lam, U = np.linalg.eigh(K)
     gamma = float(th.batch_noise_factor(15, 2))
     steps = [0, 1, 5, 40]
     reference = th.exact_loss_trajectory(K, e0, 0.9, 0.5, gamma, steps)
-    got = [(t, np.trace(C) / 30, C.copy(), M) for t, C, M in
-           sm.exact_second_moments_eigen(lam, U, e0, 0.9, 0.5, gamma, steps)]
+    got = [
+        (t, np.trace(C) / 30, C.copy(), M)
+        for t, C, M in sm.exact_second_moments_eigen(lam, U, e0, 0.9, 0.5, gamma, steps)
+    ]
     assert [g[0] for g in got] == steps
     np.testing.assert_allclose([g[1] for g in got], reference, rtol=1e-10)
-    for _, _, C, M in got:                                   # M is the noise matrix of that C
+    for _, _, C, M in got:  # M is the noise matrix of that C
         np.testing.assert_allclose(M, sm.diagonal_in_eigenbasis(U, sm.data_diagonal(U, C)), atol=1e-13)
-    from_covariance = [C.copy() for _, C, _ in
-                       sm.exact_second_moments_eigen(lam, U, np.outer(e0, e0), 0.9, 0.5, gamma, steps)]
+    from_covariance = [
+        C.copy()
+        for _, C, _ in sm.exact_second_moments_eigen(lam, U, np.outer(e0, e0), 0.9, 0.5, gamma, steps)
+    ]
     for (_, _, C, _), C2 in zip(got, from_covariance):
         np.testing.assert_allclose(C2, C, atol=1e-12 * np.abs(C).max())
 
@@ -221,8 +240,9 @@ def test_trajectory_table_has_one_row_per_recorded_step():
     for key in ["step", "loss", *nf.TABLE_KEYS]:
         assert key in table and np.isfinite(table[key]).all()
     gamma = float(th.batch_noise_factor(20, 4))
-    np.testing.assert_allclose(table.loss, th.exact_loss_trajectory(K, e0, 1.0, 0.0, gamma, [0, 3, 10, 30]),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        table.loss, th.exact_loss_trajectory(K, e0, 1.0, 0.0, gamma, [0, 3, 10, 30]), rtol=1e-10
+    )
     C = np.outer(U.T @ e0, U.T @ e0)
     first = nf.trace_distance_form(*nf.noise_matrices(lam, U, C))
     assert table.tau2_opt.iloc[0] == pytest.approx(first["tau2_opt"], rel=1e-10)
@@ -236,10 +256,21 @@ def test_trajectory_table_has_one_row_per_recorded_step():
 # 5. Claims: each verdict can fail
 # --------------------------------------------------------------------------------------------
 
+
 def claim_table(tau1, ratio, steps=(0, 1, 10, 30, 100)):
     n = len(steps)
-    return pd.DataFrame(dict(step=list(steps), loss=np.linspace(1, 0.1, n), tau1_opt=np.broadcast_to(tau1, n),
-                             tau2_opt=0.5, axis_ratio=np.broadcast_to(ratio, n), lr=1.0, momentum=0.0, batch=10))
+    return pd.DataFrame(
+        dict(
+            step=list(steps),
+            loss=np.linspace(1, 0.1, n),
+            tau1_opt=np.broadcast_to(tau1, n),
+            tau2_opt=0.5,
+            axis_ratio=np.broadcast_to(ratio, n),
+            lr=1.0,
+            momentum=0.0,
+            batch=10,
+        )
+    )
 
 
 def verdicts(table):
@@ -249,7 +280,10 @@ def verdicts(table):
 
 
 def test_claims_hold_on_a_close_tau1_and_a_stretched_ellipse():
-    assert verdicts(claim_table(1.01, 0.02)) == {"trace_optimal_tau1": "holds", "trace_ellipse_stretched": "holds"}
+    assert verdicts(claim_table(1.01, 0.02)) == {
+        "trace_optimal_tau1": "holds",
+        "trace_ellipse_stretched": "holds",
+    }
 
 
 def test_optimal_tau1_claim_fails_when_tau1_is_far_from_one():
@@ -258,7 +292,7 @@ def test_optimal_tau1_claim_fails_when_tau1_is_far_from_one():
 
 
 def test_stretched_ellipse_claim_fails_on_a_round_ellipse():
-    ratio = [0.01, 0.01, 0.02, 0.5, 0.02]                    # one round ellipse after the transient
+    ratio = [0.01, 0.01, 0.02, 0.5, 0.02]  # one round ellipse after the transient
     got = verdicts(claim_table(1.0, ratio))
     assert got == {"trace_optimal_tau1": "holds", "trace_ellipse_stretched": "fails"}
 

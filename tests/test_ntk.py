@@ -1,12 +1,12 @@
 """Empirical NTK of the two-layer ReLU network: closed form vs autograd, and the NTK's meaning."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from sgd_spectra.ntk import (init_network, network_from_arrays, normalise_kernel, ntk_autograd,
-                             ntk_closed_form)
+from sgd_spectra.ntk import init_network, network_from_arrays, normalise_kernel, ntk_autograd, ntk_closed_form
 
 N, D, WIDTH = 20, 8, 50
 
@@ -35,7 +35,7 @@ def test_closed_form_matches_explicit_jacobian(problem):
     rows = []
     for i in range(N):
         net.zero_grad()
-        net(X[i:i + 1]).sum().backward()
+        net(X[i : i + 1]).sum().backward()
         rows.append(torch.cat([p.grad.reshape(-1).clone() for p in net.parameters()]))
     jac = torch.stack(rows)
     k_ref = jac @ jac.T
@@ -84,8 +84,9 @@ def test_init_network_seed_determinism():
 
 def test_network_from_arrays_reproduces_forward(problem):
     net, X, _ = problem
-    clone = network_from_arrays(net.weight.detach().numpy(), net.bias.detach().numpy(),
-                                net.readout.detach().numpy())
+    clone = network_from_arrays(
+        net.weight.detach().numpy(), net.bias.detach().numpy(), net.readout.detach().numpy()
+    )
     with torch.no_grad():
         assert torch.equal(clone(X), net(X))
         # independent forward pass written out: a . relu(W x / sqrt(d) + b) / sqrt(m)
@@ -118,8 +119,7 @@ def test_ntk_predicts_first_order_gd_step(problem):
         errors = []
         for eta in (1e-4, 1e-5):
             rate = (shifted(eta) - f0) / eta
-            errors.append(float(torch.linalg.norm(rate - predicted_rate)
-                                / torch.linalg.norm(predicted_rate)))
+            errors.append(float(torch.linalg.norm(rate - predicted_rate) / torch.linalg.norm(predicted_rate)))
         # first-order agreement, and the residual shrinks like eta (a second-order term)
         assert errors[1] < 1e-6
         assert 8 < errors[0] / errors[1] < 12
@@ -137,7 +137,7 @@ def test_relu_ntk_parts_match_monte_carlo_over_wide_network():
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6, 5))
-    X[1] = -0.5 * X[0]                      # antiparallel pair: t = pi, K_W = K_a = 0 there
+    X[1] = -0.5 * X[0]  # antiparallel pair: t = pi, K_W = K_a = 0 there
     m = 400_000
     W = rng.standard_normal((m, 5))
     a = rng.standard_normal(m)
@@ -150,7 +150,7 @@ def test_relu_ntk_parts_match_monte_carlo_over_wide_network():
     assert np.abs(k_a - k_a_mc).max() < 5 * scale / np.sqrt(m)
     assert np.abs(k_w - k_w_mc).max() < 5 * scale / np.sqrt(m)
     assert abs(k_w[0, 1]) < 1e-12 and abs(k_a[0, 1]) < 1e-12
-    np.testing.assert_allclose(np.diag(k_w), np.sum(X * X, 1) / 2)     # t = 0: half the norm
+    np.testing.assert_allclose(np.diag(k_w), np.sum(X * X, 1) / 2)  # t = 0: half the norm
     np.testing.assert_allclose(np.diag(k_a), np.sum(X * X, 1) / 2)
 
 
@@ -161,8 +161,7 @@ def test_relu_ntk_parts_match_monte_carlo_over_wide_network():
 def tiny_cnn(seed=0, channels=(2, 3)):
     from sgd_spectra.models import build_model
 
-    return build_model({"kind": "cnn", "channels": list(channels), "input_shape": [1, 6, 6]},
-                       (36,), seed)
+    return build_model({"kind": "cnn", "channels": list(channels), "input_shape": [1, 6, 6]}, (36,), seed)
 
 
 def image_batch(n, seed=5):
@@ -177,7 +176,7 @@ def test_generic_route_equals_closed_form_on_shallow_mlp(problem):
     k_closed = ntk_closed_form(net, X).numpy()
     assert k_generic.dtype == np.float64 and k_generic.shape == (N, N)
     assert np.linalg.norm(k_generic - k_closed) / np.linalg.norm(k_closed) <= 1e-10
-    np.testing.assert_array_equal(k_generic, k_generic.T)     # mirrored from one triangle
+    np.testing.assert_array_equal(k_generic, k_generic.T)  # mirrored from one triangle
 
 
 def finite_difference_jacobian(model, X, h):
@@ -257,8 +256,8 @@ def test_generic_route_casts_a_copy_of_a_float32_model():
 
     model32 = init_network(D, WIDTH, seed=7, dtype=torch.float32)
     X = torch.randn(6, D, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    k = empirical_ntk(model32, X)                        # float64 by default
-    assert next(model32.parameters()).dtype == torch.float32       # caller's model untouched
+    k = empirical_ntk(model32, X)  # float64 by default
+    assert next(model32.parameters()).dtype == torch.float32  # caller's model untouched
     model64 = init_network(D, WIDTH, seed=7)
     with torch.no_grad():
         for p64, p32 in zip(model64.parameters(), model32.parameters()):
@@ -289,13 +288,13 @@ def test_empirical_spectrum_reproduces_the_kernel(problem):
     assert spectrum.scale == pytest.approx(30 / lam[0], rel=1e-12)
     assert spectrum.eigenvalues[0] == pytest.approx(1.0, rel=1e-12)
     assert np.all(np.diff(spectrum.eigenvalues) <= 0)
-    np.testing.assert_allclose(spectrum.eigenvalues, np.clip(lam / lam[0], 0, None),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(spectrum.eigenvalues, np.clip(lam / lam[0], 0, None), rtol=0, atol=1e-12)
     with torch.no_grad():
         error = model(X).numpy() - y
-    np.testing.assert_allclose(spectrum.coefficients, (vectors.T @ error) ** 2,
-                               rtol=1e-8, atol=1e-12 * error @ error)
-    assert spectrum.coefficients.sum() == pytest.approx(error @ error, rel=1e-12)   # Parseval
+    np.testing.assert_allclose(
+        spectrum.coefficients, (vectors.T @ error) ** 2, rtol=1e-8, atol=1e-12 * error @ error
+    )
+    assert spectrum.coefficients.sum() == pytest.approx(error @ error, rel=1e-12)  # Parseval
 
 
 def test_empirical_spectrum_takes_the_closed_form_for_the_shallow_mlp(problem, monkeypatch):
@@ -310,14 +309,12 @@ def test_empirical_spectrum_takes_the_closed_form_for_the_shallow_mlp(problem, m
     spectrum = generic.empirical_spectrum(net, X, y.numpy())
     k_over_n, scale = normalise_kernel(ntk_closed_form(net, X).numpy())
     assert spectrum.scale == pytest.approx(scale, rel=1e-12)
-    np.testing.assert_allclose(spectrum.eigenvalues, np.linalg.eigvalsh(k_over_n)[::-1].clip(0),
-                               atol=1e-12)
+    np.testing.assert_allclose(spectrum.eigenvalues, np.linalg.eigvalsh(k_over_n)[::-1].clip(0), atol=1e-12)
 
 
 def test_save_and_load_spectrum_round_trip(tmp_path):
     from sgd_spectra.models import build_model
-    from sgd_spectra.ntk_generic import (empirical_spectrum, load_spectrum, save_spectrum,
-                                         state_dict_path)
+    from sgd_spectra.ntk_generic import empirical_spectrum, load_spectrum, save_spectrum, state_dict_path
 
     model = tiny_cnn(seed=3)
     X = image_batch(10)

@@ -5,6 +5,7 @@ of theory.md §3 (theory.exact_loss_trajectory, or a batched copy written below)
 built from the heavy-ball update, the second-moment map of SGD by enumerating all batches, the SE
 closed forms of theory.py, and long time-domain runs.
 """
+
 import itertools
 
 import numpy as np
@@ -13,10 +14,10 @@ import pytest
 from sgd_spectra import second_moment as sm
 from sgd_spectra import theory as th
 
-
 # --------------------------------------------------------------------------------------------
 # Problems and independent references
 # --------------------------------------------------------------------------------------------
+
 
 def random_kernel(n: int, n_features: int, seed: int):
     """Linear kernel of Gaussian features (x ~ N(0, I_d)), normalised to lambda_max = 1, with a
@@ -51,7 +52,8 @@ def pair_map(a_k, a_l, beta, gamma) -> np.ndarray:
     """Deterministic map of (C_kl, J_kl, J_lk, P_kl) = E[(e_k, v_k) (x) (e_l, v_l)]: the product of
     two heavy-ball updates, plus the -gamma lr^2 lambda_k lambda_l C_kl noise part in all four."""
     return np.kron(heavy_ball(a_k, beta), heavy_ball(a_l, beta)) - gamma * a_k * a_l * np.outer(
-        np.ones(4), [1, 0, 0, 0])
+        np.ones(4), [1, 0, 0, 0]
+    )
 
 
 def sgd_second_moment_map(K, lr, beta, batch) -> np.ndarray:
@@ -61,7 +63,7 @@ def sgd_second_moment_map(K, lr, beta, batch) -> np.ndarray:
     maps = []
     for B in itertools.combinations(range(n), batch):
         grad = np.zeros((n, n))
-        grad[:, B] = n / batch * K[:, B]                 # e -> (N/b) K[:, B] e_B
+        grad[:, B] = n / batch * K[:, B]  # e -> (N/b) K[:, B] e_B
         A = np.block([[np.eye(n) - lr * grad, beta * np.eye(n)], [-lr * grad, beta * np.eye(n)]])
         maps.append(np.kron(A, A))
     return np.mean(maps, axis=0)
@@ -71,7 +73,7 @@ def batched_loss(K, e0, lrs, beta, gamma, steps):
     """theory.md §3 in the data basis, many learning rates at once: loss at each of ``steps``."""
     n = len(e0)
     lr = np.asarray(lrs, dtype=float)[:, None, None]
-    sym = lambda m: (m + np.swapaxes(m, 1, 2)) / 2  # noqa: E731
+    sym = lambda m: (m + np.swapaxes(m, 1, 2)) / 2
     C = np.tile(np.outer(e0, e0), (lr.shape[0], 1, 1))
     J, P = np.zeros_like(C), np.zeros_like(C)
     out = []
@@ -82,24 +84,34 @@ def batched_loss(K, e0, lrs, beta, gamma, steps):
         KCK = sym(K @ CK)
         KdK = sym((K[None] * np.diagonal(C, axis1=1, axis2=2)[:, None, :]) @ K)
         KJ = K @ J
-        common = (lr ** 2 * KCK - lr * beta * (KJ + np.swapaxes(KJ, 1, 2)) + beta ** 2 * P
-                  + lr ** 2 * gamma * (n * KdK - KCK))
-        C, J, P = (sym(C - lr * (CK + np.swapaxes(CK, 1, 2)) + beta * (J + np.swapaxes(J, 1, 2)) + common),
-                   beta * J - lr * CK + common, sym(common))
+        common = (
+            lr**2 * KCK
+            - lr * beta * (KJ + np.swapaxes(KJ, 1, 2))
+            + beta**2 * P
+            + lr**2 * gamma * (n * KdK - KCK)
+        )
+        C, J, P = (
+            sym(C - lr * (CK + np.swapaxes(CK, 1, 2)) + beta * (J + np.swapaxes(J, 1, 2)) + common),
+            beta * J - lr * CK + common,
+            sym(common),
+        )
     return np.array(out).T
 
 
 def time_domain_critical_lr(K, e0, beta, gamma, lo, hi, steps):
     """Bisection on long runs: a learning rate is unstable if its loss at T is not below T/2."""
+
     def unstable(grid):
         loss = batched_loss(K, e0, grid, beta, gamma, [steps // 2, steps])
         return ~(loss[:, 1] < loss[:, 0])
+
     return th.bisect_first_unstable(unstable, lo, hi, rounds=1, points=3)
 
 
 # --------------------------------------------------------------------------------------------
 # 1. The eigenbasis recursion
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("beta", [0.0, 0.6])
 def test_eigenbasis_recursion_equals_the_data_basis_recursion(beta):
@@ -117,6 +129,7 @@ def test_eigenbasis_recursion_equals_the_data_basis_recursion(beta):
 # 2. Pair map: closed forms
 # --------------------------------------------------------------------------------------------
 
+
 def _noiseless_draws(count, seed):
     """Random (a_k, a_l, beta, gamma) with both modes inside the noiseless region."""
     rng = np.random.default_rng(seed)
@@ -132,7 +145,7 @@ def test_pair_response_is_the_summed_c_response_of_the_pair_map():
         assert sm.pair_response(a_k, a_l, beta, gamma) == pytest.approx(summed, rel=1e-9)
         det = np.linalg.det(np.eye(4) - T)
         assert sm.pair_denominator(a_k, a_l, beta, gamma) == pytest.approx(det, rel=1e-8, abs=1e-12)
-        assert sm.pair_denominator(a_k, a_l, beta, gamma) > 0     # no pole in the noiseless region
+        assert sm.pair_denominator(a_k, a_l, beta, gamma) > 0  # no pole in the noiseless region
 
 
 def test_pair_response_series_matches_for_a_stable_pair():
@@ -159,23 +172,31 @@ def test_diagonal_pair_response_gives_the_se_u_at_one(beta, batch):
 # 3. G(1) and the stability criterion
 # --------------------------------------------------------------------------------------------
 
+
 def test_renewal_operator_sums_the_propagated_noise():
     """G(1) x: inject N gamma lr^2 K diag(x) K into C, J and P once, propagate with the
     deterministic part of the data-basis recursion, and sum diag(C) over all later steps."""
     n, lr, beta = 12, 0.4, 0.5
     K = random_kernel(n, 40, seed=4)[0]
     gamma = float(th.batch_noise_factor(n, 2))
-    x = np.random.default_rng(5).standard_normal(n)            # of either sign
-    C = n * gamma * lr ** 2 * K @ np.diag(x) @ K
+    x = np.random.default_rng(5).standard_normal(n)  # of either sign
+    C = n * gamma * lr**2 * K @ np.diag(x) @ K
     J, P, total = C.copy(), C.copy(), np.zeros(n)
     for _ in range(6000):
         total += np.diag(C)
-        common = (1 - gamma) * lr ** 2 * K @ C @ K - lr * beta * (K @ J + J.T @ K) + beta ** 2 * P
-        C, J, P = (C - lr * (K @ C + C @ K) + beta * (J + J.T) + common,
-                   beta * J - lr * C @ K + common, common)
+        common = (1 - gamma) * lr**2 * K @ C @ K - lr * beta * (K @ J + J.T @ K) + beta**2 * P
+        C, J, P = (
+            C - lr * (K @ C + C @ K) + beta * (J + J.T) + common,
+            beta * J - lr * C @ K + common,
+            common,
+        )
     lam, U = eig(K)
-    np.testing.assert_allclose(sm.renewal_operator(lam, U, lr, beta, gamma).matvec(x), total,
-                               rtol=1e-9, atol=1e-12 * np.abs(total).max())
+    np.testing.assert_allclose(
+        sm.renewal_operator(lam, U, lr, beta, gamma).matvec(x),
+        total,
+        rtol=1e-9,
+        atol=1e-12 * np.abs(total).max(),
+    )
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.6])
@@ -191,8 +212,10 @@ def test_critical_lr_is_where_the_sgd_second_moment_map_reaches_radius_one(beta)
     lr_c = sm.exact_critical_lr(lam, U, beta, gamma)
     G = sm.renewal_operator(lam, U, lr_c, beta, gamma).matmat(np.eye(n))
     assert np.linalg.eigvalsh((G + G.T) / 2).min() > -1e-12 and np.allclose(G, G.T, atol=1e-14)
-    radius = [np.abs(np.linalg.eigvals(sgd_second_moment_map(K, f * lr_c, beta, batch))).max()
-              for f in (0.999, 1.0, 1.001)]
+    radius = [
+        np.abs(np.linalg.eigvals(sgd_second_moment_map(K, f * lr_c, beta, batch))).max()
+        for f in (0.999, 1.0, 1.001)
+    ]
     assert radius[0] < 1 < radius[2]
     assert radius[1] == pytest.approx(1.0, abs=1e-8)
     assert sm.second_moment_radius(lam, U, lr_c, beta, gamma) == pytest.approx(1.0, abs=1e-9)
@@ -204,7 +227,8 @@ def test_translation_invariant_kernel_gives_the_se_tau_plus_one_value(beta):
     lam, U = eig(K)
     gamma = float(th.batch_noise_factor(64, 2))
     assert sm.exact_critical_lr(lam, U, beta, gamma) == pytest.approx(
-        th.critical_lr(lam, beta, gamma, tau=1.0), rel=1e-8)
+        th.critical_lr(lam, beta, gamma, tau=1.0), rel=1e-8
+    )
 
 
 def test_an_unstable_pair_map_does_not_make_the_loss_diverge():
@@ -279,6 +303,7 @@ def test_full_batch_is_the_noiseless_bound():
 # 4. theory.bisect_first_unstable
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("threshold", [0.7, 2.3442, 2.45])
 def test_bisection_refines_wherever_the_threshold_lies(threshold):
     """Inside the first grid (0.7), in the last interval of a later round's grid (2.3442: grid
@@ -289,6 +314,7 @@ def test_bisection_refines_wherever_the_threshold_lies(threshold):
     def is_unstable(grid):
         seen.append(np.asarray(grid))
         return np.asarray(grid) >= threshold
+
     found = th.bisect_first_unstable(is_unstable, lo, hi, rounds, points)
     width = (hi - lo) / (points + 1) ** rounds
     assert abs(found - threshold) <= width / 2 * (1 + 1e-9)
@@ -298,6 +324,7 @@ def test_bisection_refines_wherever_the_threshold_lies(threshold):
 # --------------------------------------------------------------------------------------------
 # Warm starts: power iteration certified by Perron-Frobenius, and the loss map's boundary chain
 # --------------------------------------------------------------------------------------------
+
 
 def test_renewal_operator_is_entrywise_positive(digits_ntk):
     """The certificate of the warm power iteration rests on G(1) >= 0 entrywise: checked on a real
@@ -317,7 +344,7 @@ def test_warm_radius_equals_cold_lanczos_with_fewer_products(digits_ntk):
     cold, near = {}, {}
     r_cold = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, info=cold)
     _, v_near = sm.second_moment_radius(lam, U, 1.02, 0.3, gamma, return_vector=True)
-    r_warm = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, v0=-v_near, info=near)   # either sign
+    r_warm = sm.second_moment_radius(lam, U, 1.0, 0.3, gamma, v0=-v_near, info=near)  # either sign
     assert r_warm == pytest.approx(r_cold, rel=1e-10)
     assert near["matvecs"] < cold["matvecs"]
 

@@ -5,6 +5,7 @@ the results must equal a local run of the same config, an interrupted driver mus
 redoing finished jobs, and a failing job must be retried per the profile and then reported with
 the path of its log.  Skipped where SLURM cannot be started (not root / not Debian), except in CI.
 """
+
 import os
 import re
 import shutil
@@ -17,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from test_workflow import COPY, finished_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +34,12 @@ def _copy_workflow(dest: Path):
 
 @pytest.fixture(scope="module")
 def cluster():
-    was_running = subprocess.run(["bash", "-c", "sinfo -h -N -o %T 2>/dev/null | grep -qE 'idle|mixed|alloc'"]
-                                 ).returncode == 0
+    was_running = (
+        subprocess.run(
+            ["bash", "-c", "sinfo -h -N -o %T 2>/dev/null | grep -qE 'idle|mixed|alloc'"]
+        ).returncode
+        == 0
+    )
     if not was_running and (os.geteuid() != 0 or not shutil.which("apt-get")):
         if os.environ.get("CI"):
             pytest.fail("CI must be able to start the SLURM test cluster")
@@ -43,7 +47,7 @@ def cluster():
     start = subprocess.run(["bash", str(SLURM_DIR / "start_cluster.sh")], capture_output=True, text=True)
     assert start.returncode == 0, start.stdout + start.stderr
     yield
-    if not was_running:                      # leave no daemons behind that this test started
+    if not was_running:  # leave no daemons behind that this test started
         subprocess.run(["bash", str(SLURM_DIR / "stop_cluster.sh")], check=False)
         assert subprocess.run(["pgrep", "-x", "slurmctld"]).returncode != 0
 
@@ -71,18 +75,38 @@ def slurm_run(cluster, tmp_path_factory):
     _copy_workflow(work)
     log_path = work / "driver.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
-                                 "--configfile", "config/tiny.yaml", *FAST], cwd=work, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "--profile",
+                "profiles/slurm",
+                "--configfile",
+                "config/tiny.yaml",
+                *FAST,
+            ],
+            cwd=work,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + 600
-        while time.time() < deadline and proc.poll() is None and \
-                len(re.findall(r"^Finished jobid", log_path.read_text(), flags=re.M)) < 6:
+        while (
+            time.time() < deadline
+            and proc.poll() is None
+            and len(re.findall(r"^Finished jobid", log_path.read_text(), flags=re.M)) < 6
+        ):
             time.sleep(0.5)
-        assert proc.poll() is None, "the SLURM run ended before it could be interrupted:\n" + log_path.read_text()
-        os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C on the driver: it cancels its SLURM jobs
+        assert proc.poll() is None, (
+            "the SLURM run ended before it could be interrupted:\n" + log_path.read_text()
+        )
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on the driver: it cancels its SLURM jobs
         proc.wait(timeout=180)
     first = log_path.read_text()
-    finished = {work / p: (work / p).stat().st_mtime_ns for p in finished_outputs(first) if (work / p).exists()}
+    finished = {
+        work / p: (work / p).stat().st_mtime_ns for p in finished_outputs(first) if (work / p).exists()
+    }
     run_snakemake(work, "--unlock")
     second = run_snakemake(work, "--profile", "profiles/slurm", *FAST)
     return work, first, second, finished
@@ -108,14 +132,20 @@ def test_jobs_went_through_slurm(slurm_run):
     # every job ran inside a SLURM job (its rule in a SLURM log), except the local rules, which
     # ran in the driver and nowhere else
     planned = set(re.findall(r"^\s*rule (\w+):", first + second, flags=re.M))
-    in_slurm = set(re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in logs if p.exists()), flags=re.M))
+    in_slurm = set(
+        re.findall(r"^\s*rule (\w+):", "".join(p.read_text() for p in logs if p.exists()), flags=re.M)
+    )
     local = set(re.findall(r"^\s*localrule (\w+):", first + second, flags=re.M))
-    assert planned - LOCAL_RULES <= in_slurm, f"jobs that ran outside SLURM: {planned - LOCAL_RULES - in_slurm}"
-    assert LOCAL_RULES <= local and not local & in_slurm
+    assert planned - LOCAL_RULES <= in_slurm, (
+        f"jobs that ran outside SLURM: {planned - LOCAL_RULES - in_slurm}"
+    )
+    assert local >= LOCAL_RULES and not local & in_slurm
     # grouped: a few sbatch calls for the tiny DAG's ~40 cluster jobs, even counting the resubmission
     # of the groups the interruption cancelled
     not_cluster = "|".join(LOCAL_RULES | {"all"})
-    jobs = len(re.findall(rf"^Finished jobid: \d+ \(Rule: (?!(?:{not_cluster})\))", first + second, flags=re.M))
+    jobs = len(
+        re.findall(rf"^Finished jobid: \d+ \(Rule: (?!(?:{not_cluster})\))", first + second, flags=re.M)
+    )
     assert 4 <= len(submitted) <= jobs / 2, f"{len(submitted)} sbatch calls for {jobs} jobs"
     assert re.search(r"[Ee]fficiency report|job data", second), "the profile asks for the efficiency report"
     assert (work / "report" / "index.html").exists()
@@ -133,10 +163,17 @@ def test_slurm_results_equal_a_local_run(slurm_run, local_run):
     work = slurm_run[0]
     for rel in ["results/fits/digits.json", "results/fits/synthetic_signal.json"]:
         assert pd.read_json(work / rel, typ="series").equals(pd.read_json(local_run / rel, typ="series")), rel
-    for rel in ["results/curves/digits.parquet", "results/curves/synthetic_signal.parquet",
-                "results/theory/digits.parquet"]:
-        a, b = (pd.read_parquet(d / rel).sort_values(["regime", "tau", "lr", "momentum", "batch", "seed", "step"])
-                .reset_index(drop=True) for d in (work, local_run))
+    for rel in [
+        "results/curves/digits.parquet",
+        "results/curves/synthetic_signal.parquet",
+        "results/theory/digits.parquet",
+    ]:
+        a, b = (
+            pd.read_parquet(d / rel)
+            .sort_values(["regime", "tau", "lr", "momentum", "batch", "seed", "step"])
+            .reset_index(drop=True)
+            for d in (work, local_run)
+        )
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
     a = np.load(work / "results/spectra/digits.npz")
     b = np.load(local_run / "results/spectra/digits.npz")
@@ -146,9 +183,10 @@ def test_slurm_results_equal_a_local_run(slurm_run, local_run):
 def requested(slurm_jobid: str) -> tuple[int, int]:
     """Memory (MB) and time limit (minutes) SLURM granted a job, from squeue (which keeps
     finished jobs for MinJobAge)."""
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", slurm_jobid, "-o", "%m %l"], capture_output=True,
-                         text=True).stdout.split()
-    mem, limit = out                                     # e.g. 2002M, and 10:00 or 2:07:00 or 1-02:00:00
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_jobid, "-o", "%m %l"], capture_output=True, text=True
+    ).stdout.split()
+    mem, limit = out  # e.g. 2002M, and 10:00 or 2:07:00 or 1-02:00:00
     days, _, clock = limit.rpartition("-")
     hours, minutes, _seconds = ([0] + [int(x) for x in clock.split(":")])[-3:]
     mb = int(mem[:-1]) if mem.endswith("M") else round(float(mem[:-1]) * 1024)
@@ -158,18 +196,34 @@ def requested(slurm_jobid: str) -> tuple[int, int]:
 def test_failing_job_is_retried_then_reported_with_its_log(cluster, tmp_path):
     _copy_workflow(tmp_path)
     broken = tmp_path / "broken.npz"
-    np.savez(broken, pixels=np.zeros((10, 4)))          # no `images`/`labels`: the data rule fails
-    out = run_snakemake(tmp_path, "--profile", "profiles/slurm", *FAST, "--config", "datasets=[broken]",
-                        f"user_datasets={{broken: {broken}}}", "--until", "prepare_dataset", check=False)
+    np.savez(broken, pixels=np.zeros((10, 4)))  # no `images`/`labels`: the data rule fails
+    out = run_snakemake(
+        tmp_path,
+        "--profile",
+        "profiles/slurm",
+        *FAST,
+        "--config",
+        "datasets=[broken]",
+        f"user_datasets={{broken: {broken}}}",
+        "--until",
+        "prepare_dataset",
+        check=False,
+    )
     # prepare_dataset is in the `dataset` group: alone here, it still goes to SLURM as a group job
-    attempts = re.findall(r"submitted with SLURM jobid (\d+) \(log: (\S+(?:rule|group_dataset)_prepare_dataset\S+)\)",
-                          out)
+    attempts = re.findall(
+        r"submitted with SLURM jobid (\d+) \(log: (\S+(?:rule|group_dataset)_prepare_dataset\S+)\)", out
+    )
     assert len(attempts) == 2, f"restart-times: 1 means two attempts:\n{out[-3000:]}"
     # the retry asks for twice the memory and wall time (the rules scale them with `attempt`)
     (mem1, time1), (mem2, time2) = (requested(job) for job, _ in attempts)
-    assert abs(mem2 - 2 * mem1) <= 2 and time2 == 2 * time1, f"{mem1} MB, {time1} min -> {mem2} MB, {time2} min"
+    assert abs(mem2 - 2 * mem1) <= 2 and time2 == 2 * time1, (
+        f"{mem1} MB, {time1} min -> {mem2} MB, {time2} min"
+    )
     # after the last submission: the failure, with the failed rule and the path of its SLURM log
     report = out.split(f"submitted with SLURM jobid {attempts[-1][0]}", 1)[1]
     assert "Error in rule prepare_dataset" in report and attempts[-1][1] in report
     failed_log = Path(attempts[-1][1])
-    assert failed_log.exists() and "KeyError" in failed_log.read_text() + (tmp_path / "logs/data/broken.log").read_text()
+    assert (
+        failed_log.exists()
+        and "KeyError" in failed_log.read_text() + (tmp_path / "logs/data/broken.log").read_text()
+    )

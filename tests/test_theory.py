@@ -4,6 +4,7 @@ Every check compares the package with an independent computation written here: a
 second-moment propagation ``S' = B S B^T + noise``, brute-force power series of the propagators,
 the renewal equation, and the translation-invariant problem where SE(tau=1) is exact.
 """
+
 import itertools
 import math
 
@@ -12,15 +13,27 @@ import pytest
 from scipy.special import gamma as gamma_fn
 
 from sgd_spectra.spectra import kernel_spectrum
-from sgd_spectra.theory import (DIVERGENCE_FACTOR, asymptotic_loss, batch_noise_factor,
-                                critical_lr, critical_regularisation, exact_loss_trajectory,
-                                late_time_exponent, log_spaced_steps, noiseless_lr_bound, phase,
-                                se_loss_trajectory, stability, u_at_one, v_at_one)
-
+from sgd_spectra.theory import (
+    DIVERGENCE_FACTOR,
+    asymptotic_loss,
+    batch_noise_factor,
+    critical_lr,
+    critical_regularisation,
+    exact_loss_trajectory,
+    late_time_exponent,
+    log_spaced_steps,
+    noiseless_lr_bound,
+    phase,
+    se_loss_trajectory,
+    stability,
+    u_at_one,
+    v_at_one,
+)
 
 # ------------------------------------------------------------------------------------------
 # independent reference implementations
 # ------------------------------------------------------------------------------------------
+
 
 def mode_matrices(lam, lr, beta):
     """Per-mode deterministic update of (x, v): x' = (1-a) x + beta v, v' = -a x + beta v."""
@@ -42,7 +55,7 @@ def se_reference(lam, c, lr, beta, gam, tau, n_steps, n_samples):
     for t in range(n_steps + 1):
         C = S[:, 0, 0]
         out[t] = C.sum() / (2 * n_samples)
-        noise = gam * a ** 2 * (C.sum() - tau * C)
+        noise = gam * a**2 * (C.sum() - tau * C)
         S = np.einsum("kij,kjl,kml->kim", B, S, B) + noise[:, None, None] * np.ones((2, 2))
     return out
 
@@ -58,7 +71,7 @@ def propagator_3x3(lam, lr, beta, gam, tau):
         out = np.einsum("kij,jl,kml->kim", B, E, B)
         A[:, :, col] = np.stack([out[:, 0, 0], out[:, 0, 1], out[:, 1, 1]], axis=1)
     a = lr * np.asarray(lam)
-    A[:, :, 0] -= (gam * tau * a ** 2)[:, None]
+    A[:, :, 0] -= (gam * tau * a**2)[:, None]
     return A
 
 
@@ -74,7 +87,7 @@ def propagator_series(lam, c, lr, beta, gam, tau, n_samples, n_steps):
         V[t] = np.sum(c * sig[:, 0]) / (2 * n_samples)
         sig = np.einsum("kij,kj->ki", A, sig)
         if t + 1 <= n_steps:
-            U[t + 1] = gam * lr ** 2 * np.sum(np.asarray(lam) ** 2 * noi[:, 0])
+            U[t + 1] = gam * lr**2 * np.sum(np.asarray(lam) ** 2 * noi[:, 0])
             noi = np.einsum("kij,kj->ki", A, noi)
     return U, V
 
@@ -84,7 +97,7 @@ def circulant_problem(n=48, p=1.5, seed=0):
     row = (1.0 + dist) ** -p
     K = np.stack([np.roll(row, i) for i in range(n)])
     eig = np.linalg.eigvalsh(K)
-    assert eig[0] > 0                                   # a valid (positive definite) kernel
+    assert eig[0] > 0  # a valid (positive definite) kernel
     e0 = np.random.default_rng(seed).standard_normal(n)
     return K / eig[-1], e0
 
@@ -92,6 +105,7 @@ def circulant_problem(n=48, p=1.5, seed=0):
 # ------------------------------------------------------------------------------------------
 # small helpers
 # ------------------------------------------------------------------------------------------
+
 
 def test_batch_noise_factor_by_enumeration():
     """gamma = Var(batch-mean gradient) / Var(one-sample gradient), enumerating every batch."""
@@ -117,6 +131,7 @@ def test_log_spaced_steps():
 # SE recursion
 # ------------------------------------------------------------------------------------------
 
+
 def test_circulant_se_equals_exact():
     """Translation-invariant kernel: SE(tau=1) is exact (Prop. 2)."""
     K, e0 = circulant_problem()
@@ -131,8 +146,8 @@ def test_circulant_se_equals_exact():
         se, div = se_loss_trajectory(lam, c, lr, beta, gam, 1.0, steps, n_samples=n)
         ex = exact_loss_trajectory(K, e0, lr, beta, gam, steps)
         assert div[0] == -1
-        assert ex[0] == pytest.approx(np.sum(e0 ** 2) / (2 * n), rel=1e-14)
-        assert np.all(np.diff(ex) < 0)                 # a converging run
+        assert ex[0] == pytest.approx(np.sum(e0**2) / (2 * n), rel=1e-14)
+        assert np.all(np.diff(ex) < 0)  # a converging run
         assert ex[-1] < 1e-3 * ex[0]
         np.testing.assert_allclose(se[0], ex, rtol=1e-10, atol=0)
 
@@ -155,8 +170,13 @@ def test_se_matches_reference_vectorised():
     lam[0] = 1.0
     c = rng.uniform(0.1, 1.0, 15)
     n = 40
-    settings = [(0.8, 0.0, 0.1, -1.0), (0.5, 0.5, 0.1, 0.0), (1.2, -0.3, 0.05, 1.0),
-                (0.3, 0.8, 0.1, 1.0), (1.5, 0.2, 0.02, -1.0)]
+    settings = [
+        (0.8, 0.0, 0.1, -1.0),
+        (0.5, 0.5, 0.1, 0.0),
+        (1.2, -0.3, 0.05, 1.0),
+        (0.3, 0.8, 0.1, 1.0),
+        (1.5, 0.2, 0.02, -1.0),
+    ]
     lr, beta, gam, tau = (np.array(x) for x in zip(*settings))
     steps = np.array([0, 1, 2, 3, 7, 20, 50, 120])
     loss, div = se_loss_trajectory(lam, c, lr, beta, gam, tau, steps, n_samples=n)
@@ -195,6 +215,7 @@ def test_se_marks_divergence():
 # generating functions at z = 1 and the renewal equation
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tau", [-1.0, 0.0, 1.0])
 @pytest.mark.parametrize("lr,beta,gam", [(0.7, 0.0, 0.3), (0.4, 0.5, 0.15), (0.9, -0.3, 0.2)])
 def test_generating_functions_at_one(tau, lr, beta, gam):
@@ -205,14 +226,14 @@ def test_generating_functions_at_one(tau, lr, beta, gam):
     u1 = u_at_one(lam, lr, beta, gam, tau)
     assert 0 < u1 < 1
     U, V = propagator_series(lam, c, lr, beta, gam, tau, n, n_steps=4000)
-    assert abs(U[-1]) < 1e-14 * U.max() and abs(V[-1]) < 1e-14 * V.max()   # converged series
+    assert abs(U[-1]) < 1e-14 * U.max() and abs(V[-1]) < 1e-14 * V.max()  # converged series
     assert U.sum() == pytest.approx(u1, rel=1e-8)
     assert V.sum() == pytest.approx(v_at_one(lam, c, lr, beta, gam, tau, n_samples=n), rel=1e-8)
     # renewal equation L_t = V_t + sum_{s=1}^t U_s L_{t-s} reproduces the SE loss
     T = 300
     L = np.zeros(T + 1)
     for t in range(T + 1):
-        L[t] = V[t] + np.dot(U[1:t + 1], L[t - 1::-1][:t]) if t else V[0]
+        L[t] = V[t] + np.dot(U[1 : t + 1], L[t - 1 :: -1][:t]) if t else V[0]
     se, _ = se_loss_trajectory(lam, c, lr, beta, gam, tau, np.arange(T + 1), n_samples=n)
     np.testing.assert_allclose(se[0], L, rtol=1e-10, atol=0)
 
@@ -224,10 +245,12 @@ def test_u_v_edge_cases():
     lr, gam, tau = 0.8, 0.25, 0.5
     a = lr * lam
     assert u_at_one(lam, lr, 0.0, gam, tau) == pytest.approx(
-        gam * np.sum(a / (2 - a * (1 - gam * tau))), rel=1e-14)
+        gam * np.sum(a / (2 - a * (1 - gam * tau))), rel=1e-14
+    )
     # gamma = 0 (full batch): V(1) = 1/(2N) sum c_k / (a_k (2 - a_k)) = sum_t (1-a)^(2t) c / (2N)
     assert v_at_one(lam, c, lr, 0.0, 0.0, n_samples=3) == pytest.approx(
-        np.sum(c / (1 - (1 - a) ** 2)) / 6, rel=1e-14)
+        np.sum(c / (1 - (1 - a) ** 2)) / 6, rel=1e-14
+    )
     # past the pole of U(1): infinite
     assert u_at_one(lam, 2.5, 0.0, 0.1, 1.0) == math.inf
     # a coefficient on a zero eigenvalue never decays
@@ -239,19 +262,19 @@ def test_u_v_edge_cases():
 # stability: critical learning rate and critical regularisation
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("beta", [0.5, 0.9])
 def test_critical_lr_separates_convergence_from_divergence(beta):
     n = 200
     k = np.arange(1, n + 1)
-    lam = k ** -1.5
-    c = k ** -2.0
+    lam = k**-1.5
+    c = k**-2.0
     gam = batch_noise_factor(n, 10)
     lr_c = critical_lr(lam, beta, gam, 1.0)
-    assert 1.02 * lr_c < noiseless_lr_bound(beta)      # the noise sets the limit here
+    assert 1.02 * lr_c < noiseless_lr_bound(beta)  # the noise sets the limit here
     assert u_at_one(lam, lr_c, beta, gam, 1.0) == pytest.approx(1.0, abs=1e-9)
     steps = [0, 2000, 5000, 10000]
-    loss, div = se_loss_trajectory(lam, c, [0.98 * lr_c, 1.02 * lr_c], beta, gam, 1.0, steps,
-                                   n_samples=n)
+    loss, div = se_loss_trajectory(lam, c, [0.98 * lr_c, 1.02 * lr_c], beta, gam, 1.0, steps, n_samples=n)
     assert div[0] == -1 and np.all(np.diff(loss[0]) < 0) and loss[0, -1] < 1e-3 * loss[0, 0]
     assert div[1] >= 0 and np.isinf(loss[1, -1])
 
@@ -287,7 +310,7 @@ def test_stability_flags():
     assert below["lr_critical"] == pytest.approx(lr_c)
     assert below["effective_lr"] == pytest.approx(0.9 * lr_c / 0.7)
     assert below["lr_noiseless_bound"] == pytest.approx(2.6)
-    assert not stability(lam, 2.7, 0.3, 0.0)["stable"]      # above the noiseless bound
+    assert not stability(lam, 2.7, 0.3, 0.0)["stable"]  # above the noiseless bound
 
 
 def test_critical_regularisation():
@@ -299,8 +322,8 @@ def test_critical_regularisation():
     assert critical_regularisation(lam, 0.0) == pytest.approx(lam.sum(), rel=1e-14)
     # theory.md §13 (independent computation): k^-1.5 and k^-2, N = 1000, tau = 1
     k = np.arange(1, 1001)
-    assert critical_regularisation(k ** -1.5, 1.0) == pytest.approx(2.1477, abs=1e-4)
-    assert critical_regularisation(k ** -2.0, 1.0) == pytest.approx(1.1065, abs=1e-4)
+    assert critical_regularisation(k**-1.5, 1.0) == pytest.approx(2.1477, abs=1e-4)
+    assert critical_regularisation(k**-2.0, 1.0) == pytest.approx(1.1065, abs=1e-4)
     with pytest.raises(ValueError):
         critical_regularisation(lam, -1.0)
 
@@ -309,14 +332,15 @@ def test_critical_regularisation():
 # phases and asymptotics
 # ------------------------------------------------------------------------------------------
 
+
 def test_phase_and_exponent():
     assert phase(0.4, 1.0) == "immediate divergence"
     assert phase(0.5, 1.0) == "immediate divergence"
     assert phase(0.8, 1.0) == "eventual divergence"
     assert phase(1.0, 0.5) == "eventual divergence"
-    assert phase(1.5, 1.0) == "signal-dominated"       # kappa < 2 nu - 1 = 2
+    assert phase(1.5, 1.0) == "signal-dominated"  # kappa < 2 nu - 1 = 2
     assert phase(1.5, 3.0) == "noise-dominated"
-    assert phase(2.0, 2.5) == "signal-dominated"       # zeta > 1 but still signal (< 3)
+    assert phase(2.0, 2.5) == "signal-dominated"  # zeta > 1 but still signal (< 3)
     assert phase(2.0, 4.0) == "noise-dominated"
     assert late_time_exponent(1.5, 1.0) == pytest.approx(-1.0 / 1.5)
     assert late_time_exponent(1.5, 3.0) == pytest.approx(-(2 - 1 / 1.5))
@@ -331,8 +355,8 @@ def power_law_problem(n_modes, nu, kappa):
     """lambda_k = k^-nu (Lambda = 1) and output coefficients with tail sums
     sum_{l>=k} c_l / N = k^-kappa - (n+1)^-kappa (K = 1, cut at n modes), N = n_modes."""
     k = np.arange(1, n_modes + 1, dtype=np.float64)
-    c = n_modes * (k ** -kappa - (k + 1) ** -kappa)
-    return k ** -nu, c
+    c = n_modes * (k**-kappa - (k + 1) ** -kappa)
+    return k**-nu, c
 
 
 def test_asymptotic_loss_signal_phase():
@@ -362,8 +386,9 @@ def test_asymptotic_loss_noise_phase():
     steps = np.array([0, 1000, 3000, 10000])
     se, _ = se_loss_trajectory(lam, c, lr, beta, gam, 1.0, steps, n_samples=len(lam))
     p = 2 - 1 / nu
-    formula = (gam * v1 * gamma_fn(p) / (nu * (1 - u1) ** 2) * 2 ** (1 / nu - 2)
-               * lr ** (1 / nu) * steps[1:] ** -p)
+    formula = (
+        gam * v1 * gamma_fn(p) / (nu * (1 - u1) ** 2) * 2 ** (1 / nu - 2) * lr ** (1 / nu) * steps[1:] ** -p
+    )
     pkg = asymptotic_loss(steps[1:], nu, kappa, 1.0, 1.0, lr, beta, gam, u1, v1)
     np.testing.assert_allclose(pkg, formula, rtol=1e-12)
     ratio = se[0, 1:] / pkg
@@ -374,6 +399,7 @@ def test_asymptotic_loss_noise_phase():
 def test_record_steps_in_any_order_with_duplicates():
     """Unsorted or repeated record steps give the same losses as the sorted request, not inf."""
     from sgd_spectra.dynamics import linearized_sgd
+
     lam, c = np.array([1.0, 0.5]), np.array([1.0, 1.0])
     sorted_loss, _ = se_loss_trajectory(lam, c, 0.5, 0.0, 0.1, 1.0, [0, 5, 10])
     loss, _ = se_loss_trajectory(lam, c, 0.5, 0.0, 0.1, 1.0, [10, 5, 5, 0])

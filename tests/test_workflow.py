@@ -4,19 +4,19 @@ One test walks through what a user does: a run interrupted midway, a resumed run
 redo finished jobs, a rerun that does nothing, a changed learning rate that reruns only what
 depends on it, and the same numbers from the same seed.
 """
+
 import os
-from html import escape
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from browser import browser_available, inspect_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +49,10 @@ def workdir(tmp_path_factory):
 def finished_outputs(log: str) -> set[str]:
     """Outputs of the jobs a Snakemake log reports as finished (a job killed while writing is
     incomplete, and Snakemake rightly redoes it)."""
-    outputs = {m[1]: m[0] for m in re.findall(r"^\s+output: (.*)\n(?:\s+\w+: .*\n)*?\s+jobid: (\d+)$",
-                                              log, flags=re.M)}
+    outputs = {
+        m[1]: m[0]
+        for m in re.findall(r"^\s+output: (.*)\n(?:\s+\w+: .*\n)*?\s+jobid: (\d+)$", log, flags=re.M)
+    }
     done = re.findall(r"^Finished jobid: (\d+)", log, flags=re.M)
     return {path.strip() for job in done for path in outputs.get(job, "").split(",") if path.strip()}
 
@@ -58,19 +60,29 @@ def finished_outputs(log: str) -> set[str]:
 def test_interrupted_run_resumes_without_redoing_work(workdir):
     log_path = workdir / "interrupted.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                                 "config/tiny.yaml"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml"],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None and \
-                len(re.findall(r"Finished jobid: \d+ \(Rule: train_", log_path.read_text())) < 2:
+        while (
+            time.time() < deadline
+            and proc.poll() is None
+            and len(re.findall(r"Finished jobid: \d+ \(Rule: train_", log_path.read_text())) < 2
+        ):
             time.sleep(0.2)
         assert proc.poll() is None, "snakemake stopped by itself before it could be interrupted"
-        os.killpg(proc.pid, signal.SIGINT)          # what Ctrl-C does
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
         proc.wait(timeout=120)
     assert not (workdir / "report" / "index.html").exists(), "the run was not interrupted midway"
-    finished = {workdir / p: (workdir / p).stat().st_mtime_ns for p in finished_outputs(log_path.read_text())
-                if (workdir / p).exists()}
+    finished = {
+        workdir / p: (workdir / p).stat().st_mtime_ns
+        for p in finished_outputs(log_path.read_text())
+        if (workdir / p).exists()
+    }
     assert any("training" in str(p) for p in finished), "no training job finished before the interruption"
 
     log = snakemake(workdir, "--rerun-incomplete")
@@ -93,10 +105,10 @@ def test_report_has_fits_and_claims(workdir):
     # the synthetic problem's fitted exponent appears in the report and is the generator's
     fit = pd.read_json(workdir / "results" / "fits" / "synthetic_signal.json", typ="series")
     assert abs(fit["nu"]["exponent"] - 1.5) < 0.05
-    assert abs(fit["kappa_truncated_model"] - 0.75) < 0.05      # the implementation check's estimator
+    assert abs(fit["kappa_truncated_model"] - 0.75) < 0.05  # the implementation check's estimator
     assert f"{fit['nu']['exponent']:.3f}" in html
     assert "<img" in html and "data:image/png;base64," in html
-    assert "http://" not in html.replace("http://www.w3.org", "")   # nothing fetched from a network
+    assert "http://" not in html.replace("http://www.w3.org", "")  # nothing fetched from a network
     for nb in ("digits_spectrum", "synthetic_signal_loss_curves"):
         assert (workdir / "report" / "notebooks" / f"{nb}.html").exists()
 
@@ -111,10 +123,12 @@ def test_report_renders_offline_in_a_real_browser(workdir):
     shot = ROOT / "results" / "report_screenshot.png"
     page = inspect_page(workdir / "report" / "index.html", screenshot=shot)
     assert page["console_errors"] == [] and page["external_requests"] == []
-    assert len(page["images"]) >= 6 and all(i["complete"] and i["width"] > 0 and i["height"] > 0
-                                             for i in page["images"]), page["images"]
-    assert page["maths"] and all(m["width"] > 0 and m["height"] > 0 and "math" in m["display"]
-                                 for m in page["maths"])
+    assert len(page["images"]) >= 6 and all(
+        i["complete"] and i["width"] > 0 and i["height"] > 0 for i in page["images"]
+    ), page["images"]
+    assert page["maths"] and all(
+        m["width"] > 0 and m["height"] > 0 and "math" in m["display"] for m in page["maths"]
+    )
     assert page["claim_rows"] == len(pd.read_csv(workdir / "results" / "claims.csv"))
     assert shot.stat().st_size > 50_000
     for notebook in (workdir / "report" / "notebooks").glob("*.html"):
@@ -143,12 +157,23 @@ def test_changed_learning_rate_reruns_only_dependent_jobs(workdir):
 
 
 def test_same_seed_same_numbers(workdir):
-    targets = ["results/training/digits/network/lr0.5_mom0_b5.parquet",
-               "results/training/digits/linearized/b5.parquet",
-               "results/theory/digits.parquet"]
+    targets = [
+        "results/training/digits/network/lr0.5_mom0_b5.parquet",
+        "results/training/digits/linearized/b5.parquet",
+        "results/theory/digits.parquet",
+    ]
     before = [pd.read_parquet(workdir / t) for t in targets]
-    snakemake(workdir, "--forcerun", "train_network", "train_linearized", "se_predictions", "--until",
-              "train_network", "train_linearized", "se_predictions")
+    snakemake(
+        workdir,
+        "--forcerun",
+        "train_network",
+        "train_linearized",
+        "se_predictions",
+        "--until",
+        "train_network",
+        "train_linearized",
+        "se_predictions",
+    )
     for t, old in zip(targets, before):
         pd.testing.assert_frame_equal(pd.read_parquet(workdir / t), old, check_exact=False, rtol=1e-6)
 
@@ -163,6 +188,7 @@ def test_experiments_and_companion_studies_reach_the_report(workdir):
     assert 'id="experiments-figure-regimes"' in html and 'id="experiments-figure-budget"' in html
     # every companion study: tables, claims with verdicts, a section with its figure and notebook
     from sgd_spectra.companions import STUDIES
+
     for study in STUDIES:
         rows = claims[claims.section == f"companion-{study}"]
         assert len(rows) >= 3 and set(rows.verdict) <= {"holds", "fails", "inconclusive"}
@@ -181,4 +207,7 @@ def test_deep_kernel_experiment_reaches_the_report(workdir):
     assert set(rows.dataset) == {f"{kind} on digits" for kind in ("mlp", "cnn", "resnet")}
     section = html.split('<h2 id="deep-kernels">', 1)[1].split("<h2", 1)[0]
     assert "ResNet-18" in section and "data:image/png;base64," in section
-    assert "notebooks/deep_kernels.html" in section and (workdir / "report" / "notebooks" / "deep_kernels.html").exists()
+    assert (
+        "notebooks/deep_kernels.html" in section
+        and (workdir / "report" / "notebooks" / "deep_kernels.html").exists()
+    )

@@ -2,6 +2,7 @@
 data (with its disjoint pretraining split), pretraining, the autograd NTK, the spectrum, the theory,
 the real network's training and the regime comparison (the report is left to test_workflow.py,
 which runs the same rules after these on the default network)."""
+
 import json
 import shutil
 import subprocess
@@ -25,8 +26,19 @@ def workdir(tmp_path_factory):
     for name in COPY:
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml",
-           "--config", MODEL, "--", *TARGETS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/tiny.yaml",
+        "--config",
+        MODEL,
+        "--",
+        *TARGETS,
+    ]
     out = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     assert out.returncode == 0, f"{out.stdout[-4000:]}\n{out.stderr[-6000:]}"
     return work
@@ -58,8 +70,24 @@ def test_the_kernel_is_the_pretrained_cnn_s_and_training_starts_from_it(workdir)
 
 
 def test_changing_the_model_reruns_the_kernel_not_the_data(workdir):
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", "config/tiny.yaml",
-                          "--config", MODEL.replace("[4, 8]", "[4, 6]"), "--", *TARGETS],
-                         cwd=workdir, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            "config/tiny.yaml",
+            "--config",
+            MODEL.replace("[4, 8]", "[4, 6]"),
+            "--",
+            *TARGETS,
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "empirical_ntk" in out.stdout and "prepare_dataset" not in out.stdout.split("Job stats:")[-1]

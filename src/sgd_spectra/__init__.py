@@ -8,6 +8,7 @@ epochs before the kernel is taken), ``spectra`` (eigenvalues and coefficients), 
 ``theory`` (SE dynamics, generating functions, stability, asymptotics), ``dynamics`` (sampled
 SGD of the linearised model and of the real network), ``claims`` (verdicts) and ``report``.
 """
+
 __version__ = "0.1.0"
 
 

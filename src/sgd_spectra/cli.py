@@ -4,6 +4,7 @@ loss will I get?  (The SE theory of theory.md on a user's own eigenvalues.)
 ``predict`` answers for one setting, ``sweep`` for a grid of settings as a CSV table, and
 ``spectrum`` computes the spectrum of a user's own model on their data (the one command that
 imports torch, inside it)."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ class InputError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):           # one line, no usage dump, exit status 2
+    def error(self, message):  # one line, no usage dump, exit status 2
         raise InputError(message)
 
 
@@ -58,7 +59,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     def _get_help_string(self, action):
         if action.required:
             return f"{action.help} (required)"
-        if action.default is None:      # the help text says what happens without the option
+        if action.default is None:  # the help text says what happens without the option
             return action.help
         return super()._get_help_string(action)
 
@@ -67,11 +68,17 @@ class _VersionAction(argparse.Action):
     """``--version``, read from the installed metadata only when asked for."""
 
     def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print the installed version and exit")
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="print the installed version and exit",
+        )
 
     def __call__(self, parser, namespace, values, option_string=None):
         from importlib.metadata import version
+
         print(f"sgd-spectra {version('sgd-spectra')}")
         parser.exit()
 
@@ -80,6 +87,7 @@ class _VersionAction(argparse.Action):
 # Input: files, comma-separated lists, and the checks every setting must pass
 # --------------------------------------------------------------------------------------------
 
+
 def read_vector(path: str, what: str) -> np.ndarray:
     """A 1-D float array from ``.npy`` or a text file with one number a line."""
     p = Path(path)
@@ -87,7 +95,7 @@ def read_vector(path: str, what: str) -> np.ndarray:
         raise InputError(f"{what} file not found: {path}")
     try:
         values = np.load(p, allow_pickle=False) if p.suffix == ".npy" else np.loadtxt(p, ndmin=1)
-    except Exception as err:            # noqa: BLE001 - any parse failure is the user's input
+    except Exception as err:
         raise InputError(f"cannot read {what} from {path}: {str(err).splitlines()[0]}") from None
     try:
         return check_vector(values, f"{what} in {path}")
@@ -163,11 +171,14 @@ def check_batch_size(batch_size: int, n: int, option: str) -> None:
 # The predictions
 # --------------------------------------------------------------------------------------------
 
-def sweep(eigenvalues, coefficients, n_samples: int, batch_sizes, lrs, momenta, tau: float,
-          steps: list[int]) -> list[dict]:
+
+def sweep(
+    eigenvalues, coefficients, n_samples: int, batch_sizes, lrs, momenta, tau: float, steps: list[int]
+) -> list[dict]:
     """One row per (batch size, lr, momentum), with the same numbers ``predict`` gives that cell;
     all cells of a batch size advance as one vectorised SE state."""
     from . import theory
+
     lam, c = descending(eigenvalues, coefficients)
     grid = np.array([(lr, momentum) for lr in lrs for momentum in momenta], dtype=np.float64)
     rows = []
@@ -176,15 +187,25 @@ def sweep(eigenvalues, coefficients, n_samples: int, batch_sizes, lrs, momenta, 
         loss, _ = theory.se_loss_trajectory(lam, c, grid[:, 0], grid[:, 1], gamma, tau, steps, n_samples)
         for (lr, momentum), cell_loss in zip(grid, loss):
             stab = theory.stability(lam, float(lr), float(momentum), gamma, tau)
-            rows.append({"batch": batch, "lr": float(lr), "momentum": float(momentum), "gamma": gamma,
-                         "u1": stab["u1"], "stable": stab["stable"], "lr_critical": stab["lr_critical"],
-                         **{f"loss_t{t}": float(v) for t, v in zip(steps, cell_loss)}})
+            rows.append(
+                {
+                    "batch": batch,
+                    "lr": float(lr),
+                    "momentum": float(momentum),
+                    "gamma": gamma,
+                    "u1": stab["u1"],
+                    "stable": stab["stable"],
+                    "lr_critical": stab["lr_critical"],
+                    **{f"loss_t{t}": float(v) for t, v in zip(steps, cell_loss)},
+                }
+            )
     return rows
 
 
 # --------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------
+
 
 def json_ready(obj):
     """Plain JSON values, with every non-finite float as None (the encoding of EPILOG)."""
@@ -211,11 +232,16 @@ def write_csv(rows: list[dict], out) -> None:
 def _table(result: dict) -> str:
     verdict = "STABLE: the loss converges" if result["stable"] else "UNSTABLE: the loss diverges"
     lines = [verdict, ""]
-    rows = [("batch noise factor gamma", result["gamma"]), ("U(1)  (converges iff < 1)", result["u1"]),
-            ("critical learning rate", result["lr_critical"]),
-            ("noiseless bound 2(1+beta)/lambda_max", result["lr_noiseless_bound"]),
-            ("lambda_crit", result["lambda_crit"]), ("nu (eigenvalue decay)", result["nu"]),
-            ("kappa (target tail decay)", result["kappa"]), ("phase", result["phase"])]
+    rows = [
+        ("batch noise factor gamma", result["gamma"]),
+        ("U(1)  (converges iff < 1)", result["u1"]),
+        ("critical learning rate", result["lr_critical"]),
+        ("noiseless bound 2(1+beta)/lambda_max", result["lr_noiseless_bound"]),
+        ("lambda_crit", result["lambda_crit"]),
+        ("nu (eigenvalue decay)", result["nu"]),
+        ("kappa (target tail decay)", result["kappa"]),
+        ("phase", result["phase"]),
+    ]
     if "v1" in result:
         rows.append(("V(1)", result["v1"]))
     if "divergence_time" in result:
@@ -224,7 +250,9 @@ def _table(result: dict) -> str:
         text = "n/a" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
         lines.append(f"  {name:<40s} {text}")
     if "loss" in result:
-        lines += ["", "  SE loss L_t:"] + [f"    t = {p['step']:>10d}   {p['loss']:.6g}" for p in result["loss"]]
+        lines += ["", "  SE loss L_t:"] + [
+            f"    t = {p['step']:>10d}   {p['loss']:.6g}" for p in result["loss"]
+        ]
     return "\n".join(lines)
 
 
@@ -232,65 +260,121 @@ def _table(result: dict) -> str:
 # Command line
 # --------------------------------------------------------------------------------------------
 
+
 def _add_spectrum_options(p: argparse.ArgumentParser, coefficients_required: bool) -> None:
-    p.add_argument("--spectrum", metavar="FILE",
-                   help="a spectrum .npz (eigenvalues, coefficients, n_samples), as `sgd-spectra "
-                        "spectrum` and the workflow (results/spectra/{dataset}.npz) write it (default: "
-                        "none; give it or --eigenvalues)")
-    p.add_argument("--eigenvalues", metavar="FILE",
-                   help="eigenvalues of K/N (.npy or one number a line) (default: none; give it or --spectrum)")
-    p.add_argument("--coefficients", metavar="FILE",
-                   help="c_k = <u_k, f0(X) - y>^2, same order and format, with --eigenvalues"
-                        + (" (default: none; required with --eigenvalues)" if coefficients_required
-                           else " (default: none; then no loss, V(1), kappa or phase)"))
-    p.add_argument("--n-samples", type=int, metavar="N",
-                   help="N (default: the spectrum file's n_samples, else the number of eigenvalues)")
+    p.add_argument(
+        "--spectrum",
+        metavar="FILE",
+        help="a spectrum .npz (eigenvalues, coefficients, n_samples), as `sgd-spectra "
+        "spectrum` and the workflow (results/spectra/{dataset}.npz) write it (default: "
+        "none; give it or --eigenvalues)",
+    )
+    p.add_argument(
+        "--eigenvalues",
+        metavar="FILE",
+        help="eigenvalues of K/N (.npy or one number a line) (default: none; give it or --spectrum)",
+    )
+    p.add_argument(
+        "--coefficients",
+        metavar="FILE",
+        help="c_k = <u_k, f0(X) - y>^2, same order and format, with --eigenvalues"
+        + (
+            " (default: none; required with --eigenvalues)"
+            if coefficients_required
+            else " (default: none; then no loss, V(1), kappa or phase)"
+        ),
+    )
+    p.add_argument(
+        "--n-samples",
+        type=int,
+        metavar="N",
+        help="N (default: the spectrum file's n_samples, else the number of eigenvalues)",
+    )
     p.add_argument("--tau", type=float, default=1.0, help="SE parameter tau (tau_1 = 1)")
-    p.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)), metavar="LIST",
-                   help="comma-separated steps at which to give the SE loss")
+    p.add_argument(
+        "--steps",
+        default=",".join(map(str, DEFAULT_STEPS)),
+        metavar="LIST",
+        help="comma-separated steps at which to give the SE loss",
+    )
 
 
 def _add_spectrum_command(sub) -> None:
-    p = sub.add_parser("spectrum", help="the empirical NTK spectrum of your own model on your data (needs torch)",
-                       description="The empirical NTK of a scalar-output model on your data, its eigenvalues\n"
-                                   "(normalised so that the largest is 1) and the initial error's coefficients,\n"
-                                   "written for `sgd-spectra predict --spectrum`.",
-                       epilog=SPECTRUM_EPILOG, formatter_class=_HelpFormatter)
-    p.add_argument("--model", required=True, metavar="FACTORY",
-                   help="'my_net.py:make_model' or 'package.module:make_model', a function returning a "
-                        "torch.nn.Module with one output per sample; or a built-in kind: mlp, cnn, resnet")
-    p.add_argument("--data", required=True, metavar="FILE", help=".npz with X (N x any input shape) and y (N,)")
-    p.add_argument("--out", required=True, metavar="FILE",
-                   help="spectrum .npz to write; the model's state_dict goes beside it (.pt)")
+    p = sub.add_parser(
+        "spectrum",
+        help="the empirical NTK spectrum of your own model on your data (needs torch)",
+        description="The empirical NTK of a scalar-output model on your data, its eigenvalues\n"
+        "(normalised so that the largest is 1) and the initial error's coefficients,\n"
+        "written for `sgd-spectra predict --spectrum`.",
+        epilog=SPECTRUM_EPILOG,
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="FACTORY",
+        help="'my_net.py:make_model' or 'package.module:make_model', a function returning a "
+        "torch.nn.Module with one output per sample; or a built-in kind: mlp, cnn, resnet",
+    )
+    p.add_argument(
+        "--data", required=True, metavar="FILE", help=".npz with X (N x any input shape) and y (N,)"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="spectrum .npz to write; the model's state_dict goes beside it (.pt)",
+    )
     p.add_argument("--n-samples", type=int, metavar="N", help="a random subset of N samples (default: all)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the model's initialisation (the factory runs under torch.manual_seed) and "
-                        "of the subset")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the model's initialisation (the factory runs under torch.manual_seed) and "
+        "of the subset",
+    )
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="precision of the NTK")
-    p.add_argument("--memory-gb", type=float, default=DEFAULT_MEMORY_GB,
-                   help="memory cap of the Jacobian chunks, in GB")
-    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-                   help="where the NTK is computed (auto: a GPU when torch sees one)")
+    p.add_argument(
+        "--memory-gb", type=float, default=DEFAULT_MEMORY_GB, help="memory cap of the Jacobian chunks, in GB"
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
+        help="where the NTK is computed (auto: a GPU when torch sees one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sgd-spectra", epilog=EPILOG, formatter_class=_HelpFormatter,
-                     description="Is this learning rate / momentum / batch size safe for my spectrum,\n"
-                                 "and what loss will I get?  (The SE theory, on your own eigenvalues.)")
+    parser = _Parser(
+        prog="sgd-spectra",
+        epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+        description="Is this learning rate / momentum / batch size safe for my spectrum,\n"
+        "and what loss will I get?  (The SE theory, on your own eigenvalues.)",
+    )
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="stability and SE loss of SGD with momentum for a given spectrum",
-                       description="Stability and SE loss of one setting.", epilog=EPILOG,
-                       formatter_class=_HelpFormatter)
+    p = sub.add_parser(
+        "predict",
+        help="stability and SE loss of SGD with momentum for a given spectrum",
+        description="Stability and SE loss of one setting.",
+        epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+    )
     _add_spectrum_options(p, coefficients_required=False)
     p.add_argument("--batch-size", type=int, required=True, help="batch size b")
     p.add_argument("--lr", type=float, required=True, help="learning rate (same units as the eigenvalues)")
     p.add_argument("--momentum", type=float, default=0.0, help="heavy-ball momentum beta")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
-    s = sub.add_parser("sweep", help="predict a grid of settings, one CSV row per (batch size, lr, momentum)",
-                       description="Stability and SE loss of every (batch size, lr, momentum) as a CSV\n"
-                                   "table: one row per cell, one loss_t<step> column per step.",
-                       epilog=EPILOG, formatter_class=_HelpFormatter)
+    s = sub.add_parser(
+        "sweep",
+        help="predict a grid of settings, one CSV row per (batch size, lr, momentum)",
+        description="Stability and SE loss of every (batch size, lr, momentum) as a CSV\n"
+        "table: one row per cell, one loss_t<step> column per step.",
+        epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+    )
     _add_spectrum_options(s, coefficients_required=True)
     s.add_argument("--lrs", required=True, metavar="LIST", help="comma-separated learning rates")
     s.add_argument("--momenta", default="0", metavar="LIST", help="comma-separated momenta")
@@ -305,8 +389,9 @@ def run_predict(args) -> int:
     check_batch_size(args.batch_size, n, "--batch-size")
     check_lr(args.lr, "--lr")
     check_momentum(args.momentum, "--momentum")
-    result = prediction_dict(lam, coef, n, args.batch_size, args.lr, args.momentum, args.tau,
-                             parse_steps(args.steps))
+    result = prediction_dict(
+        lam, coef, n, args.batch_size, args.lr, args.momentum, args.tau, parse_steps(args.steps)
+    )
     print(json.dumps(json_ready(result), indent=2, allow_nan=False) if args.json else _table(result))
     return EXIT_CONVERGES if result["stable"] else EXIT_DIVERGES
 
@@ -351,11 +436,12 @@ def read_data(path: str, n_samples: int | None, seed: int) -> tuple[np.ndarray, 
         X, y = np.asarray(arrays["X"], dtype=np.float64), np.asarray(arrays["y"], dtype=np.float64)
     except InputError:
         raise
-    except Exception as err:            # noqa: BLE001 - any parse failure is the user's input
+    except Exception as err:
         raise InputError(f"cannot read --data {path}: {str(err).splitlines()[0]}") from None
     if X.ndim < 2 or y.reshape(len(y), -1).shape[1] != 1 or len(y) != len(X):
-        raise InputError(f"--data {path}: need X of shape (N, ...) and y of shape (N,); got "
-                         f"{X.shape} and {y.shape}")
+        raise InputError(
+            f"--data {path}: need X of shape (N, ...) and y of shape (N,); got {X.shape} and {y.shape}"
+        )
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise InputError(f"--data {path}: X or y contain NaN or infinite values")
     y = y.reshape(-1)
@@ -373,10 +459,11 @@ def run_spectrum(args) -> int:
     if not args.memory_gb > 0:
         raise InputError(f"--memory-gb must be positive, got {args.memory_gb}")
     X, y = read_data(args.data, args.n_samples, args.seed)
-    import torch                        # only this command needs it
+    import torch  # only this command needs it
 
     from .models import ModelSpecError, build_model, resolve_device
     from .ntk_generic import empirical_spectrum, save_spectrum
+
     spec = {"kind": args.model} if args.model in BUILT_IN_KINDS else {"kind": "custom", "factory": args.model}
     dtype = getattr(torch, args.dtype)
     try:
@@ -385,17 +472,20 @@ def run_spectrum(args) -> int:
     except ModelSpecError as err:
         raise InputError(f"--model: {err}") from None
     try:
-        spectrum = empirical_spectrum(model, X, y, dtype=dtype, memory_gb=args.memory_gb,
-                                      progress=sys.stderr.isatty())
+        spectrum = empirical_spectrum(
+            model, X, y, dtype=dtype, memory_gb=args.memory_gb, progress=sys.stderr.isatty()
+        )
         npz, pt = save_spectrum(args.out, spectrum, model)
-    except ValueError as err:           # the memory cap, an output that is not one scalar
+    except ValueError as err:  # the memory cap, an output that is not one scalar
         raise InputError(f"--model {args.model}: {err}") from None
     except OSError as err:
         raise InputError(f"cannot write --out {args.out}: {err.strerror}") from None
     n_params = sum(t.numel() for t in model.parameters() if t.requires_grad)
-    print(f"N = {spectrum.n_samples} samples, {n_params} parameters; eigenvalues of K/N normalised to "
-          f"lambda_max = 1 (scale N/lambda_max(K) = {spectrum.scale:.6g}); L0 = "
-          f"{spectrum.coefficients.sum() / (2 * spectrum.n_samples):.6g}")
+    print(
+        f"N = {spectrum.n_samples} samples, {n_params} parameters; eigenvalues of K/N normalised to "
+        f"lambda_max = 1 (scale N/lambda_max(K) = {spectrum.scale:.6g}); L0 = "
+        f"{spectrum.coefficients.sum() / (2 * spectrum.n_samples):.6g}"
+    )
     print(f"wrote {npz} and {pt}")
     return EXIT_CONVERGES
 

@@ -5,6 +5,7 @@ The schema (``workflow/schemas/config.schema.yaml``) checks types, ranges and un
 fit range past N, a dataset that is not on this machine).  Both run before any job starts and
 name the offending key.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,8 +20,13 @@ from .pretrain import PRETRAIN_DEFAULTS
 BUILTIN_DATASETS = ("digits", "fashion_mnist")
 TABULAR = tuple(TABULAR_DATASETS)
 #: The config keys that list an experiment's datasets.
-EXPERIMENT_DATASET_KEYS = ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets",
-                           "trace_datasets")
+EXPERIMENT_DATASET_KEYS = (
+    "map_datasets",
+    "critical_datasets",
+    "regime_datasets",
+    "budget_datasets",
+    "trace_datasets",
+)
 #: A sized name: ``<source>_<N>`` or ``<source>_<N>k``, e.g. ``fashion_mnist_1k`` (N = 1000).
 _SIZED_NAME = re.compile(r"(?P<source>.+)_(?P<count>[1-9][0-9]*)(?P<thousands>k?)")
 
@@ -84,8 +90,10 @@ def sized_dataset(name: str, config: dict, key: str = "datasets") -> tuple[str, 
         return match["source"], int(match["count"]) * (1000 if match["thousands"] else 1)
     raise ConfigError(
         f"config key '{key}': unknown dataset {name!r}; use 'digits', 'fashion_mnist', "
-        + ", ".join(repr(t) for t in TABULAR) + ", a name under 'synthetic' or a name under 'user_datasets'"
-        + f", or one of them with its size, e.g. 'fashion_mnist_1k' or 'digits_500'")
+        + ", ".join(repr(t) for t in TABULAR)
+        + ", a name under 'synthetic' or a name under 'user_datasets'"
+        + ", or one of them with its size, e.g. 'fashion_mnist_1k' or 'digits_500'"
+    )
 
 
 def dataset_source(name: str, config: dict) -> str:
@@ -138,8 +146,9 @@ DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 def balanced_subset_fits(n_samples: int, class_counts) -> bool:
     """Whether :func:`sgd_spectra.datasets.balanced_subset` can draw ``n_samples`` points: each
     class gives ``n // classes`` points, the first ``n % classes`` classes one more."""
-    per_class = [n_samples // len(class_counts) + (i < n_samples % len(class_counts))
-                 for i in range(len(class_counts))]
+    per_class = [
+        n_samples // len(class_counts) + (i < n_samples % len(class_counts)) for i in range(len(class_counts))
+    ]
     return all(want <= have for want, have in zip(per_class, class_counts))
 
 
@@ -151,11 +160,17 @@ def _check_digits_size(name: str, config: dict) -> None:
     if balanced_subset_fits(n, DIGITS_CLASS_COUNTS):
         return
     key = f"datasets entry {name!r}" if sized_dataset(name, config)[1] else "n_samples"
-    largest = max(m for m in range(sum(DIGITS_CLASS_COUNTS) + 1) if balanced_subset_fits(m, DIGITS_CLASS_COUNTS))
-    extra = f" ({dataset_size(name, config)} plus {pretrain['n_samples']} for pretraining)" if pretrain else ""
-    raise ConfigError(f"config key '{key}': digits has 1797 images ({min(DIGITS_CLASS_COUNTS)} in its "
-                      f"smallest class), so a class-balanced subset holds at most {largest} points; "
-                      f"{n} were asked for{extra}")
+    largest = max(
+        m for m in range(sum(DIGITS_CLASS_COUNTS) + 1) if balanced_subset_fits(m, DIGITS_CLASS_COUNTS)
+    )
+    extra = (
+        f" ({dataset_size(name, config)} plus {pretrain['n_samples']} for pretraining)" if pretrain else ""
+    )
+    raise ConfigError(
+        f"config key '{key}': digits has 1797 images ({min(DIGITS_CLASS_COUNTS)} in its "
+        f"smallest class), so a class-balanced subset holds at most {largest} points; "
+        f"{n} were asked for{extra}"
+    )
 
 
 def check_config(config: dict) -> None:
@@ -166,14 +181,18 @@ def check_config(config: dict) -> None:
     for name in all_datasets(config):
         kind = dataset_kind(name, config)
         if kind == "fashion_mnist" and find_idx_pair(config.get("fashion_mnist_dir")) is None:
-            raise ConfigError(f"config key 'datasets': {name!r} is selected but the Fashion-MNIST files "
-                              "were not found.\n" + FASHION_MNIST_INSTALL_HINT)
+            raise ConfigError(
+                f"config key 'datasets': {name!r} is selected but the Fashion-MNIST files "
+                "were not found.\n" + FASHION_MNIST_INSTALL_HINT
+            )
         if kind == "digits":
             _check_digits_size(name, config)
         if kind == "user" and not Path(config["user_datasets"][dataset_source(name, config)]).exists():
             source = dataset_source(name, config)
-            raise ConfigError(f"config key 'user_datasets.{source}': file "
-                              f"{config['user_datasets'][source]!r} does not exist")
+            raise ConfigError(
+                f"config key 'user_datasets.{source}': file "
+                f"{config['user_datasets'][source]!r} does not exist"
+            )
     _check_batch_sizes(config)
     if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", config["n_samples"]):
         raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
@@ -186,8 +205,10 @@ def check_config(config: dict) -> None:
             raise ConfigError(f"config key 'fit_range': need k_min < k_max, got [{lo}, {hi}]")
         for name in all_datasets(config):
             if hi > dataset_size(name, config):
-                raise ConfigError(f"config key 'fit_range': k_max = {hi} exceeds the "
-                                  f"{dataset_size(name, config)} samples of dataset {name!r}")
+                raise ConfigError(
+                    f"config key 'fit_range': k_max = {hi} exceeds the "
+                    f"{dataset_size(name, config)} samples of dataset {name!r}"
+                )
 
 
 def _check_batch_sizes(config: dict) -> None:
@@ -196,23 +217,30 @@ def _check_batch_sizes(config: dict) -> None:
     (not the largest one's)."""
     runs = [("batch_sizes", config["datasets"])] + [
         (batch_key, experiment_datasets(config, datasets_key))
-        for batch_key, datasets_key in (("regime_batch_sizes", "regime_datasets"),
-                                        ("budget_batch_sizes", "budget_datasets"),
-                                        ("map_batch_size", "map_datasets"),
-                                        ("trace_batch_size", "trace_datasets"))]
+        for batch_key, datasets_key in (
+            ("regime_batch_sizes", "regime_datasets"),
+            ("budget_batch_sizes", "budget_datasets"),
+            ("map_batch_size", "map_datasets"),
+            ("trace_batch_size", "trace_datasets"),
+        )
+    ]
     for key, names in runs:
         value = config.get(key)
         for b in value if isinstance(value, list) else [] if value is None else [value]:
             for name in names:
                 if b > dataset_size(name, config):
-                    raise ConfigError(f"config key '{key}': batch size {b} exceeds the "
-                                      f"{dataset_size(name, config)} samples of dataset {name!r} "
-                                      "(batches hold distinct points)")
+                    raise ConfigError(
+                        f"config key '{key}': batch size {b} exceeds the "
+                        f"{dataset_size(name, config)} samples of dataset {name!r} "
+                        "(batches hold distinct points)"
+                    )
     sizes = [dataset_size(d, config) for d in experiment_datasets(config, "critical_datasets")]
     for b in config.get("critical_batch_sizes") or []:
         if sizes and b > max(sizes):
-            raise ConfigError(f"config key 'critical_batch_sizes': batch size {b} exceeds the "
-                              f"{max(sizes)} samples of the largest critical dataset")
+            raise ConfigError(
+                f"config key 'critical_batch_sizes': batch size {b} exceeds the "
+                f"{max(sizes)} samples of the largest critical dataset"
+            )
 
 
 def companion_params(config: dict, study: str) -> dict:
@@ -229,13 +257,16 @@ def check_companions(config: dict) -> None:
     import jsonschema
 
     from .companions import check_study_data, params_schema
+
     for name in config.get("companions") or {}:
         params = companion_params(config, name)
         try:
             jsonschema.validate(params, params_schema(name))
         except jsonschema.ValidationError as err:
             where = ".".join(str(p) for p in err.absolute_path)
-            raise ConfigError(f"config key 'companions.{name}{'.' + where if where else ''}': {err.message}") from None
+            raise ConfigError(
+                f"config key 'companions.{name}{'.' + where if where else ''}': {err.message}"
+            ) from None
         try:
             check_study_data(params)
         except Exception as err:  # the message says what is missing and how to get it
@@ -245,18 +276,30 @@ def check_companions(config: dict) -> None:
 #: The deep-kernel experiment's config keys (``deep_kernel_<name>``) and their defaults, the
 #: schema's (a test checks they agree); :func:`deep_kernel_params` hands them to the job.
 DEEP_KERNEL_DEFAULTS = {
-    "dataset": "auto", "n_samples": 200, "pretrain_samples": 1000, "pretrain_epochs": 3, "pretrain_lr": 1e-3,
-    "lr": 1.0, "momentum": 0.0, "batch_size": 10, "steps": 1000, "seeds": 10,
-    "critical_batch_sizes": [1, 10, 100]}
+    "dataset": "auto",
+    "n_samples": 200,
+    "pretrain_samples": 1000,
+    "pretrain_epochs": 3,
+    "pretrain_lr": 1e-3,
+    "lr": 1.0,
+    "momentum": 0.0,
+    "batch_size": 10,
+    "steps": 1000,
+    "seeds": 10,
+    "critical_batch_sizes": [1, 10, 100],
+}
 
 
 def deep_kernel_params(config: dict) -> dict:
     """The parameters of :func:`sgd_spectra.deep_kernels.run_deep_kernel` from the config's flat
     ``deep_kernel_*`` keys (the workflow's seed, record points and Fashion-MNIST folder added)."""
     params = {key: config.get(f"deep_kernel_{key}", default) for key, default in DEEP_KERNEL_DEFAULTS.items()}
-    params.update(seed=config.get("seed", 0), record_points=config.get("record_points", 120),
-                  fashion_mnist_dir=config.get("fashion_mnist_dir"),
-                  pretrain_batch_size=PRETRAIN_DEFAULTS["batch_size"])
+    params.update(
+        seed=config.get("seed", 0),
+        record_points=config.get("record_points", 120),
+        fashion_mnist_dir=config.get("fashion_mnist_dir"),
+        pretrain_batch_size=PRETRAIN_DEFAULTS["batch_size"],
+    )
     return params
 
 
@@ -267,15 +310,23 @@ def check_deep_kernels(config: dict) -> None:
         return
     p = deep_kernel_params(config)
     if p["batch_size"] > p["n_samples"]:
-        raise ConfigError(f"config key 'deep_kernel_batch_size': batch size {p['batch_size']} exceeds "
-                          f"deep_kernel_n_samples = {p['n_samples']} (batches hold distinct points)")
+        raise ConfigError(
+            f"config key 'deep_kernel_batch_size': batch size {p['batch_size']} exceeds "
+            f"deep_kernel_n_samples = {p['n_samples']} (batches hold distinct points)"
+        )
     if p["dataset"] == "fashion_mnist" and find_idx_pair(p["fashion_mnist_dir"]) is None:
-        raise ConfigError("config key 'deep_kernel_dataset': 'fashion_mnist' is asked for but its files were "
-                          "not found ('auto' falls back to digits).\n" + FASHION_MNIST_INSTALL_HINT)
-    on_digits = p["dataset"] == "digits" or (p["dataset"] == "auto" and find_idx_pair(p["fashion_mnist_dir"]) is None)
+        raise ConfigError(
+            "config key 'deep_kernel_dataset': 'fashion_mnist' is asked for but its files were "
+            "not found ('auto' falls back to digits).\n" + FASHION_MNIST_INSTALL_HINT
+        )
+    on_digits = p["dataset"] == "digits" or (
+        p["dataset"] == "auto" and find_idx_pair(p["fashion_mnist_dir"]) is None
+    )
     if on_digits and p["n_samples"] > 1700:
-        raise ConfigError(f"config key 'deep_kernel_n_samples': {p['n_samples']} is more than a class-balanced "
-                          "subset of digits (1797 images) leaves room for pretraining; use at most 1700")
+        raise ConfigError(
+            f"config key 'deep_kernel_n_samples': {p['n_samples']} is more than a class-balanced "
+            "subset of digits (1797 images) leaves room for pretraining; use at most 1700"
+        )
 
 
 def experiment_datasets(config: dict, key: str) -> list[str]:
@@ -307,9 +358,10 @@ def setting_name(lr, momentum, batch) -> str:
 
 def sgd_settings(config: dict) -> list[dict]:
     """Every (learning rate, momentum, batch size) combination of the config."""
-    return [{"lr": float(lr), "momentum": float(m), "batch": int(b)}
-            for lr, m, b in itertools.product(config["learning_rates"], config["momenta"],
-                                              config["batch_sizes"])]
+    return [
+        {"lr": float(lr), "momentum": float(m), "batch": int(b)}
+        for lr, m, b in itertools.product(config["learning_rates"], config["momenta"], config["batch_sizes"])
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,8 +402,9 @@ def model_options(config: dict) -> dict:
 def has_closed_form(spec: dict) -> bool:
     """Whether the spec is the one-hidden-layer ReLU network in NTK parametrisation (any width),
     whose NTK needs no autograd; decided without importing torch."""
-    return (set(spec) <= {*CLOSED_FORM_MLP, "width"}
-            and all(spec.get(key, value) == value for key, value in CLOSED_FORM_MLP.items()))
+    return set(spec) <= {*CLOSED_FORM_MLP, "width"} and all(
+        spec.get(key, value) == value for key, value in CLOSED_FORM_MLP.items()
+    )
 
 
 def feature_shape(name: str, config: dict) -> tuple[int, ...]:
@@ -367,11 +420,13 @@ def _npz_array_shape(path: str, key: str) -> tuple[int, ...]:
     import zipfile
 
     import numpy as np
+
     try:
         with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as fh:
             major, _ = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                           else np.lib.format.read_array_header_2_0)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            )
             return tuple(read_header(fh)[0])
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
         raise ConfigError(f"config key 'user_datasets': cannot read array {key!r} of {path}: {err}") from None
@@ -387,9 +442,11 @@ def check_model(config: dict) -> None:
         if dataset_kind(name, config) == "tabular":
             rows = TABULAR_DATASETS[dataset_source(name, config)]
             if dataset_size(name, config) + pretrain["n_samples"] > rows:
-                raise ConfigError(f"config key 'model.pretrain.n_samples': {pretrain['n_samples']} "
-                                  f"pretraining samples and the {dataset_size(name, config)} training "
-                                  f"samples of {name!r} exceed its {rows} rows (the two are disjoint)")
+                raise ConfigError(
+                    f"config key 'model.pretrain.n_samples': {pretrain['n_samples']} "
+                    f"pretraining samples and the {dataset_size(name, config)} training "
+                    f"samples of {name!r} exceed its {rows} rows (the two are disjoint)"
+                )
     spec = model_spec(config)
     if not networks or has_closed_form(spec):
         return
@@ -413,6 +470,8 @@ def _probe_model(spec: dict, shape: tuple, seed: int, datasets: list[str]) -> No
     probe = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
     try:
         empirical_ntk(model, probe, dtype=torch.float32, memory_gb=0.5)
-    except Exception as err:   # noqa: BLE001 - any failure of user code: name the key
-        raise ConfigError(f"config key '{key}' {on}: the NTK (torch.func jacrev/vmap) fails on "
-                          f"this model: {type(err).__name__}: {err}") from None
+    except Exception as err:
+        raise ConfigError(
+            f"config key '{key}' {on}: the NTK (torch.func jacrev/vmap) fails on "
+            f"this model: {type(err).__name__}: {err}"
+        ) from None

@@ -12,6 +12,7 @@ Synthetic data: a kernel with exact power-law spectrum ``lambda_k = k^-nu`` in a
 eigenbasis, and an initial error whose output-space coefficients decay as ``k^-(kappa+1)``, so
 the tail sums of the coefficients decay exactly as ``k^-kappa`` (the authors' generator).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -48,7 +49,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if dtype_code not in dtypes:
         raise ValueError(f"{path}: unknown IDX element type 0x{dtype_code:02x}")
-    shape = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
     array = np.frombuffer(data, dtype=dtypes[dtype_code], offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
         raise ValueError(f"{path}: header declares shape {shape} but holds {array.size} elements")
@@ -81,8 +82,10 @@ def balanced_subset(labels: np.ndarray, n_samples: int, rng: np.random.Generator
     for cls, count in zip(classes, per_class):
         pool = np.flatnonzero(labels == cls)
         if count > len(pool):
-            raise ValueError(f"class {cls} has {len(pool)} points, {count} requested "
-                             f"(n_samples={n_samples} is too large for a balanced subset)")
+            raise ValueError(
+                f"class {cls} has {len(pool)} points, {count} requested "
+                f"(n_samples={n_samples} is too large for a balanced subset)"
+            )
         chosen.append(rng.choice(pool, size=count, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -106,8 +109,9 @@ def load_digits_regression(n_samples: int, seed: int):
     return standardised_regression(images, labels, n_samples, seed)
 
 
-def load_idx_regression(n_samples: int, seed: int, directory: str | os.PathLike | None = None,
-                        candidates=FASHION_MNIST_DIRS):
+def load_idx_regression(
+    n_samples: int, seed: int, directory: str | os.PathLike | None = None, candidates=FASHION_MNIST_DIRS
+):
     """Fashion-MNIST (or any MNIST-format IDX copy) as a regression problem."""
     found = find_idx_pair(directory, candidates)
     if found is None:
@@ -120,8 +124,9 @@ def load_npz_regression(path: str | os.PathLike, n_samples: int, seed: int):
     """A user-supplied copy (MNIST, CIFAR-10, ...) as ``.npz`` with arrays ``images``, ``labels``."""
     path = Path(path)
     if not path.exists():
-        raise DatasetUnavailable(f"{path} does not exist: point `path` at an .npz file with "
-                                 "arrays 'images' and 'labels'")
+        raise DatasetUnavailable(
+            f"{path} does not exist: point `path` at an .npz file with arrays 'images' and 'labels'"
+        )
     with np.load(path) as data:
         return standardised_regression(data["images"], data["labels"], n_samples, seed)
 
@@ -140,9 +145,11 @@ def size_metadata(name: str, n_requested: int, n_used: int) -> dict:
     rule works with; when it is below the configured one, the request and the reason too."""
     meta = {"n_samples": int(n_used)}
     if n_used < n_requested:
-        meta.update(n_samples_requested=int(n_requested),
-                    n_samples_reason=f"{name} has only {n_used} samples, all of them are used "
-                                     f"(n_samples = {n_requested} configured)")
+        meta.update(
+            n_samples_requested=int(n_requested),
+            n_samples_reason=f"{name} has only {n_used} samples, all of them are used "
+            f"(n_samples = {n_requested} configured)",
+        )
     return meta
 
 
@@ -197,10 +204,10 @@ def synthetic_power_law(n_samples: int, nu: float, kappa: float, seed: int):
     matching the authors' ``generate_synthetic_data``.
     """
     k = np.arange(1, n_samples + 1, dtype=np.float64)
-    eigenvalues = k ** -nu
+    eigenvalues = k**-nu
     coef = k ** (-(kappa + 1) / 2)
     coef /= np.linalg.norm(coef)
-    basis = haar_orthogonal(n_samples, np.random.default_rng(seed))   # columns = eigenvectors
+    basis = haar_orthogonal(n_samples, np.random.default_rng(seed))  # columns = eigenvectors
     kernel = (basis * eigenvalues) @ basis.T
     kernel = (kernel + kernel.T) / 2
     return kernel, basis @ coef
@@ -217,8 +224,10 @@ def load_regression_dataset(spec: dict, n_samples: int, seed: int):
     if kind == "tabular":
         if spec.get("source", spec["name"]) != "diabetes":
             raise ValueError(f"unknown tabular dataset {spec.get('source', spec['name'])!r}")
-        return (*load_diabetes_regression(n_samples, seed),
-                "scikit-learn load_diabetes(scaled=False) (bundled), features and target standardised")
+        return (
+            *load_diabetes_regression(n_samples, seed),
+            "scikit-learn load_diabetes(scaled=False) (bundled), features and target standardised",
+        )
     if kind == "digits":
         return (*load_digits_regression(n_samples, seed), "scikit-learn load_digits (bundled)")
     if kind == "fashion_mnist":

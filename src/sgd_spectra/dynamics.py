@@ -7,6 +7,7 @@ its linearisation differ only by the network's non-linearity.  Each step draws a
 A run that diverges is a result: it stops at the first step whose loss is not finite or exceeds
 ``DIVERGENCE_FACTOR * L_0``, records that step, and its later losses are ``inf``.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -39,8 +40,17 @@ BLOCK_BYTES = 1 << 19
 MAX_DRAWN_INDICES = 1 << 23
 
 
-def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, seeds, record_steps,
-                   base_seed: int = 0, progress: bool = False):
+def linearized_sgd(
+    kernel_over_n,
+    initial_error,
+    lr,
+    momentum,
+    batch_size: int,
+    seeds,
+    record_steps,
+    base_seed: int = 0,
+    progress: bool = False,
+):
     """Output-space SGD of the linearised model: many runs, one compiled pass.
 
     Update (the authors' linearised regime, normalised kernel ``K_norm = N * kernel_over_n``)::
@@ -71,14 +81,15 @@ def linearized_sgd(kernel_over_n, initial_error, lr, momentum, batch_size: int, 
     if progress:
         chunks = tqdm(chunks, desc=f"linearised b={batch_size}", unit=f"x{per_chunk} seeds", mininterval=5)
     for c in chunks:
-        batches = np.empty((len(distinct[c:c + per_chunk]), n_draws, batch_size), dtype=np.int32)
-        for i, s in enumerate(distinct[c:c + per_chunk]):
+        batches = np.empty((len(distinct[c : c + per_chunk]), n_draws, batch_size), dtype=np.int32)
+        for i, s in enumerate(distinct[c : c + per_chunk]):
             rng = batch_rng(base_seed, s, batch_size)
             for t in range(n_draws):
                 batches[i, t] = draw_batch(rng, n, batch_size)
         mine = blocks[(blocks[:, 2] >= c) & (blocks[:, 2] < c + per_chunk)] - [0, 0, c]
-        _linearized_blocks(K, e0, lr, momentum, batches, mine, record_steps, n / batch_size, limit,
-                           loss, diverged_at)
+        _linearized_blocks(
+            K, e0, lr, momentum, batches, mine, record_steps, n / batch_size, limit, loss, diverged_at
+        )
     back = np.empty_like(order)
     back[order] = np.arange(n_runs)
     return loss[back][:, inverse], diverged_at[back]
@@ -99,15 +110,16 @@ def _run_blocks(seeds: np.ndarray, block: int):
     for i, (s0, cnt) in enumerate(zip(starts, counts)):
         n_blocks = -(-cnt // block)
         dealt = np.concatenate([np.arange(j, cnt, n_blocks) for j in range(n_blocks)])
-        order[s0:s0 + cnt] = order[s0:s0 + cnt][dealt]
+        order[s0 : s0 + cnt] = order[s0 : s0 + cnt][dealt]
         bounds = s0 + np.cumsum([0] + [len(range(j, cnt, n_blocks)) for j in range(n_blocks)])
         blocks += [(a, z, i) for a, z in zip(bounds[:-1], bounds[1:])]
     return order, np.array(blocks, dtype=np.int64).reshape(-1, 3), distinct
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
-def _linearized_blocks(K, e0, lr, momentum, batches, blocks, record_steps, scale, limit, loss,
-                       diverged_at):  # pragma: no cover - compiled
+def _linearized_blocks(
+    K, e0, lr, momentum, batches, blocks, record_steps, scale, limit, loss, diverged_at
+):  # pragma: no cover - compiled
     """Advance each block of runs ``(first, stop, seed index)`` through all steps; see
     :func:`linearized_sgd`.  A run is checked before each step (its loss not finite or above
     ``limit``: diverged at that step, and dropped from the block's list of live runs), and
@@ -151,8 +163,10 @@ def _linearized_blocks(K, e0, lr, momentum, batches, blocks, record_steps, scale
             rows = batches[s, t]
             for q in range(n_live):
                 r = live[q]
-                cur[r] = _run_step(err[r], buf[r], K, rows, coef, grad, scale, lr[first + r],
-                                   momentum[first + r]) / n
+                cur[r] = (
+                    _run_step(err[r], buf[r], K, rows, coef, grad, scale, lr[first + r], momentum[first + r])
+                    / n
+                )
             t += 1
 
 
@@ -162,7 +176,7 @@ def _run_step(err, buf, K, rows, coef, grad, scale, lr, beta):  # pragma: no cov
     half the new squared error norm."""
     n = err.shape[0]
     for j in range(rows.shape[0]):
-        coef[j] = scale * err[rows[j]]          # before the error changes
+        coef[j] = scale * err[rows[j]]  # before the error changes
     grad[:] = 0.0
     for j in range(rows.shape[0]):
         c = coef[j]
@@ -179,9 +193,18 @@ def _run_step(err, buf, K, rows, coef, grad, scale, lr, beta):  # pragma: no cov
     return 0.5 * total
 
 
-def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float, momentum: float,
-                  batch_size: int, seed: int, record_steps, base_seed: int = 0,
-                  progress: bool = False):
+def train_network(
+    net: torch.nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    momentum: float,
+    batch_size: int,
+    seed: int,
+    record_steps,
+    base_seed: int = 0,
+    progress: bool = False,
+):
     """Train the real network with ``torch.optim.SGD(lr, momentum)`` on 1/2 MSE, mini-batches.
 
     ``lr`` is the torch learning rate (the caller multiplies the effective rate by the kernel's
@@ -189,7 +212,7 @@ def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float,
     evaluated at ``record_steps``; a cheap divergence check on the batch loss runs every step.
     Returns ``(loss, diverged_at)`` for this one seed.
     """
-    import torch        # here, not at the top: the linearised runs and the theory need no torch
+    import torch  # here, not at the top: the linearised runs and the theory need no torch
 
     dtype = next(net.parameters()).dtype
     Xt = torch.as_tensor(X, dtype=dtype)
@@ -229,4 +252,3 @@ def train_network(net: torch.nn.Module, X: np.ndarray, y: np.ndarray, lr: float,
             diverged_at = t
             break
     return loss[inverse], diverged_at
-

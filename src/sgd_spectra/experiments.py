@@ -14,6 +14,7 @@
 * :func:`budget_curves` -- loss against the number of samples t*b for several batch sizes, each
   at a fixed fraction of its critical learning rate (paper Fig. 5, budget independence).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,13 +26,33 @@ import pandas as pd
 from .dynamics import linearized_sgd
 from .io import curves_frame
 from .spectra import binned_power_law
-from .theory import (batch_noise_factor, critical_lr, exact_loss_trajectory, log_spaced_steps,
-                     noiseless_lr_bound, optimal_lr, parabolic_argmin, se_loss_trajectory, u_at_one)
+from .theory import (
+    batch_noise_factor,
+    critical_lr,
+    exact_loss_trajectory,
+    log_spaced_steps,
+    noiseless_lr_bound,
+    optimal_lr,
+    parabolic_argmin,
+    se_loss_trajectory,
+    u_at_one,
+)
 
 
-def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momenta, batch_size: int,
-             steps: int, seeds: int = 1, base_seed: int = 0, tau: float = 1.0,
-             taus=(-1.0, 0.0, 1.0)) -> pd.DataFrame:
+def loss_map(
+    eigenvalues,
+    coefficients,
+    kernel_over_n,
+    initial_error,
+    lrs,
+    momenta,
+    batch_size: int,
+    steps: int,
+    seeds: int = 1,
+    base_seed: int = 0,
+    tau: float = 1.0,
+    taus=(-1.0, 0.0, 1.0),
+) -> pd.DataFrame:
     """One row per (lr, momentum): the final loss of linearised SGD averaged over ``seeds`` batch
     sequences (within a seed every cell sees the same batches), SE(tau), whether each converged
     (every seed), the predicted alpha_c(beta) for each of ``taus`` (``lr_critical_tau{t}``; the
@@ -45,13 +66,31 @@ def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momen
     loss0 = float(np.sum(coefficients) / (2 * n))
     se, se_div = se_loss_trajectory(lam, coefficients, grid[:, 0], grid[:, 1], gamma, tau, [steps])
     # every cell under every seed in one call: run r is cell r % cells under seed r // cells
-    loss, div = linearized_sgd(kernel_over_n, initial_error, np.tile(grid[:, 0], seeds), np.tile(grid[:, 1], seeds),
-                               batch_size, np.repeat(np.arange(seeds), len(grid)), [steps], base_seed=base_seed)
-    lin = loss[:, 0].reshape(seeds, len(grid)).mean(axis=0)            # inf if any seed diverged
+    loss, div = linearized_sgd(
+        kernel_over_n,
+        initial_error,
+        np.tile(grid[:, 0], seeds),
+        np.tile(grid[:, 1], seeds),
+        batch_size,
+        np.repeat(np.arange(seeds), len(grid)),
+        [steps],
+        base_seed=base_seed,
+    )
+    lin = loss[:, 0].reshape(seeds, len(grid)).mean(axis=0)  # inf if any seed diverged
     lin_div = div.reshape(seeds, len(grid)).max(axis=0)
-    table = pd.DataFrame({"lr": grid[:, 0], "momentum": grid[:, 1], "batch": batch_size, "gamma": gamma,
-                          "steps": steps, "seeds": seeds, "loss0": loss0, "loss_se": se[:, 0],
-                          "loss_linearized": lin})
+    table = pd.DataFrame(
+        {
+            "lr": grid[:, 0],
+            "momentum": grid[:, 1],
+            "batch": batch_size,
+            "gamma": gamma,
+            "steps": steps,
+            "seeds": seeds,
+            "loss0": loss0,
+            "loss_se": se[:, 0],
+            "loss_linearized": lin,
+        }
+    )
     # a run "converged" when it did not blow up and ended below its initial loss
     table["converged_se"] = (se_div < 0) & (table.loss_se < loss0)
     table["converged_linearized"] = (lin_div < 0) & (table.loss_linearized < loss0)
@@ -59,8 +98,10 @@ def loss_map(eigenvalues, coefficients, kernel_over_n, initial_error, lrs, momen
         table[predicted_column(t)] = table.momentum.map({m: critical_lr(lam, m, gamma, t) for m in momenta})
     table["lr_critical"] = table[predicted_column(tau)]
     table["lr_critical_exact"] = table.momentum.map(exact_boundary(kernel_over_n, momenta, gamma))
-    table["predicted_stable"] = [bool(a < noiseless_lr_bound(m, float(lam.max()))
-                                      and u_at_one(lam, a, m, gamma, tau) < 1) for a, m in grid]
+    table["predicted_stable"] = [
+        bool(a < noiseless_lr_bound(m, float(lam.max())) and u_at_one(lam, a, m, gamma, tau) < 1)
+        for a, m in grid
+    ]
     return table
 
 
@@ -71,9 +112,10 @@ def exact_boundary(kernel_over_n, momenta, gamma: float) -> dict:
 
     lam, vectors = kernel_eigenbasis(kernel_over_n)
     boundary, info = {}, {}
-    for m in sorted(momenta):             # each momentum starts from its neighbour's eigenvector and exact/SE ratio
-        boundary[m] = exact_critical_lr(lam, vectors, m, gamma, info=info, v0=info.get("vector"),
-                                        se_ratio=info.get("se_ratio", 1.0))
+    for m in sorted(momenta):  # each momentum starts from its neighbour's eigenvector and exact/SE ratio
+        boundary[m] = exact_critical_lr(
+            lam, vectors, m, gamma, info=info, v0=info.get("vector"), se_ratio=info.get("se_ratio", 1.0)
+        )
     return {m: boundary[m] for m in momenta}
 
 
@@ -86,34 +128,58 @@ def boundary_cells(table: pd.DataFrame, measured: str = "converged_linearized") 
         col = col.sort_values("lr")
         ok = col[measured].to_numpy()
         first_bad = int(np.argmin(ok)) if not ok.all() else len(ok)
-        measured_idx = first_bad - 1                          # last converged cell before the first failure
+        measured_idx = first_bad - 1  # last converged cell before the first failure
         predicted_idx = int(np.searchsorted(lrs, col.lr_critical.iloc[0], side="left")) - 1
-        rows.append({"momentum": m, "lr_critical": col.lr_critical.iloc[0],
-                     "measured_max_lr": lrs[measured_idx] if measured_idx >= 0 else np.nan,
-                     "predicted_max_lr": lrs[predicted_idx] if predicted_idx >= 0 else np.nan,
-                     "cells_off": measured_idx - predicted_idx})
+        rows.append(
+            {
+                "momentum": m,
+                "lr_critical": col.lr_critical.iloc[0],
+                "measured_max_lr": lrs[measured_idx] if measured_idx >= 0 else np.nan,
+                "predicted_max_lr": lrs[predicted_idx] if predicted_idx >= 0 else np.nan,
+                "cells_off": measured_idx - predicted_idx,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def momentum_criteria(lam, coef, mult, nu: float, kappa: float, n_samples: int, gamma: float, betas,
-                      losses) -> dict:
+def momentum_criteria(
+    lam, coef, mult, nu: float, kappa: float, n_samples: int, gamma: float, betas, losses
+) -> dict:
     """The closed-form sign of d L / d beta at beta = 0 (theory.md §11) in both forms -- the derived
     one at the (28b)-optimal alpha, and the authors' notebook form -- next to the effect the
     simulated scan shows, with the minimum effect size of :func:`asymptotics.momentum_effect`."""
-    from .asymptotics import momentum_effect, momentum_sign_derived, momentum_sign_notebook, noise_phase_optimal_lr
+    from .asymptotics import (
+        momentum_effect,
+        momentum_sign_derived,
+        momentum_sign_notebook,
+        noise_phase_optimal_lr,
+    )
 
     lr28 = noise_phase_optimal_lr(lam, coef, nu, kappa, gamma, n_samples=n_samples, multiplicity=mult)
     derived = momentum_sign_derived(lam, coef, lr28, gamma, n_samples, mult, nu)
     best = int(np.nanargmin(losses))
     effect = momentum_effect(losses[int(np.argmin(np.abs(betas)))], losses[best], betas[best])
-    return {"criterion_lr": lr28, "criterion_derived": derived["value"], "criterion_derived_sign": derived["sign"],
-            "criterion_small_lr_sign": derived["small_lr_sign"],
-            "criterion_notebook_sign": momentum_sign_notebook(nu, kappa, n_samples)["sign"],
-            "relative_gain": effect["relative_gain"], "supported_sign": effect["supported_sign"]}
+    return {
+        "criterion_lr": lr28,
+        "criterion_derived": derived["value"],
+        "criterion_derived_sign": derived["sign"],
+        "criterion_small_lr_sign": derived["small_lr_sign"],
+        "criterion_notebook_sign": momentum_sign_notebook(nu, kappa, n_samples)["sign"],
+        "relative_gain": effect["relative_gain"],
+        "supported_sign": effect["supported_sign"],
+    }
 
 
-def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_size: int, steps: int,
-                         lr_points: int, momentum_points: int, tau: float = 1.0):
+def hyperparameter_scans(
+    lr_problems,
+    momentum_problems,
+    n_samples: int,
+    batch_size: int,
+    steps: int,
+    lr_points: int,
+    momentum_points: int,
+    tau: float = 1.0,
+):
     """L(alpha) at beta = 0, and L(beta) at the optimal alpha, after ``steps`` SE steps.
 
     Returns ``(curves, optima)``: tidy curves (problem, scan, lr, momentum, loss) and one row per
@@ -122,29 +188,57 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
     """
     gamma = float(batch_noise_factor(n_samples, batch_size))
     curves, optima = [], []
-    problems = [(nu, kappa, "lr") for nu, kappa, *_ in lr_problems] + \
-               [(nu, kappa, "momentum") for nu, kappa in momentum_problems]
+    problems = [(nu, kappa, "lr") for nu, kappa, *_ in lr_problems] + [
+        (nu, kappa, "momentum") for nu, kappa in momentum_problems
+    ]
     for nu, kappa, scan in problems:
         lam, coef, mult = binned_power_law(nu, kappa, n_samples)
         lr_c = critical_lr(lam, 0.0, gamma, tau)
-        best = optimal_lr(lam, coef, gamma, steps, 0.0, tau, np.geomspace(lr_c * 1e-3, lr_c * 0.99, lr_points),
-                          n_samples, mult)
+        best = optimal_lr(
+            lam,
+            coef,
+            gamma,
+            steps,
+            0.0,
+            tau,
+            np.geomspace(lr_c * 1e-3, lr_c * 0.99, lr_points),
+            n_samples,
+            mult,
+        )
         lrs, lr_opt = best["grid"], best["lr"]
         row = {"nu": nu, "kappa": kappa, "scan": scan, "lr_opt": lr_opt}
         if scan == "lr":
-            curves.append(pd.DataFrame({"nu": nu, "kappa": kappa, "scan": scan, "lr": lrs, "momentum": 0.0,
-                                        "loss": best["loss"]}))
+            curves.append(
+                pd.DataFrame(
+                    {"nu": nu, "kappa": kappa, "scan": scan, "lr": lrs, "momentum": 0.0, "loss": best["loss"]}
+                )
+            )
         else:
             betas = np.linspace(-0.6, 0.6, momentum_points)
-            lb, _ = se_loss_trajectory(lam, coef, lr_opt, betas, gamma, tau, [steps], n_samples, multiplicity=mult)
-            d, _ = se_loss_trajectory(lam, coef, lr_opt, [-0.01, 0.01], gamma, tau, [steps], n_samples,
-                                      multiplicity=mult)
-            row.update(momentum_opt=parabolic_argmin(betas, lb[:, 0], log_x=False),
-                       dlogL_dbeta=float((np.log(d[1, 0]) - np.log(d[0, 0])) / 0.02),
-                       gain=float(np.nanmin(lb[:, 0]) / lb[np.argmin(np.abs(betas)), 0]),
-                       **momentum_criteria(lam, coef, mult, nu, kappa, n_samples, gamma, betas, lb[:, 0]))
-            curves.append(pd.DataFrame({"nu": nu, "kappa": kappa, "scan": scan, "lr": lr_opt, "momentum": betas,
-                                        "loss": lb[:, 0]}))
+            lb, _ = se_loss_trajectory(
+                lam, coef, lr_opt, betas, gamma, tau, [steps], n_samples, multiplicity=mult
+            )
+            d, _ = se_loss_trajectory(
+                lam, coef, lr_opt, [-0.01, 0.01], gamma, tau, [steps], n_samples, multiplicity=mult
+            )
+            row.update(
+                momentum_opt=parabolic_argmin(betas, lb[:, 0], log_x=False),
+                dlogL_dbeta=float((np.log(d[1, 0]) - np.log(d[0, 0])) / 0.02),
+                gain=float(np.nanmin(lb[:, 0]) / lb[np.argmin(np.abs(betas)), 0]),
+                **momentum_criteria(lam, coef, mult, nu, kappa, n_samples, gamma, betas, lb[:, 0]),
+            )
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "nu": nu,
+                        "kappa": kappa,
+                        "scan": scan,
+                        "lr": lr_opt,
+                        "momentum": betas,
+                        "loss": lb[:, 0],
+                    }
+                )
+            )
         optima.append(row)
     return pd.concat(curves, ignore_index=True), pd.DataFrame(optima)
 
@@ -153,8 +247,16 @@ def hyperparameter_scans(lr_problems, momentum_problems, n_samples: int, batch_s
 #: (N = 1000, nu = 1.5, kappa = 3), b = 10, 10^4 steps, grid indices (lr, momentum) of the minimum
 #: printed by the authors' notebook.  The grid's endpoints are not printed; alpha = linspace(0, 4,
 #: 100), beta = linspace(-1, 1, 50) is the reconstruction that :func:`paper_fig2_se_optimum` tests.
-PAPER_FIG2 = dict(nu=1.5, kappa=3.0, n_samples=1000, batch=10, steps=10_000, lr_grid=(0.0, 4.0, 100),
-                  momentum_grid=(-1.0, 1.0, 50), optima={"se": (18, 21), "linearized": (22, 23)})
+PAPER_FIG2 = dict(
+    nu=1.5,
+    kappa=3.0,
+    n_samples=1000,
+    batch=10,
+    steps=10_000,
+    lr_grid=(0.0, 4.0, 100),
+    momentum_grid=(-1.0, 1.0, 50),
+    optima={"se": (18, 21), "linearized": (22, 23)},
+)
 
 
 def paper_fig2_grid() -> tuple[np.ndarray, np.ndarray]:
@@ -173,16 +275,23 @@ def paper_fig2_se_optimum(tau: float = 1.0) -> dict:
     generator's spectrum ``lambda_k = k^-nu`` and coefficients ``c_k ∝ k^-(kappa+1)`` (the SE runs
     use only these).  Returns the optimum's cell, (lr, momentum) and loss, and the paper's cell."""
     p = PAPER_FIG2
-    lam, coef, _ = binned_power_law(p["nu"], p["kappa"], p["n_samples"])     # exact: N below the binning
+    lam, coef, _ = binned_power_law(p["nu"], p["kappa"], p["n_samples"])  # exact: N below the binning
     lrs, momenta = paper_fig2_grid()
     grid = np.array(list(itertools.product(lrs, momenta)))
     gamma = float(batch_noise_factor(p["n_samples"], p["batch"]))
     loss, _ = se_loss_trajectory(lam, coef / coef.sum(), grid[:, 0], grid[:, 1], gamma, tau, [p["steps"]])
     best = int(np.argmin(np.where(np.isfinite(loss[:, 0]), loss[:, 0], np.inf)))
     i, j = divmod(best, len(momenta))
-    return {"tau": tau, "lr_index": i, "momentum_index": j, "lr": float(lrs[i]), "momentum": float(momenta[j]),
-            "loss": float(loss[best, 0]), "paper_index": list(p["optima"]["se"]),
-            **{key: p[key] for key in ("nu", "kappa", "n_samples", "batch", "steps")}}
+    return {
+        "tau": tau,
+        "lr_index": i,
+        "momentum_index": j,
+        "lr": float(lrs[i]),
+        "momentum": float(momenta[j]),
+        "loss": float(loss[best, 0]),
+        "paper_index": list(p["optima"]["se"]),
+        **{key: p[key] for key in ("nu", "kappa", "n_samples", "batch", "steps")},
+    }
 
 
 def loss_map_optimum(table: pd.DataFrame, regime: str) -> pd.Series:
@@ -217,10 +326,15 @@ def critical_lr_vs_batch(kernel_over_n, batch_sizes, momenta, taus) -> pd.DataFr
         seen.add((used, float(m)))
         gamma = float(batch_noise_factor(n, used))
         bound = noiseless_lr_bound(m, float(lam.max()))
-        row = {"batch": used, "momentum": float(m), "gamma": gamma, "lr_noiseless_bound": bound,
-               "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma),
-               "measured_by": "exact second moments (N×N recursion)",
-               "batch_note": f"b = {int(b)} > N = {n}: capped at N (full batch)" if b > n else ""}
+        row = {
+            "batch": used,
+            "momentum": float(m),
+            "gamma": gamma,
+            "lr_noiseless_bound": bound,
+            "lr_critical_measured": exact_critical_lr(lam, vectors, m, gamma),
+            "measured_by": "exact second moments (N×N recursion)",
+            "batch_note": f"b = {int(b)} > N = {n}: capped at N (full batch)" if b > n else "",
+        }
         row.update({predicted_column(t): critical_lr(lam, m, gamma, t) for t in taus})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -248,13 +362,27 @@ def seed_mean_trend(half, end) -> tuple[float, float, str]:
     ratio = math.log(end.sum() / half.sum())
     leave_one_out = np.log((end.sum() - end) / (half.sum() - half))
     se = float(np.sqrt((n - 1) / n * np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
-    verdict = ("unstable" if ratio > BOUNDARY_SIGMAS * se else "stable" if ratio < -BOUNDARY_SIGMAS * se
-               else "undetermined")
+    verdict = (
+        "unstable"
+        if ratio > BOUNDARY_SIGMAS * se
+        else "stable"
+        if ratio < -BOUNDARY_SIGMAS * se
+        else "undetermined"
+    )
     return ratio, se, verdict
 
 
-def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=(-1.0, 1.0),
-                       fractions=(0.9, 1.1), seeds: int = 64, steps: int = 2000, base_seed: int = 0) -> pd.DataFrame:
+def near_boundary_runs(
+    kernel_over_n,
+    initial_error,
+    batch_sizes,
+    momenta,
+    taus=(-1.0, 1.0),
+    fractions=(0.9, 1.1),
+    seeds: int = 64,
+    steps: int = 2000,
+    base_seed: int = 0,
+) -> pd.DataFrame:
     """Sampled linearised SGD where the stability prediction is tested: at ``fraction`` times the
     predicted alpha_c (U(1) = 1, each tau) for every batch size with noise and every momentum.
 
@@ -269,30 +397,65 @@ def near_boundary_runs(kernel_over_n, initial_error, batch_sizes, momenta, taus=
     n = len(lam)
     rows = []
     for b, m in itertools.product(batch_sizes, momenta):
-        if b >= n:   # full batch (b > N: a dataset smaller than n_samples): no noise, nothing to test
+        if b >= n:  # full batch (b > N: a dataset smaller than n_samples): no noise, nothing to test
             continue
         gamma = float(batch_noise_factor(n, b))
         bound = noiseless_lr_bound(m, float(lam.max()))
         crit = {t: critical_lr(lam, m, gamma, t) for t in taus}
-        cases = [(t, f, f * crit[t]) for t in taus for f in fractions if crit[t] < NOISE_LIMITED_FRACTION * bound]
+        cases = [
+            (t, f, f * crit[t]) for t in taus for f in fractions if crit[t] < NOISE_LIMITED_FRACTION * bound
+        ]
         if not cases:
             continue
         lrs = np.array([lr for *_, lr in cases])
-        loss, div = linearized_sgd(kernel_over_n, initial_error, np.repeat(lrs, seeds), m, int(b),
-                                   np.tile(np.arange(seeds), len(cases)), [steps // 2, steps], base_seed=base_seed)
+        loss, div = linearized_sgd(
+            kernel_over_n,
+            initial_error,
+            np.repeat(lrs, seeds),
+            m,
+            int(b),
+            np.tile(np.arange(seeds), len(cases)),
+            [steps // 2, steps],
+            base_seed=base_seed,
+        )
         for i, (t, f, lr) in enumerate(cases):
             part = slice(i * seeds, (i + 1) * seeds)
             half, end = loss[part].mean(axis=0)
             trend, trend_se, verdict = seed_mean_trend(loss[part, 0], loss[part, 1])
-            rows.append({"batch": int(b), "momentum": float(m), "gamma": gamma, "tau": float(t), "fraction": f,
-                         "lr": lr, "seeds": seeds, "steps": steps, "mean_loss_half": half, "mean_loss_end": end,
-                         "log_ratio": trend, "log_ratio_se": trend_se,
-                         "diverged_seeds": int(np.sum(div[part] >= 0)), "stability_measured": verdict})
+            rows.append(
+                {
+                    "batch": int(b),
+                    "momentum": float(m),
+                    "gamma": gamma,
+                    "tau": float(t),
+                    "fraction": f,
+                    "lr": lr,
+                    "seeds": seeds,
+                    "steps": steps,
+                    "mean_loss_half": half,
+                    "mean_loss_end": end,
+                    "log_ratio": trend,
+                    "log_ratio_se": trend_se,
+                    "diverged_seeds": int(np.sum(div[part] >= 0)),
+                    "stability_measured": verdict,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def regime_comparison(eigenvalues, coefficients, kernel_over_n, initial_error, lr: float, momentum: float,
-                      batch_sizes, taus, seeds: int, steps: int, base_seed: int = 0) -> pd.DataFrame:
+def regime_comparison(
+    eigenvalues,
+    coefficients,
+    kernel_over_n,
+    initial_error,
+    lr: float,
+    momentum: float,
+    batch_sizes,
+    taus,
+    seeds: int,
+    steps: int,
+    base_seed: int = 0,
+) -> pd.DataFrame:
     """Sampled linearised SGD (``seeds`` batch sequences), the exact averaged second moments
     (regime ``exact``, the paper's "all sm") and SE(tau) for each tau, at every step up to ``steps``
     (paper Figs. 1 and 7: one setting, b in {10, 100}, 100 steps).  Tidy curves, one row per
@@ -306,8 +469,9 @@ def regime_comparison(eigenvalues, coefficients, kernel_over_n, initial_error, l
     for b in batch_sizes:
         gamma = float(batch_noise_factor(n, b))
         setting = dict(lr=lr, momentum=momentum, batch=int(b))
-        loss, div = linearized_sgd(kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record,
-                                   base_seed=base_seed)
+        loss, div = linearized_sgd(
+            kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record, base_seed=base_seed
+        )
         frames.append(curves_frame(loss, record, div, regime="linearized", seed=np.arange(seeds), **setting))
         exact = exact_loss_trajectory(kernel_over_n, initial_error, lr, momentum, gamma, record)
         frames.append(curves_frame(exact, record, [-1], regime="exact", **setting))
@@ -334,21 +498,47 @@ def regime_distances(table: pd.DataFrame) -> pd.DataFrame:
         mean, sem = lin.mean(axis=1), lin.std(axis=1, ddof=1) / np.sqrt(lin.shape[1])
         exact = part[part.regime == "exact"].set_index("step").loss.reindex(mean.index)
         z = ((mean - exact).abs() / sem).iloc[1:]
-        rows.append(dict(batch=int(b), regime="exact", tau=np.nan, distance=log_curve_distance(exact, mean),
-                         max_z=float(z.max()), seeds=lin.shape[1]))
+        rows.append(
+            dict(
+                batch=int(b),
+                regime="exact",
+                tau=np.nan,
+                distance=log_curve_distance(exact, mean),
+                max_z=float(z.max()),
+                seeds=lin.shape[1],
+            )
+        )
         for tau, curve in part[part.regime == "se"].groupby("tau"):
-            rows.append(dict(batch=int(b), regime="se", tau=float(tau),
-                             distance=log_curve_distance(curve.set_index("step").loss.reindex(mean.index), mean),
-                             max_z=np.nan, seeds=lin.shape[1]))
+            rows.append(
+                dict(
+                    batch=int(b),
+                    regime="se",
+                    tau=float(tau),
+                    distance=log_curve_distance(curve.set_index("step").loss.reindex(mean.index), mean),
+                    max_z=np.nan,
+                    seeds=lin.shape[1],
+                )
+            )
     out = pd.DataFrame(rows)
     se = out.regime == "se"
     out.loc[se, "rank"] = out[se].groupby("batch").distance.rank(method="min")
     return out
 
 
-def budget_curves(eigenvalues, coefficients, kernel_over_n, initial_error, batch_sizes, momentum: float,
-                  lr_fraction: float, samples: int, seeds: int, record_points: int = 80,
-                  base_seed: int = 0, tau: float = 1.0) -> pd.DataFrame:
+def budget_curves(
+    eigenvalues,
+    coefficients,
+    kernel_over_n,
+    initial_error,
+    batch_sizes,
+    momentum: float,
+    lr_fraction: float,
+    samples: int,
+    seeds: int,
+    record_points: int = 80,
+    base_seed: int = 0,
+    tau: float = 1.0,
+) -> pd.DataFrame:
     """Loss against the number of samples processed, ``t * b``, for each batch size b (paper Fig. 5).
 
     Each b runs at ``lr_fraction`` times its predicted critical learning rate (U(1) = 1 with
@@ -366,8 +556,9 @@ def budget_curves(eigenvalues, coefficients, kernel_over_n, initial_error, batch
         lr = lr_fraction * lr_c
         record = np.unique(log_spaced_steps(samples, record_points) // int(b))
         setting = dict(lr=lr, momentum=momentum, batch=int(b))
-        loss, div = linearized_sgd(kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record,
-                                   base_seed=base_seed)
+        loss, div = linearized_sgd(
+            kernel_over_n, initial_error, lr, momentum, int(b), range(seeds), record, base_seed=base_seed
+        )
         lin = curves_frame(loss, record, div, regime="linearized", seed=np.arange(seeds), **setting)
         se, div = se_loss_trajectory(lam, coefficients, lr, momentum, gamma, tau, record)
         pred = curves_frame(se, record, div, regime="se", tau=tau, **setting)

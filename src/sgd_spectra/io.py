@@ -1,4 +1,5 @@
 """Small I/O helpers shared by the workflow scripts: logs, JSON, tidy loss-curve tables."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 #: Columns of every loss-curve table (one row per dataset, regime, setting, seed, step).
-CURVE_COLUMNS = ["dataset", "regime", "tau", "lr", "momentum", "batch", "seed", "step", "loss",
-                 "diverged_at"]
+CURVE_COLUMNS = ["dataset", "regime", "tau", "lr", "momentum", "batch", "seed", "step", "loss", "diverged_at"]
 
 
 def redirect_log(path: str | os.PathLike) -> None:

@@ -26,6 +26,7 @@ perfect-square size ``d`` reads it as ``1 x sqrt(d) x sqrt(d)`` (Fashion-MNIST's
 Every kind is built inside ``torch.random.fork_rng`` seeded with ``seed``, so factories that use
 the global RNG are deterministic per seed too, and the caller's RNG state is left untouched.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -60,15 +61,21 @@ class GaussianLinear(nn.Module):
     """``y = W x / sqrt(fan_in) + b`` (NTK) or ``y = W' x + b`` with ``W' = W / sqrt(fan_in)``
     (standard), from the same ``N(0, 1)`` draws.  ``bias=False`` for the readout."""
 
-    def __init__(self, fan_in: int, fan_out: int, parametrisation: str, bias: bool,
-                 generator: torch.Generator, dtype: torch.dtype):
+    def __init__(
+        self,
+        fan_in: int,
+        fan_out: int,
+        parametrisation: str,
+        bias: bool,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+    ):
         super().__init__()
         self.fan_in = fan_in
         self.ntk = parametrisation == "ntk"
         weight = torch.randn(fan_out, fan_in, generator=generator, dtype=dtype)
         self.weight = nn.Parameter(weight if self.ntk else weight / math.sqrt(fan_in))
-        self.bias = (nn.Parameter(torch.randn(fan_out, generator=generator, dtype=dtype))
-                     if bias else None)
+        self.bias = nn.Parameter(torch.randn(fan_out, generator=generator, dtype=dtype)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x @ self.weight.T
@@ -80,14 +87,24 @@ class GaussianLinear(nn.Module):
 class DeepMLP(nn.Module):
     """``depth`` hidden layers of ``width`` units, then a bias-free scalar readout."""
 
-    def __init__(self, in_features: int, depth: int, width: int, activation: str,
-                 parametrisation: str, generator: torch.Generator, dtype: torch.dtype):
+    def __init__(
+        self,
+        in_features: int,
+        depth: int,
+        width: int,
+        activation: str,
+        parametrisation: str,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+    ):
         super().__init__()
         layers = []
         fan_in = in_features
         for _ in range(depth):
-            layers += [GaussianLinear(fan_in, width, parametrisation, True, generator, dtype),
-                       ACTIVATIONS[activation]()]
+            layers += [
+                GaussianLinear(fan_in, width, parametrisation, True, generator, dtype),
+                ACTIVATIONS[activation](),
+            ]
             fan_in = width
         self.hidden = nn.Sequential(*layers)
         self.readout = GaussianLinear(width, 1, parametrisation, False, generator, dtype)
@@ -104,11 +121,10 @@ def build_mlp(spec: dict, input_shape: tuple, seed: int, dtype: torch.dtype) -> 
     _check_choice(spec, "activation", ACTIVATIONS)
     _check_choice(spec, "parametrisation", PARAMETRISATIONS)
     if len(input_shape) != 1:
-        raise ModelSpecError(f"model kind 'mlp' needs flat inputs, got per-sample shape "
-                             f"{tuple(input_shape)}")
+        raise ModelSpecError(f"model kind 'mlp' needs flat inputs, got per-sample shape {tuple(input_shape)}")
     (in_features,) = input_shape
     if (depth, activation, parametrisation) == (1, "relu", "ntk"):
-        return init_network(in_features, width, seed, dtype=dtype)   # the closed-form network
+        return init_network(in_features, width, seed, dtype=dtype)  # the closed-form network
     generator = torch.Generator().manual_seed(int(seed))
     return DeepMLP(in_features, depth, width, activation, parametrisation, generator, dtype)
 
@@ -123,17 +139,21 @@ def image_shape(spec: dict, input_shape: tuple) -> tuple[int, int, int]:
     if wanted is not None:
         wanted = tuple(int(s) for s in wanted)
         if len(wanted) != 3 or math.prod(wanted) != features:
-            raise ModelSpecError(f"spec key 'input_shape' {list(wanted)} must be [C, H, W] with "
-                                 f"C*H*W = {features} (the data's per-sample shape is "
-                                 f"{tuple(input_shape)})")
+            raise ModelSpecError(
+                f"spec key 'input_shape' {list(wanted)} must be [C, H, W] with "
+                f"C*H*W = {features} (the data's per-sample shape is "
+                f"{tuple(input_shape)})"
+            )
         return wanted
     if len(input_shape) == 3:
         return tuple(input_shape)
     side = math.isqrt(features)
     if len(input_shape) == 1 and side * side == features:
         return (1, side, side)
-    raise ModelSpecError(f"cannot read per-sample shape {tuple(input_shape)} as an image; "
-                         f"give the spec key 'input_shape': [C, H, W]")
+    raise ModelSpecError(
+        f"cannot read per-sample shape {tuple(input_shape)} as an image; "
+        f"give the spec key 'input_shape': [C, H, W]"
+    )
 
 
 class SmallCNN(nn.Module):
@@ -143,8 +163,11 @@ class SmallCNN(nn.Module):
         super().__init__()
         layers, previous = [], in_channels
         for width in channels:
-            layers += [nn.Conv2d(previous, width, kernel_size, padding=kernel_size // 2),
-                       nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(previous, width, kernel_size, padding=kernel_size // 2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             previous = width
         self.features = nn.Sequential(*layers)
         self.readout = nn.Linear(previous, 1)
@@ -161,8 +184,11 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-        self.shortcut = (nn.Identity() if stride == 1 and in_channels == out_channels
-                         else nn.Conv2d(in_channels, out_channels, 1, stride=stride))
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, 1, stride=stride)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.conv2(torch.relu(self.conv1(x))) + self.shortcut(x))
@@ -193,8 +219,11 @@ def with_input_shape(module: nn.Module, data_shape: tuple, model_shape: tuple) -
     """Prepend a reshape from the data's per-sample shape to the model's, when they differ."""
     if tuple(data_shape) == tuple(model_shape):
         return module
-    return nn.Sequential(nn.Unflatten(1, tuple(model_shape)), module) if len(data_shape) == 1 \
+    return (
+        nn.Sequential(nn.Unflatten(1, tuple(model_shape)), module)
+        if len(data_shape) == 1
         else nn.Sequential(nn.Flatten(1), nn.Unflatten(1, tuple(model_shape)), module)
+    )
 
 
 def build_cnn(spec: dict, input_shape: tuple, seed: int, dtype: torch.dtype) -> nn.Module:
@@ -219,18 +248,20 @@ def build_resnet(spec: dict, input_shape: tuple, seed: int, dtype: torch.dtype) 
 def load_factory(reference: str):
     """The callable named by ``"package.module:name"`` or ``"path/to/file.py:name"``."""
     if not isinstance(reference, str) or reference.count(":") != 1:
-        raise ModelSpecError(f"custom model factory {reference!r} must look like "
-                             f"'package.module:function' or 'path/to/file.py:function'")
+        raise ModelSpecError(
+            f"custom model factory {reference!r} must look like "
+            f"'package.module:function' or 'path/to/file.py:function'"
+        )
     where, name = reference.split(":")
     try:
         module = _import_file(where) if where.endswith(".py") else importlib.import_module(where)
-    except Exception as err:   # any import-time failure of user code: name the factory
-        raise ModelSpecError(f"custom model factory {reference!r}: cannot import {where!r}: "
-                             f"{type(err).__name__}: {err}") from err
+    except Exception as err:  # any import-time failure of user code: name the factory
+        raise ModelSpecError(
+            f"custom model factory {reference!r}: cannot import {where!r}: {type(err).__name__}: {err}"
+        ) from err
     factory = getattr(module, name, None)
     if not callable(factory):
-        raise ModelSpecError(f"custom model factory {reference!r}: {where!r} has no callable "
-                             f"named {name!r}")
+        raise ModelSpecError(f"custom model factory {reference!r}: {where!r} has no callable named {name!r}")
     return factory
 
 
@@ -250,17 +281,20 @@ def build_custom(spec: dict, input_shape: tuple, seed: int, dtype: torch.dtype) 
     if reference is None:
         raise ModelSpecError("model kind 'custom' needs the spec key 'factory'")
     if not isinstance(kwargs, dict):
-        raise ModelSpecError(f"spec key 'kwargs' of custom model {reference!r} must be a mapping, "
-                             f"got {type(kwargs).__name__}")
+        raise ModelSpecError(
+            f"spec key 'kwargs' of custom model {reference!r} must be a mapping, got {type(kwargs).__name__}"
+        )
     factory = load_factory(reference)
     try:
         module = factory(**kwargs)
     except Exception as err:
-        raise ModelSpecError(f"custom model factory {reference!r} raised "
-                             f"{type(err).__name__}: {err}") from err
+        raise ModelSpecError(
+            f"custom model factory {reference!r} raised {type(err).__name__}: {err}"
+        ) from err
     if not isinstance(module, nn.Module):
-        raise ModelSpecError(f"custom model factory {reference!r} returned "
-                             f"{type(module).__name__}, not a torch.nn.Module")
+        raise ModelSpecError(
+            f"custom model factory {reference!r} returned {type(module).__name__}, not a torch.nn.Module"
+        )
     if spec.get("input_shape") is not None:
         module = with_input_shape(module, input_shape, image_shape(spec, input_shape))
     return module.to(dtype)
@@ -271,8 +305,7 @@ def build_custom(spec: dict, input_shape: tuple, seed: int, dtype: torch.dtype) 
 BUILDERS = {"mlp": build_mlp, "cnn": build_cnn, "resnet": build_resnet, "custom": build_custom}
 
 
-def build_model(spec: dict, input_shape, seed: int, dtype: torch.dtype = torch.float64
-                ) -> nn.Module:
+def build_model(spec: dict, input_shape, seed: int, dtype: torch.dtype = torch.float64) -> nn.Module:
     """The scalar-output network described by ``spec`` for inputs of per-sample ``input_shape``.
 
     Raises :class:`ModelSpecError` (a ``ValueError``) naming the offending key or factory for an
@@ -297,8 +330,9 @@ def resolve_spec(spec: dict) -> dict:
         raise ModelSpecError(f"spec key 'kind' is {kind!r}; expected one of {sorted(DEFAULTS)}")
     unknown = sorted(set(spec) - set(DEFAULTS[kind]) - {"kind"})
     if unknown:
-        raise ModelSpecError(f"unknown spec key {unknown[0]!r} for model kind {kind!r}; allowed: "
-                             f"{sorted(DEFAULTS[kind])}")
+        raise ModelSpecError(
+            f"unknown spec key {unknown[0]!r} for model kind {kind!r}; allowed: {sorted(DEFAULTS[kind])}"
+        )
     return {**DEFAULTS[kind], **spec}
 
 
@@ -308,22 +342,25 @@ def describe(spec: dict) -> str:
     return f"model kind {spec['kind']!r}"
 
 
-def check_scalar_output(model: nn.Module, input_shape: tuple, what: str,
-                        dtype: torch.dtype = torch.float64) -> None:
+def check_scalar_output(
+    model: nn.Module, input_shape: tuple, what: str, dtype: torch.dtype = torch.float64
+) -> None:
     """Refuse a model whose output on a probe batch is not one scalar per sample."""
-    probe = torch.randn((PROBE_BATCH, *input_shape), dtype=dtype,
-                        generator=torch.Generator().manual_seed(0))
+    probe = torch.randn((PROBE_BATCH, *input_shape), dtype=dtype, generator=torch.Generator().manual_seed(0))
     try:
         with torch.no_grad():
             out = model(probe)
     except Exception as err:
-        raise ModelSpecError(f"{what} fails on a probe batch of shape {tuple(probe.shape)}: "
-                             f"{type(err).__name__}: {err}") from err
+        raise ModelSpecError(
+            f"{what} fails on a probe batch of shape {tuple(probe.shape)}: {type(err).__name__}: {err}"
+        ) from err
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if shape not in ((PROBE_BATCH,), (PROBE_BATCH, 1)):
-        raise ModelSpecError(f"{what} must return one scalar per sample (shape ({PROBE_BATCH},) "
-                             f"or ({PROBE_BATCH}, 1) for a probe batch of {PROBE_BATCH}); it "
-                             f"returned {shape}")
+        raise ModelSpecError(
+            f"{what} must return one scalar per sample (shape ({PROBE_BATCH},) "
+            f"or ({PROBE_BATCH}, 1) for a probe batch of {PROBE_BATCH}); it "
+            f"returned {shape}"
+        )
 
 
 # ----------------------------------------------------------------------------- checks
@@ -337,17 +374,19 @@ def _check_positive_int(spec: dict, key: str) -> None:
 
 def _check_choice(spec: dict, key: str, choices) -> None:
     if spec[key] not in choices:
-        raise ModelSpecError(f"spec key {key!r} is {spec[key]!r}; expected one of "
-                             f"{sorted(choices)}")
+        raise ModelSpecError(f"spec key {key!r} is {spec[key]!r}; expected one of {sorted(choices)}")
 
 
 def _channel_list(spec: dict) -> list[int]:
     channels = spec["channels"]
-    if (not isinstance(channels, (list, tuple)) or not channels
-            or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
-                       for c in channels)):
-        raise ModelSpecError(f"spec key 'channels' must be a non-empty list of positive "
-                             f"integers, got {channels!r}")
+    if (
+        not isinstance(channels, (list, tuple))
+        or not channels
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels)
+    ):
+        raise ModelSpecError(
+            f"spec key 'channels' must be a non-empty list of positive integers, got {channels!r}"
+        )
     return list(channels)
 
 
@@ -361,9 +400,11 @@ def resolve_device(name: str = "cpu") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ModelSpecError("model key 'device' is 'cuda' but torch sees no CUDA device "
-                             "(torch.cuda.is_available() is False); use 'auto' to fall back to "
-                             "the CPU")
+        raise ModelSpecError(
+            "model key 'device' is 'cuda' but torch sees no CUDA device "
+            "(torch.cuda.is_available() is False); use 'auto' to fall back to "
+            "the CPU"
+        )
     if name not in ("cpu", "cuda"):
         raise ModelSpecError(f"model key 'device' is {name!r}; expected 'auto', 'cpu' or 'cuda'")
     return torch.device(name)
@@ -379,15 +420,22 @@ def flat_output(model: nn.Module) -> nn.Module:
 CHECKPOINT_FORMAT = 1
 
 
-def save_checkpoint(path, model: nn.Module | None, spec: dict | None, input_shape, seed: int,
-                    pretrain: dict | None = None) -> None:
+def save_checkpoint(
+    path, model: nn.Module | None, spec: dict | None, input_shape, seed: int, pretrain: dict | None = None
+) -> None:
     """Write what rebuilds exactly this network: the spec, the per-sample input shape, the seed
     and the ``state_dict`` (moved to the CPU), with a record of the pretraining if any.
     ``model=None`` records that a problem has no network (a synthetic kernel)."""
-    record = {"format": CHECKPOINT_FORMAT, "spec": spec, "seed": int(seed), "pretrain": pretrain,
-              "input_shape": None if input_shape is None else [int(s) for s in input_shape],
-              "state_dict": None if model is None else
-              {name: t.detach().cpu() for name, t in model.state_dict().items()}}
+    record = {
+        "format": CHECKPOINT_FORMAT,
+        "spec": spec,
+        "seed": int(seed),
+        "pretrain": pretrain,
+        "input_shape": None if input_shape is None else [int(s) for s in input_shape],
+        "state_dict": None
+        if model is None
+        else {name: t.detach().cpu() for name, t in model.state_dict().items()},
+    }
     torch.save(record, path)
 
 
@@ -395,13 +443,14 @@ def read_checkpoint(path) -> dict:
     """The record :func:`save_checkpoint` wrote (``spec`` is None when there is no network)."""
     record = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a model checkpoint of format {CHECKPOINT_FORMAT} "
-                         "(written by sgd_spectra.models.save_checkpoint)")
+        raise ValueError(
+            f"{path}: not a model checkpoint of format {CHECKPOINT_FORMAT} "
+            "(written by sgd_spectra.models.save_checkpoint)"
+        )
     return record
 
 
-def load_model(path, dtype: torch.dtype = torch.float64,
-               device: torch.device | str = "cpu") -> nn.Module:
+def load_model(path, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> nn.Module:
     """The network saved by :func:`save_checkpoint`, rebuilt from its spec and given the saved
     parameters (cast to ``dtype``), on ``device``."""
     record = read_checkpoint(path)

@@ -25,6 +25,7 @@ is a quadratic form in tau = (tau1, tau2) with A the Gram matrix of the two SE b
 (Tr[H C] H, -H C H) over Tr[Sigma_true^2], ``b = -2 <basis, Sigma_true> / Tr[Sigma_true^2]`` and
 c = 1.  Its level sets are ellipses with principal axes ~ 1/sqrt(eigenvalues of A).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +56,8 @@ TRACE_DISTANCE_CAPTION = (
     "quadratic form in (τ₁, τ₂). Left: d at its minimiser (τ₁*, τ₂*), at τ₁ = 1 with the best τ₂, and at "
     "τ₁ = 1, τ₂ ∈ {−1, 0, +1}. Centre: ratio of the smaller to the larger principal axis of the "
     "level-set ellipses of d (small: τ₁ and τ₂ trade off along one direction, so τ₁ can be fixed at 1). "
-    "Right: the optimal τ₁* and τ₂* over training.")
+    "Right: the optimal τ₁* and τ₂* over training."
+)
 
 
 def noise_basis(eigenvalues, second_moment, noise_matrix, space: str = "parameter"):
@@ -102,7 +104,7 @@ def trace_distance_form(true, trace_part, hch) -> dict:
     ``distance_at_tau1_1`` (the best tau2 with tau1 fixed at 1); and ``distance_tau_{m1,0,p1}``
     at (1, -1), (1, 0), (1, 1).  The distances are evaluated from the residual (:func:`distance`).
     """
-    basis = (trace_part, -hch)                       # Sigma_SE = tau1 basis[0] + tau2 basis[1]
+    basis = (trace_part, -hch)  # Sigma_SE = tau1 basis[0] + tau2 basis[1]
     norm = float(np.vdot(true, true))
     if not norm > 0:
         raise ValueError("the true noise covariance is zero: the relative distance is undefined")
@@ -112,22 +114,47 @@ def trace_distance_form(true, trace_part, hch) -> dict:
 
     def d(t):
         return distance(true, trace_part, hch, *t)
+
     opt = np.linalg.lstsq(A, -b / 2, rcond=None)[0]
     eig = np.linalg.eigvalsh(A)
     tau2_1 = (-(2 * A[0, 1] + b[1]) / (2 * A[1, 1])) if A[1, 1] > 0 else 0.0
-    out = dict(A=A, b=b, c=c, tau1_opt=float(opt[0]), tau2_opt=float(opt[1]), distance_opt=d(opt),
-               axis_ratio=float(np.sqrt(max(eig[0], 0.0) / eig[1])) if eig[1] > 0 else np.nan,
-               tau2_at_tau1_1=float(tau2_1), distance_at_tau1_1=d([1.0, tau2_1]))
+    out = dict(
+        A=A,
+        b=b,
+        c=c,
+        tau1_opt=float(opt[0]),
+        tau2_opt=float(opt[1]),
+        distance_opt=d(opt),
+        axis_ratio=float(np.sqrt(max(eig[0], 0.0) / eig[1])) if eig[1] > 0 else np.nan,
+        tau2_at_tau1_1=float(tau2_1),
+        distance_at_tau1_1=d([1.0, tau2_1]),
+    )
     out.update({f"distance_tau_{name}": d(t) for name, t in NAMED_TAUS.items()})
     return out
 
 
-TABLE_KEYS = ["tau1_opt", "tau2_opt", "distance_opt", "axis_ratio", "tau2_at_tau1_1", "distance_at_tau1_1",
-              *(f"distance_tau_{name}" for name in NAMED_TAUS)]
+TABLE_KEYS = [
+    "tau1_opt",
+    "tau2_opt",
+    "distance_opt",
+    "axis_ratio",
+    "tau2_at_tau1_1",
+    "distance_at_tau1_1",
+    *(f"distance_tau_{name}" for name in NAMED_TAUS),
+]
 
 
-def trace_distance_trajectory(eigenvalues, eigenvectors, initial_error, lr: float, momentum: float, batch: int,
-                              steps: int, record_steps, space: str = "parameter") -> pd.DataFrame:
+def trace_distance_trajectory(
+    eigenvalues,
+    eigenvectors,
+    initial_error,
+    lr: float,
+    momentum: float,
+    batch: int,
+    steps: int,
+    record_steps,
+    space: str = "parameter",
+) -> pd.DataFrame:
     """Fig. 8 along one run of the exact second moments: one row per recorded step with ``step,
     loss`` and the :data:`TABLE_KEYS` of :func:`trace_distance_form` (and the setting: ``lr,
     momentum, batch, gamma, n_samples``).
@@ -140,8 +167,11 @@ def trace_distance_trajectory(eigenvalues, eigenvectors, initial_error, lr: floa
     n = len(lam)
     if not 1 <= batch <= n:
         raise ValueError(f"batch must be in [1, N = {n}], not {batch}")
-    record = (log_spaced_steps(int(steps), int(record_steps)) if np.ndim(record_steps) == 0
-              else np.asarray(record_steps, dtype=np.int64))
+    record = (
+        log_spaced_steps(int(steps), int(record_steps))
+        if np.ndim(record_steps) == 0
+        else np.asarray(record_steps, dtype=np.int64)
+    )
     if record.max() > steps:
         raise ValueError(f"record steps beyond the horizon {steps}")
     gamma = float(batch_noise_factor(n, batch))
@@ -150,7 +180,13 @@ def trace_distance_trajectory(eigenvalues, eigenvectors, initial_error, lr: floa
         form = trace_distance_form(*noise_basis(lam, C, M, space))
         rows.append(dict(step=int(t), loss=float(np.trace(C) / (2 * n)), **{k: form[k] for k in TABLE_KEYS}))
     table = pd.DataFrame(rows)
-    table[["lr", "momentum", "batch", "gamma", "n_samples"]] = float(lr), float(momentum), int(batch), gamma, n
+    table[["lr", "momentum", "batch", "gamma", "n_samples"]] = (
+        float(lr),
+        float(momentum),
+        int(batch),
+        gamma,
+        n,
+    )
     return table
 
 
@@ -160,17 +196,38 @@ def trace_distance_claims(dataset: str, table: pd.DataFrame, n_samples: int) -> 
     ``trace_ellipse_stretched`` (largest axis ratio <= :data:`AXIS_RATIO_BOUND`)."""
     late = table[table.step >= TRANSIENT_STEPS].sort_values("step")
     source = "paper App. F.4 and Fig. 8"
-    setting = (f"exact second moments, N = {n_samples}" + (
+    setting = f"exact second moments, N = {n_samples}" + (
         f", α = {table.lr.iloc[0]:g}, β = {table.momentum.iloc[0]:g}, b = {int(table.batch.iloc[0])}"
-        if {"lr", "momentum", "batch"} <= set(table.columns) and len(table) else ""))
-    claims = [("trace_optimal_tau1", "The optimal τ₁ of the trace distance is extremely close to 1",
-               f"|τ₁* − 1| ≤ {TAU1_TOLERANCE:g} (median over recorded t ≥ {TRANSIENT_STEPS})"),
-              ("trace_ellipse_stretched", "The level sets of the trace distance in (τ₁, τ₂) are extremely stretched",
-               f"axis ratio ≤ {AXIS_RATIO_BOUND:g} at every recorded t ≥ {TRANSIENT_STEPS}")]
+        if {"lr", "momentum", "batch"} <= set(table.columns) and len(table)
+        else ""
+    )
+    claims = [
+        (
+            "trace_optimal_tau1",
+            "The optimal τ₁ of the trace distance is extremely close to 1",
+            f"|τ₁* − 1| ≤ {TAU1_TOLERANCE:g} (median over recorded t ≥ {TRANSIENT_STEPS})",
+        ),
+        (
+            "trace_ellipse_stretched",
+            "The level sets of the trace distance in (τ₁, τ₂) are extremely stretched",
+            f"axis ratio ≤ {AXIS_RATIO_BOUND:g} at every recorded t ≥ {TRANSIENT_STEPS}",
+        ),
+    ]
     if late.empty or not np.isfinite(late[["tau1_opt", "axis_ratio"]].to_numpy()).all():
-        return [claim_row(cid, text, dataset, source, f"{setting}: {pred}",
-                          f"no finite values at recorded steps t ≥ {TRANSIENT_STEPS}", "—", "inconclusive",
-                          section="experiments") for cid, text, pred in claims]
+        return [
+            claim_row(
+                cid,
+                text,
+                dataset,
+                source,
+                f"{setting}: {pred}",
+                f"no finite values at recorded steps t ≥ {TRANSIENT_STEPS}",
+                "—",
+                "inconclusive",
+                section="experiments",
+            )
+            for cid, text, pred in claims
+        ]
     off = (late.tau1_opt - 1).abs()
     median_off, ratio = float(off.median()), late.axis_ratio
     worst = late.loc[ratio.idxmax()]
@@ -178,9 +235,21 @@ def trace_distance_claims(dataset: str, table: pd.DataFrame, n_samples: int) -> 
         f"median |τ₁* − 1| = {median_off:.3g} over {len(late)} steps (τ₁* from {late.tau1_opt.min():.4f} to "
         f"{late.tau1_opt.max():.4f}; τ₂* from {late.tau2_opt.min():+.3f} to {late.tau2_opt.max():+.3f})",
         f"largest axis ratio {ratio.max():.3g} (t = {int(worst.step)}); t = {int(late.step.iloc[0])}: "
-        f"{ratio.iloc[0]:.3g}, t = {int(late.step.iloc[-1])}: {ratio.iloc[-1]:.3g}"]
+        f"{ratio.iloc[0]:.3g}, t = {int(late.step.iloc[-1])}: {ratio.iloc[-1]:.3g}",
+    ]
     good = [median_off <= TAU1_TOLERANCE, float(ratio.max()) <= AXIS_RATIO_BOUND]
     tolerance = [f"± {TAU1_TOLERANCE:g}", f"≤ {AXIS_RATIO_BOUND:g}"]
-    return [claim_row(cid, text, dataset, source, f"{setting}: {pred}", m, tol, "holds" if ok else "fails",
-                      section="experiments")
-            for (cid, text, pred), m, tol, ok in zip(claims, measured, tolerance, good)]
+    return [
+        claim_row(
+            cid,
+            text,
+            dataset,
+            source,
+            f"{setting}: {pred}",
+            m,
+            tol,
+            "holds" if ok else "fails",
+            section="experiments",
+        )
+        for (cid, text, pred), m, tol, ok in zip(claims, measured, tolerance, good)
+    ]

@@ -5,6 +5,7 @@ raw LaTeX and the browser logs failed requests.  Here LaTeX in markdown cells ($
 is converted to MathML at export time (browsers render MathML natively) and the page is written
 with the ``offline`` template, which drops those script tags.
 """
+
 from __future__ import annotations
 
 import os

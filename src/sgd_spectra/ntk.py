@@ -9,6 +9,7 @@ output bias (theory.md §12, the authors' ``NTKTwoLayerMLP``).  Two ways to get 
   (:mod:`sgd_spectra.ntk_generic`).  It is the oracle that tests the closed form, and the general
   path for other architectures (:mod:`sgd_spectra.models`).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,13 @@ from torch import nn
 class NTKTwoLayerMLP(nn.Module):
     """d -> m -> 1 ReLU network in NTK parametrisation (scalar output, no output bias)."""
 
-    def __init__(self, in_features: int, width: int, generator: torch.Generator | None = None,
-                 dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        in_features: int,
+        width: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ):
         super().__init__()
         self.in_features = in_features
         self.width = width
@@ -36,15 +42,17 @@ class NTKTwoLayerMLP(nn.Module):
         return torch.relu(hidden) @ self.readout / math.sqrt(self.width)
 
 
-def init_network(in_features: int, width: int, seed: int,
-                 dtype: torch.dtype = torch.float64) -> NTKTwoLayerMLP:
+def init_network(
+    in_features: int, width: int, seed: int, dtype: torch.dtype = torch.float64
+) -> NTKTwoLayerMLP:
     """The network at initialisation; the same seed gives the same parameters."""
     generator = torch.Generator().manual_seed(int(seed))
     return NTKTwoLayerMLP(in_features, width, generator=generator, dtype=dtype)
 
 
-def network_from_arrays(weight: np.ndarray, bias: np.ndarray, readout: np.ndarray,
-                        dtype: torch.dtype = torch.float64) -> NTKTwoLayerMLP:
+def network_from_arrays(
+    weight: np.ndarray, bias: np.ndarray, readout: np.ndarray, dtype: torch.dtype = torch.float64
+) -> NTKTwoLayerMLP:
     """Rebuild a network from saved parameter arrays (used by the training rules)."""
     net = NTKTwoLayerMLP(weight.shape[1], weight.shape[0], dtype=dtype)
     with torch.no_grad():
@@ -60,8 +68,8 @@ def ntk_closed_form(net: NTKTwoLayerMLP, X: torch.Tensor) -> torch.Tensor:
         X = X.to(net.weight.dtype)
         xt = X / math.sqrt(net.in_features)
         hidden = xt @ net.weight.T + net.bias
-        relu_part = torch.relu(hidden)                       # d f / d readout * sqrt(m)
-        gate_part = (hidden > 0).to(X.dtype) * net.readout   # d f / d hidden * sqrt(m)
+        relu_part = torch.relu(hidden)  # d f / d readout * sqrt(m)
+        gate_part = (hidden > 0).to(X.dtype) * net.readout  # d f / d hidden * sqrt(m)
         # readout block + (first-layer weights block + first-layer bias block)
         kernel = relu_part @ relu_part.T + (xt @ xt.T + 1.0) * (gate_part @ gate_part.T)
         return kernel / net.width

@@ -14,6 +14,7 @@ of forward and backward each, so the cap trades memory for time; see :func:`plan
 through the project's single homes for those facts, :func:`sgd_spectra.ntk.normalise_kernel`
 and :func:`sgd_spectra.spectra.kernel_spectrum`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,7 @@ DEFAULT_MEMORY_GB = 2.0
 #: Largest sample chunk even when the cap allows more: past ~64 samples the vmapped backward
 #: gains nothing per sample and only its working set grows (out of cache).
 MAX_SAMPLE_CHUNK = 64
-FORWARD_CHUNK = 256          # samples per no-grad forward pass for f0(X)
+FORWARD_CHUNK = 256  # samples per no-grad forward pass for f0(X)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ColumnGroup:
 
     ``tensors`` are the parameter tensors those columns belong to; ``offset`` is the column at
     which the first of them starts; ``sample_chunk`` is the number of samples per vmap call."""
+
     start: int
     stop: int
     tensors: tuple[str, ...]
@@ -66,6 +68,7 @@ class ChunkPlan:
 class Spectrum:
     """Eigenvalues of ``K/N`` scaled to ``lambda_max = 1`` (descending), the initial error's
     coefficients in the same order, ``scale = N / lambda_max(K)`` and ``N``."""
+
     eigenvalues: np.ndarray
     coefficients: np.ndarray
     scale: float
@@ -91,8 +94,7 @@ def trainable_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
     return params
 
 
-def autograd_bytes_per_sample(model: nn.Module, params: dict, buffers: dict,
-                              x: torch.Tensor) -> int:
+def autograd_bytes_per_sample(model: nn.Module, params: dict, buffers: dict, x: torch.Tensor) -> int:
     """Bytes autograd saves for the backward pass of one sample ``x`` (a batch of one; parameters
     themselves excluded: they are shared by the chunk).  Views of one tensor saved twice are
     counted twice, which only makes the estimate conservative.  Also refuses a model whose
@@ -113,8 +115,9 @@ def autograd_bytes_per_sample(model: nn.Module, params: dict, buffers: dict,
         out = functional_call(model, {**live, **buffers}, (x,))
     if not isinstance(out, torch.Tensor) or out.numel() != 1:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the NTK needs one scalar output per sample; on one sample the model "
-                         f"returned {shape}")
+        raise ValueError(
+            f"the NTK needs one scalar output per sample; on one sample the model returned {shape}"
+        )
     return total
 
 
@@ -128,12 +131,13 @@ def column_groups(params: dict, n_groups: int) -> list[tuple[int, int, tuple[str
     for start, stop in zip(bounds[:-1], bounds[1:]):
         first = int(np.searchsorted(starts, start, side="right")) - 1
         last = int(np.searchsorted(starts, stop, side="left")) - 1
-        groups.append((int(start), int(stop), tuple(names[first:last + 1]), int(starts[first])))
+        groups.append((int(start), int(stop), tuple(names[first : last + 1]), int(starts[first])))
     return groups
 
 
-def plan_chunks(model: nn.Module, X, dtype: torch.dtype = torch.float64,
-                memory_gb: float = DEFAULT_MEMORY_GB) -> ChunkPlan:
+def plan_chunks(
+    model: nn.Module, X, dtype: torch.dtype = torch.float64, memory_gb: float = DEFAULT_MEMORY_GB
+) -> ChunkPlan:
     """Column groups and sample chunks that keep the NTK computation under ``memory_gb``.
 
     Arithmetic, with ``b`` bytes per number, N samples, P parameters:
@@ -159,8 +163,7 @@ def plan_chunks(model: nn.Module, X, dtype: torch.dtype = torch.float64,
     return plan_for(model, params, dict(model.named_buffers()), X, memory_gb)
 
 
-def plan_for(model: nn.Module, params: dict, buffers: dict, X: torch.Tensor,
-             memory_gb: float) -> ChunkPlan:
+def plan_for(model: nn.Module, params: dict, buffers: dict, X: torch.Tensor, memory_gb: float) -> ChunkPlan:
     """:func:`plan_chunks` for a model already in ``X.dtype`` and its detached parameters."""
     n, itemsize = X.shape[0], X.element_size()
     n_params = sum(p.numel() for p in params.values())
@@ -169,8 +172,10 @@ def plan_for(model: nn.Module, params: dict, buffers: dict, X: torch.Tensor,
     cols = int(free / 2 // (n * itemsize)) if free > 0 else 0
     if cols < 1:
         need = (kernel_bytes + (2 * n_params + 2 * n) * itemsize) / 1e9
-        raise ValueError(f"memory_gb={memory_gb} is too small for the NTK of {n} samples and "
-                         f"{n_params} parameters; it needs at least {need:.3g} GB")
+        raise ValueError(
+            f"memory_gb={memory_gb} is too small for the NTK of {n} samples and "
+            f"{n_params} parameters; it needs at least {need:.3g} GB"
+        )
     n_groups = math.ceil(n_params / cols)
     act = autograd_bytes_per_sample(model, params, buffers, X[:1])
     groups = []
@@ -197,7 +202,7 @@ def jacobian_block_fn(model: nn.Module, params: dict, buffers: dict, group: Colu
 
     def f_single(trainable, x):
         out = functional_call(model, {**fixed, **trainable}, (x.unsqueeze(0),))
-        return out.reshape(())      # a model with more than one output per sample fails here
+        return out.reshape(())  # a model with more than one output per sample fails here
 
     per_sample = vmap(jacrev(f_single), in_dims=(None, 0))
     lo, hi = group.start - group.offset, group.stop - group.offset
@@ -224,8 +229,7 @@ class GramAccumulator:
         if self.syrk is None:
             self.kernel = torch.zeros(n, n, dtype=dtype, device=device)
         else:
-            self.kernel = np.zeros((n, n), dtype=torch.empty(0, dtype=dtype).numpy().dtype,
-                                   order="F")
+            self.kernel = np.zeros((n, n), dtype=torch.empty(0, dtype=dtype).numpy().dtype, order="F")
 
     def add(self, block: torch.Tensor) -> None:
         if self.syrk is None:
@@ -234,9 +238,8 @@ class GramAccumulator:
         # block.T is a Fortran-ordered P_g x N view of the C-ordered block: no copy, trans=1
         # gives block @ block.T, and overwrite_c updates the F-ordered kernel in place.
         with blas_threads(torch.get_num_threads()):
-            out = self.syrk(1.0, block.numpy().T, beta=1.0, c=self.kernel, trans=1, lower=0,
-                            overwrite_c=1)
-        if out is not self.kernel:      # scipy copied instead of updating in place
+            out = self.syrk(1.0, block.numpy().T, beta=1.0, c=self.kernel, trans=1, lower=0, overwrite_c=1)
+        if out is not self.kernel:  # scipy copied instead of updating in place
             self.kernel = np.asfortranarray(out)
 
     def result(self) -> np.ndarray:
@@ -262,13 +265,18 @@ def blas_threads(n_threads: int):
     """Limit scipy's BLAS to ``n_threads`` (threadpoolctl ships with scikit-learn)."""
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:      # pragma: no cover - scikit-learn is a dependency
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
         return contextlib.nullcontext()
     return threadpool_limits(limits=n_threads, user_api="blas")
 
 
-def empirical_ntk(model: nn.Module, X, dtype: torch.dtype = torch.float64,
-                  memory_gb: float = DEFAULT_MEMORY_GB, progress: bool = False) -> np.ndarray:
+def empirical_ntk(
+    model: nn.Module,
+    X,
+    dtype: torch.dtype = torch.float64,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    progress: bool = False,
+) -> np.ndarray:
     """``K = J J^T`` (N x N, float64) over all trainable parameters of a scalar-output model.
 
     Computed in ``dtype`` (float64 by default; the model is cast on a copy if needed) with the
@@ -302,8 +310,13 @@ def empirical_ntk(model: nn.Module, X, dtype: torch.dtype = torch.float64,
 # ----------------------------------------------------------------------------- spectrum
 
 
-def model_kernel(model: nn.Module, X, dtype: torch.dtype = torch.float64,
-                 memory_gb: float = DEFAULT_MEMORY_GB, progress: bool = False) -> np.ndarray:
+def model_kernel(
+    model: nn.Module,
+    X,
+    dtype: torch.dtype = torch.float64,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    progress: bool = False,
+) -> np.ndarray:
     """The empirical NTK by the fastest exact route: the closed form for the one-hidden-layer
     ReLU network (:class:`~sgd_spectra.ntk.NTKTwoLayerMLP`), :func:`empirical_ntk` otherwise."""
     if isinstance(model, NTKTwoLayerMLP):
@@ -313,8 +326,9 @@ def model_kernel(model: nn.Module, X, dtype: torch.dtype = torch.float64,
     return empirical_ntk(model, X, dtype=dtype, memory_gb=memory_gb, progress=progress)
 
 
-def kernel_arrays(model: nn.Module, X, y, memory_gb: float = DEFAULT_MEMORY_GB,
-                  progress: bool = False) -> dict[str, np.ndarray | float]:
+def kernel_arrays(
+    model: nn.Module, X, y, memory_gb: float = DEFAULT_MEMORY_GB, progress: bool = False
+) -> dict[str, np.ndarray | float]:
     """What the workflow's NTK stage saves in ``results/ntk/{dataset}.npz``, in float64:
     ``kernel_over_n`` (K/N normalised so that its largest eigenvalue is 1), ``initial_error``
     ``f0(X) - y`` and ``scale = N / lambda_max(K)``; for the closed-form network also its
@@ -322,11 +336,11 @@ def kernel_arrays(model: nn.Module, X, y, memory_gb: float = DEFAULT_MEMORY_GB,
     kernel = model_kernel(model, X, dtype=torch.float64, memory_gb=memory_gb, progress=progress)
     kernel_over_n, scale = normalise_kernel(kernel)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    arrays = {"kernel_over_n": kernel_over_n, "initial_error": model_outputs(model, X) - y,
-              "scale": scale}
+    arrays = {"kernel_over_n": kernel_over_n, "initial_error": model_outputs(model, X) - y, "scale": scale}
     if isinstance(model, NTKTwoLayerMLP):
-        arrays.update({name: getattr(model, name).detach().cpu().numpy()
-                       for name in ("weight", "bias", "readout")})
+        arrays.update(
+            {name: getattr(model, name).detach().cpu().numpy() for name in ("weight", "bias", "readout")}
+        )
     return arrays
 
 
@@ -336,17 +350,23 @@ def model_outputs(model: nn.Module, X, dtype: torch.dtype = torch.float64) -> np
     device = next(model.parameters()).device
     X = torch.as_tensor(X).to(device=device, dtype=dtype)
     with torch.no_grad():
-        outs = [model(X[lo:lo + FORWARD_CHUNK]).reshape(-1)
-                for lo in range(0, X.shape[0], FORWARD_CHUNK)]
+        outs = [model(X[lo : lo + FORWARD_CHUNK]).reshape(-1) for lo in range(0, X.shape[0], FORWARD_CHUNK)]
     out = torch.cat(outs).to(torch.float64).cpu().numpy()
     if out.shape != (X.shape[0],):
-        raise ValueError(f"model must return one scalar per sample; got {out.size} numbers for "
-                         f"{X.shape[0]} samples")
+        raise ValueError(
+            f"model must return one scalar per sample; got {out.size} numbers for {X.shape[0]} samples"
+        )
     return out
 
 
-def empirical_spectrum(model: nn.Module, X, y, dtype: torch.dtype = torch.float64,
-                       memory_gb: float = DEFAULT_MEMORY_GB, progress: bool = False) -> Spectrum:
+def empirical_spectrum(
+    model: nn.Module,
+    X,
+    y,
+    dtype: torch.dtype = torch.float64,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    progress: bool = False,
+) -> Spectrum:
     """The spectrum of ``model``'s empirical NTK on ``X`` and the initial error ``f0(X) - y``.
 
     Eigenvalues are those of ``K/N`` rescaled so that the largest is 1 (``scale = N /
@@ -373,9 +393,14 @@ def save_spectrum(path, spectrum: Spectrum, model: nn.Module) -> tuple[Path, Pat
     if path.suffix != ".npz":
         raise ValueError(f"spectrum path {str(path)!r} must end in .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:      # a file object: np.savez appends nothing to the name
-        np.savez(fh, eigenvalues=spectrum.eigenvalues, coefficients=spectrum.coefficients,
-                 scale=spectrum.scale, n_samples=spectrum.n_samples)
+    with open(path, "wb") as fh:  # a file object: np.savez appends nothing to the name
+        np.savez(
+            fh,
+            eigenvalues=spectrum.eigenvalues,
+            coefficients=spectrum.coefficients,
+            scale=spectrum.scale,
+            n_samples=spectrum.n_samples,
+        )
     torch.save(model.state_dict(), state_dict_path(path))
     return path, state_dict_path(path)
 
@@ -383,7 +408,7 @@ def save_spectrum(path, spectrum: Spectrum, model: nn.Module) -> tuple[Path, Pat
 def load_spectrum(path) -> Spectrum:
     """The :class:`Spectrum` saved by :func:`save_spectrum` (load the state_dict with
     ``torch.load(state_dict_path(path))``)."""
-    from sgd_spectra.prediction import read_spectrum_file   # the one reader of the format
+    from sgd_spectra.prediction import read_spectrum_file  # the one reader of the format
 
     found = read_spectrum_file(path)
     return Spectrum(found["eigenvalues"], found["coefficients"], found["scale"], found["n_samples"])

@@ -27,6 +27,7 @@ Uncertainty: the range is split into ``n_splits`` consecutive log-equal sub-rang
 its own; the error is the standard deviation of the sub-range exponents (a spectrum that is not a
 power law over the range gives a large spread).  Goodness of fit: R^2 of the log-log fit.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,12 +46,13 @@ MIN_FIT_MODES = 8
 @dataclass
 class PowerLawFit:
     """One fitted exponent with its range, uncertainty and fit quality."""
+
     exponent: float
     exponent_err: float
-    prefactor: float          # Lambda for eigenvalues, K for tail sums (see module docstring)
+    prefactor: float  # Lambda for eigenvalues, K for tail sums (see module docstring)
     k_min: int
     k_max: int
-    r2: float                 # R^2 of log(value) against the fitted line on the whole range
+    r2: float  # R^2 of log(value) against the fitted line on the whole range
     rms_log_residual: float
     sub_exponents: list = field(default_factory=list)
 
@@ -77,7 +79,7 @@ def _check_range(values: np.ndarray, k_min: int, k_max: int, what: str):
 def _r2(log_y: np.ndarray, log_model: np.ndarray) -> tuple[float, float]:
     resid = log_y - log_model
     total = np.sum((log_y - log_y.mean()) ** 2)
-    return float(1 - np.sum(resid ** 2) / total) if total > 0 else 1.0, float(np.sqrt(np.mean(resid ** 2)))
+    return float(1 - np.sum(resid**2) / total) if total > 0 else 1.0, float(np.sqrt(np.mean(resid**2)))
 
 
 def _loglog_decay(values: np.ndarray, k_min: int, k_max: int, n_points: int):
@@ -92,22 +94,32 @@ def _decay_fit(values, k_min, k_max, n_splits, n_points, scale: float = 1.0) -> 
     exponent, pref, k, vals = _loglog_decay(values, k_min, k_max, n_points)
     r2, rms = _r2(np.log(vals), np.log(pref) - exponent * np.log(k))
     subs = [_loglog_decay(values, a, b, n_points)[0] for a, b in _sub_ranges(k_min, k_max, n_splits)]
-    return PowerLawFit(float(exponent), float(np.std(subs)), float(pref * scale), int(k_min), int(k_max), r2,
-                       rms, [float(s) for s in subs])
+    return PowerLawFit(
+        float(exponent),
+        float(np.std(subs)),
+        float(pref * scale),
+        int(k_min),
+        int(k_max),
+        r2,
+        rms,
+        [float(s) for s in subs],
+    )
 
 
-def fit_eigenvalue_decay(eigenvalues, k_min: int, k_max: int, n_splits: int = 3,
-                         n_points: int = 100) -> PowerLawFit:
+def fit_eigenvalue_decay(
+    eigenvalues, k_min: int, k_max: int, n_splits: int = 3, n_points: int = 100
+) -> PowerLawFit:
     """Fit ``lambda_k = Lambda k^-nu`` on ``k_min <= k <= k_max`` (1-based, descending order)."""
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     _check_range(eigenvalues, k_min, k_max, "eigenvalue")
-    if np.any(eigenvalues[k_min - 1:k_max] <= 0):
+    if np.any(eigenvalues[k_min - 1 : k_max] <= 0):
         raise ValueError(f"eigenvalues must be positive on the fit range [{k_min}, {k_max}]")
     return _decay_fit(eigenvalues, k_min, k_max, n_splits, n_points)
 
 
-def fit_tail_decay(coefficients, k_min: int, k_max: int, n_samples: int | None = None,
-                   n_splits: int = 3, n_points: int = 100) -> PowerLawFit:
+def fit_tail_decay(
+    coefficients, k_min: int, k_max: int, n_samples: int | None = None, n_splits: int = 3, n_points: int = 100
+) -> PowerLawFit:
     """Fit ``S_k / N = K k^-kappa`` to the coefficient tail sums on ``[k_min, k_max]`` (1-based).
 
     The local exponent of the finite spectrum: what the loss curve sees while it learns these
@@ -117,7 +129,7 @@ def fit_tail_decay(coefficients, k_min: int, k_max: int, n_samples: int | None =
     n_samples = len(coefficients) if n_samples is None else n_samples
     _check_range(coefficients, k_min, k_max, "tail")
     tails = tail_sums(coefficients)
-    if np.any(tails[k_min - 1:k_max] <= 0):
+    if np.any(tails[k_min - 1 : k_max] <= 0):
         raise ValueError("coefficient tail sums must be positive on the fit range")
     return _decay_fit(tails, k_min, k_max, n_splits, n_points, scale=1.0 / n_samples)
 
@@ -130,14 +142,15 @@ def resolved_modes(eigenvalues, lr_eff: float, steps) -> np.ndarray:
     return len(lam) - np.searchsorted(lam, 1.0 / (2 * lr_eff * t), side="left")
 
 
-def horizon_fit_range(eigenvalues, steps: int, lr_eff: float = REFERENCE_LR,
-                      decades: float = 1.0) -> tuple[int, int]:
+def horizon_fit_range(
+    eigenvalues, steps: int, lr_eff: float = REFERENCE_LR, decades: float = 1.0
+) -> tuple[int, int]:
     """The stated rule for a fit range: the modes resolved over the last ``decades`` of a
     horizon, ``[k*(T / 10^decades), k*(T)]`` (:func:`resolved_modes`), kept inside ``[2, N]``
     (the top mode is the kernel's mean direction, an outlier of every real spectrum) and widened
     symmetrically in log k to at least :data:`MIN_FIT_MODES` modes."""
     n = len(eigenvalues)
-    lo, hi = resolved_modes(eigenvalues, lr_eff, [steps / 10 ** decades, steps])
+    lo, hi = resolved_modes(eigenvalues, lr_eff, [steps / 10**decades, steps])
     lo, hi = max(int(lo), 2), min(max(int(hi), 2), n)
     while hi - lo + 1 < MIN_FIT_MODES and (lo > 2 or hi < n):
         lo, hi = max(2, lo - max(1, lo // 4)), min(n, hi + max(1, hi // 4))
@@ -178,7 +191,7 @@ def predicted_slope(nu: PowerLawFit, kappa: PowerLawFit) -> tuple[float, float]:
     slopes of the sub-range pairs (the same spread that gives each exponent its error)."""
     slope = late_time_slope(nu.exponent, kappa.exponent)
     subs = np.array([late_time_slope(a, b) for a, b in zip(nu.sub_exponents, kappa.sub_exponents)])
-    subs = subs[np.isfinite(subs)]          # a sub-range with nu <= 1 predicts no power law
+    subs = subs[np.isfinite(subs)]  # a sub-range with nu <= 1 predicts no power law
     return slope, float(np.std(subs)) if len(subs) >= 2 else math.nan
 
 
@@ -187,8 +200,13 @@ def fit_spectrum(eigenvalues, coefficients, k_min: int, k_max: int, n_samples: i
     nu = fit_eigenvalue_decay(eigenvalues, k_min, k_max)
     kappa = fit_tail_decay(coefficients, k_min, k_max, n_samples)
     slope, slope_err = predicted_slope(nu, kappa)
-    return {"nu": nu.to_dict(), "kappa": kappa.to_dict(), "zeta": kappa.exponent / nu.exponent,
-            "late_time_exponent": slope, "late_time_exponent_err": slope_err}
+    return {
+        "nu": nu.to_dict(),
+        "kappa": kappa.to_dict(),
+        "zeta": kappa.exponent / nu.exponent,
+        "late_time_exponent": slope,
+        "late_time_exponent_err": slope_err,
+    }
 
 
 def range_sweep(eigenvalues, coefficients, windows: int = 12, width: float = 5.0) -> list[dict]:
@@ -201,9 +219,16 @@ def range_sweep(eigenvalues, coefficients, windows: int = 12, width: float = 5.0
         if hi - lo + 1 < MIN_FIT_MODES:
             continue
         f = fit_spectrum(eigenvalues, coefficients, int(lo), hi)
-        rows.append({"k_min": int(lo), "k_max": hi, "nu": f["nu"]["exponent"],
-                     "kappa": f["kappa"]["exponent"], "zeta": f["zeta"],
-                     "late_time_exponent": f["late_time_exponent"]})
+        rows.append(
+            {
+                "k_min": int(lo),
+                "k_max": hi,
+                "nu": f["nu"]["exponent"],
+                "kappa": f["kappa"]["exponent"],
+                "zeta": f["zeta"],
+                "late_time_exponent": f["late_time_exponent"],
+            }
+        )
     return rows
 
 
@@ -218,7 +243,7 @@ def loglog_slope(x, y) -> float:
 def late_slope(steps: np.ndarray, loss: np.ndarray, decades: float = 1.0) -> float:
     """Least-squares log-log slope of a loss curve over its last ``decades`` decades of steps."""
     steps, loss = np.asarray(steps, float), np.asarray(loss, float)
-    sel = (steps >= steps.max() / 10 ** decades) & (steps > 0) & np.isfinite(loss) & (loss > 0)
+    sel = (steps >= steps.max() / 10**decades) & (steps > 0) & np.isfinite(loss) & (loss > 0)
     return loglog_slope(steps[sel], loss[sel]) if sel.sum() >= 3 else math.nan
 
 
@@ -232,7 +257,7 @@ def theorem2_slope(nu: float, kappa: float, lr: float, gamma: float, steps: int,
     predicted = late_time_slope(nu, kappa)
     if not np.isfinite(predicted):
         return {"predicted": predicted, "measured": math.nan, "lr": lr, "n_modes": 0}
-    resolved = (2 * lr * steps) ** (1 / nu)                   # k*(T) of lambda_k = k^-nu
+    resolved = (2 * lr * steps) ** (1 / nu)  # k*(T) of lambda_k = k^-nu
     n_modes = int(min(1e12, max(1e6, 1e3 * resolved)))
     lam, coef, mult = binned_power_law(nu, kappa, n_modes)
     lr = min(lr, 0.5 * critical_lr(lam, 0.0, gamma, tau)) if gamma > 0 else lr

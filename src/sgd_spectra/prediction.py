@@ -3,6 +3,7 @@ and the SE loss (theory.md), as a plain dict (what ``sgd-spectra predict --json`
 a :class:`Prediction` (``sgd_spectra.predict``).  Imports neither torch nor, until a prediction
 is computed, the theory's numba kernels.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ SPECTRUM_KEYS = ("eigenvalues", "coefficients", "n_samples")
 class Prediction:
     """The prediction for one setting; ``None`` where a number cannot be computed (too few
     modes, tau < 0, no coefficients), ``inf`` where it is infinite (a diverging V(1) or loss)."""
+
     n_samples: int
     batch_size: int
     lr: float
@@ -38,11 +40,11 @@ class Prediction:
     kappa: float | None = None
     phase: str | None = None
     v1: float | None = None
-    loss: dict | None = None            # {step: SE loss}
+    loss: dict | None = None  # {step: SE loss}
     late_time_slope: float | None = None
     fit_range: list | None = None
     divergence_time: float | None = None
-    torch_lr: float | None = None       # lr x the spectrum's scale: the rate for torch.optim.SGD
+    torch_lr: float | None = None  # lr x the spectrum's scale: the rate for torch.optim.SGD
 
 
 def read_spectrum_file(path) -> dict:
@@ -54,19 +56,20 @@ def read_spectrum_file(path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except Exception as err:            # noqa: BLE001 - any parse failure is the user's input
+    except Exception as err:
         raise ValueError(f"cannot read spectrum {path}: {str(err).splitlines()[0]}") from None
     missing = [key for key in SPECTRUM_KEYS if key not in arrays]
     if missing:
-        raise ValueError(f"spectrum {path} lacks {missing} (it holds {sorted(arrays)}); write it "
-                         "with `sgd-spectra spectrum` or ntk_generic.save_spectrum")
+        raise ValueError(
+            f"spectrum {path} lacks {missing} (it holds {sorted(arrays)}); write it "
+            "with `sgd-spectra spectrum` or ntk_generic.save_spectrum"
+        )
     lam = check_vector(arrays["eigenvalues"], f"eigenvalues in {path}")
     coef = check_vector(arrays["coefficients"], f"coefficients in {path}")
     if len(coef) != len(lam):
         raise ValueError(f"{path}: {len(coef)} coefficients for {len(lam)} eigenvalues")
     scale = float(arrays["scale"]) if "scale" in arrays else None
-    return {"eigenvalues": lam, "coefficients": coef, "n_samples": int(arrays["n_samples"]),
-            "scale": scale}
+    return {"eigenvalues": lam, "coefficients": coef, "n_samples": int(arrays["n_samples"]), "scale": scale}
 
 
 def check_vector(values, what: str) -> np.ndarray:
@@ -90,32 +93,55 @@ def descending(eigenvalues, coefficients):
     return eigenvalues[order], (None if coefficients is None else coefficients[order])
 
 
-def prediction_dict(eigenvalues, coefficients, n_samples: int, batch_size: int, lr: float,
-                    momentum: float, tau: float, steps: list[int]) -> dict:
+def prediction_dict(
+    eigenvalues,
+    coefficients,
+    n_samples: int,
+    batch_size: int,
+    lr: float,
+    momentum: float,
+    tau: float,
+    steps: list[int],
+) -> dict:
     """The whole prediction as a plain dict (the ``--json`` output)."""
     from . import theory
     from .powerlaw import fit_eigenvalue_decay, fit_tail_decay, horizon_fit_range, late_time_slope
+
     lam, c = descending(eigenvalues, coefficients)
     gamma = float(theory.batch_noise_factor(n_samples, batch_size))
     stab = theory.stability(lam, lr, momentum, gamma, tau)
-    out = {"n_samples": n_samples, "batch_size": batch_size, "lr": lr, "momentum": momentum, "tau": tau,
-           "gamma": gamma, "lambda_max": float(lam[0]),
-           "lambda_crit": theory.critical_regularisation(lam, tau) if tau >= 0 else None,
-           "u1": stab["u1"], "lr_critical": stab["lr_critical"], "lr_noiseless_bound": stab["lr_noiseless_bound"],
-           "stable": stab["stable"], "effective_lr": stab["effective_lr"], "nu": None, "kappa": None,
-           "phase": None}
+    out = {
+        "n_samples": n_samples,
+        "batch_size": batch_size,
+        "lr": lr,
+        "momentum": momentum,
+        "tau": tau,
+        "gamma": gamma,
+        "lambda_max": float(lam[0]),
+        "lambda_crit": theory.critical_regularisation(lam, tau) if tau >= 0 else None,
+        "u1": stab["u1"],
+        "lr_critical": stab["lr_critical"],
+        "lr_noiseless_bound": stab["lr_noiseless_bound"],
+        "stable": stab["stable"],
+        "effective_lr": stab["effective_lr"],
+        "nu": None,
+        "kappa": None,
+        "phase": None,
+    }
     # the modes this run resolves over the last decade of its horizon (powerlaw module docstring)
     try:
         k_lo, k_hi = horizon_fit_range(lam, max(steps), stab["effective_lr"])
     except ValueError:
         k_lo, k_hi = 1, len(lam)
-    if len(lam) >= 4 and np.all(lam[k_lo - 1:k_hi] > 0):
+    if len(lam) >= 4 and np.all(lam[k_lo - 1 : k_hi] > 0):
         out["nu"] = fit_eigenvalue_decay(lam, k_lo, k_hi).exponent
     if c is not None:
-        out["v1"] = theory.v_at_one(lam, c, lr, momentum, gamma, tau, n_samples) if stab["stable"] else math.inf
+        out["v1"] = (
+            theory.v_at_one(lam, c, lr, momentum, gamma, tau, n_samples) if stab["stable"] else math.inf
+        )
         loss, _ = theory.se_loss_trajectory(lam, c, lr, momentum, gamma, tau, steps, n_samples)
         out["loss"] = [{"step": t, "loss": float(v)} for t, v in zip(steps, loss[0])]
-        if len(c) >= 4 and np.all(np.cumsum(c[::-1])[::-1][k_lo - 1:k_hi] > 0):
+        if len(c) >= 4 and np.all(np.cumsum(c[::-1])[::-1][k_lo - 1 : k_hi] > 0):
             out["kappa"] = fit_tail_decay(c, k_lo, k_hi, n_samples=n_samples).exponent
         if out["nu"] is not None and out["kappa"] is not None:
             out["phase"] = theory.phase(out["nu"], out["kappa"])
@@ -128,8 +154,16 @@ def prediction_dict(eigenvalues, coefficients, n_samples: int, batch_size: int, 
     return out
 
 
-def predict(spectrum, *, lr: float, batch_size: int, momentum: float = 0.0, tau: float = 1.0,
-            steps=DEFAULT_STEPS, n_samples: int | None = None) -> Prediction:
+def predict(
+    spectrum,
+    *,
+    lr: float,
+    batch_size: int,
+    momentum: float = 0.0,
+    tau: float = 1.0,
+    steps=DEFAULT_STEPS,
+    n_samples: int | None = None,
+) -> Prediction:
     """Predict SGD with momentum on ``spectrum``: a path to a spectrum ``.npz``, or an object
     (such as :class:`sgd_spectra.ntk_generic.Spectrum`) or mapping with ``eigenvalues``,
     ``coefficients`` (may be None) and ``n_samples``.  ``lr`` is in the eigenvalues' units (for a
@@ -145,8 +179,16 @@ def predict(spectrum, *, lr: float, batch_size: int, momentum: float = 0.0, tau:
     if not arrays["eigenvalues"].max() > 0:
         raise ValueError("eigenvalues must include a positive value")
     steps = sorted({int(t) for t in steps})
-    out = prediction_dict(arrays["eigenvalues"], arrays["coefficients"], n, int(batch_size),
-                          float(lr), float(momentum), float(tau), steps)
+    out = prediction_dict(
+        arrays["eigenvalues"],
+        arrays["coefficients"],
+        n,
+        int(batch_size),
+        float(lr),
+        float(momentum),
+        float(tau),
+        steps,
+    )
     if out.get("loss") is not None:
         out["loss"] = {p["step"]: p["loss"] for p in out["loss"]}
     if arrays.get("scale") is not None:
@@ -158,12 +200,14 @@ def predict(spectrum, *, lr: float, batch_size: int, momentum: float = 0.0, tau:
 def _spectrum_arrays(spectrum) -> dict:
     if isinstance(spectrum, (str, Path)):
         return read_spectrum_file(spectrum)
-    get = spectrum.get if isinstance(spectrum, dict) else lambda key, default=None: getattr(
-        spectrum, key, default)
+    get = (
+        spectrum.get
+        if isinstance(spectrum, dict)
+        else lambda key, default=None: getattr(spectrum, key, default)
+    )
     lam, coef = get("eigenvalues"), get("coefficients")
     lam = check_vector(lam, "eigenvalues")
     coef = None if coef is None else check_vector(coef, "coefficients")
     if coef is not None and len(coef) != len(lam):
         raise ValueError(f"{len(coef)} coefficients for {len(lam)} eigenvalues: lengths must match")
-    return {"eigenvalues": lam, "coefficients": coef, "n_samples": get("n_samples"),
-            "scale": get("scale")}
+    return {"eigenvalues": lam, "coefficients": coef, "n_samples": get("n_samples"), "scale": get("scale")}

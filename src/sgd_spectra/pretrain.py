@@ -13,6 +13,7 @@ error, the loss the SGD runs use) or as a binary classifier (``cross_entropy``: 
 output is the logit of ``y > 0``, i.e. the upper half of the class labels against the lower
 half, because every model here has one output).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,15 +40,18 @@ def pretraining_split(spec: dict, train_indices: np.ndarray, n_pretrain: int, se
     unused = np.flatnonzero(~np.isin(indices, train_indices))
     if len(unused) < n_pretrain:
         # only a dataset smaller than N + n_pretrain (e.g. tabular data, capped at its rows)
-        raise ValueError(f"model key 'pretrain.n_samples': dataset {spec['name']!r} has only "
-                         f"{len(unused)} samples besides the {n_train} training samples, "
-                         f"{n_pretrain} requested")
+        raise ValueError(
+            f"model key 'pretrain.n_samples': dataset {spec['name']!r} has only "
+            f"{len(unused)} samples besides the {n_train} training samples, "
+            f"{n_pretrain} requested"
+        )
     keep = np.sort(np.random.default_rng(draw_seed).choice(unused, size=n_pretrain, replace=False))
     return X[keep], y[keep], indices[keep]
 
 
-def pretrain(model, X, y, epochs: int, lr: float, loss: str, batch_size: int, seed: int,
-             device="cpu", log=print) -> list[float]:
+def pretrain(
+    model, X, y, epochs: int, lr: float, loss: str, batch_size: int, seed: int, device="cpu", log=print
+) -> list[float]:
     """Train ``model`` in place (on ``device``, in its own dtype) for ``epochs`` passes over
     ``(X, y)`` in shuffled mini-batches; returns the mean training loss of each epoch.  Raises
     ``ValueError`` naming ``pretrain.lr`` when the loss stops being finite."""
@@ -63,8 +67,11 @@ def pretrain(model, X, y, epochs: int, lr: float, loss: str, batch_size: int, se
     X = torch.as_tensor(X, dtype=dtype).to(device)
     y = torch.as_tensor(y, dtype=dtype).to(device)
     target = (y > 0).to(dtype) if loss == "cross_entropy" else y
-    criterion = (torch.nn.BCEWithLogitsLoss() if loss == "cross_entropy"
-                 else lambda out, t: 0.5 * torch.mean((out - t) ** 2))
+    criterion = (
+        torch.nn.BCEWithLogitsLoss()
+        if loss == "cross_entropy"
+        else lambda out, t: 0.5 * torch.mean((out - t) ** 2)
+    )
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(pretraining_seed(seed))
     history = []
@@ -79,7 +86,9 @@ def pretrain(model, X, y, epochs: int, lr: float, loss: str, batch_size: int, se
             total += value.item() * len(batch)
         history.append(total / len(y))
         if not np.isfinite(history[-1]):
-            raise ValueError(f"model key 'pretrain.lr': pretraining diverged in epoch {epoch + 1} "
-                             f"(loss {history[-1]}) at lr = {lr}; lower it")
+            raise ValueError(
+                f"model key 'pretrain.lr': pretraining diverged in epoch {epoch + 1} "
+                f"(loss {history[-1]}) at lr = {lr}; lower it"
+            )
         log(f"pretraining epoch {epoch + 1}/{epochs}: {loss} {history[-1]:.6g}")
     return history

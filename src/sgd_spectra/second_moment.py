@@ -34,6 +34,7 @@ Why its largest eigenvalue decides convergence:
 Zero eigenvalues take no noise (W = 0); error components in K's null space stay frozen and only
 leave a constant floor (a stationary noise level if the error is not in K's range).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,10 +43,10 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .theory import critical_lr, noiseless_lr_bound, unique_steps
 
-
 # --------------------------------------------------------------------------------------------
 # Basis changes: the only two GEMMs of a step or a matvec
 # --------------------------------------------------------------------------------------------
+
 
 def data_diagonal(eigenvectors: np.ndarray, matrix_in_eigenbasis: np.ndarray) -> np.ndarray:
     """``diag(U X U^T)`` as ``rowsum((U X) o U)``: the data-basis diagonal in one GEMM."""
@@ -71,6 +72,7 @@ def _clean_spectrum(eigenvalues, eigenvectors):
 # Exact averaged recursion in the eigenbasis
 # --------------------------------------------------------------------------------------------
 
+
 @njit(cache=True)
 def _pair_step(C, J, P, M, lam, lr, beta, gamma):  # pragma: no cover - compiled
     """One step of every eigen-pair in place, given ``M = U^T diag(d) U`` (symmetrised here).
@@ -84,8 +86,11 @@ def _pair_step(C, J, P, M, lam, lr, beta, gamma):  # pragma: no cover - compiled
             lk, ll = lam[k], lam[l]
             c, j_kl, j_lk = C[k, l], J[k, l], J[l, k]
             m = 0.5 * (M[k, l] + M[l, k])
-            common = (lr * lr * lk * ll * ((1 - gamma) * c + gamma * n * m)
-                      - lr * beta * (lk * j_kl + ll * j_lk) + beta * beta * P[k, l])
+            common = (
+                lr * lr * lk * ll * ((1 - gamma) * c + gamma * n * m)
+                - lr * beta * (lk * j_kl + ll * j_lk)
+                + beta * beta * P[k, l]
+            )
             c_new = (1 - lr * (lk + ll)) * c + beta * (j_kl + j_lk) + common
             J[k, l] = beta * j_kl - lr * c * ll + common
             J[l, k] = beta * j_lk - lr * c * lk + common
@@ -95,8 +100,9 @@ def _pair_step(C, J, P, M, lam, lr, beta, gamma):  # pragma: no cover - compiled
             P[l, k] = common
 
 
-def exact_loss_trajectory_eigen(eigenvalues, eigenvectors, initial_error, lr: float, momentum: float,
-                                gamma: float, record_steps) -> np.ndarray:
+def exact_loss_trajectory_eigen(
+    eigenvalues, eigenvectors, initial_error, lr: float, momentum: float, gamma: float, record_steps
+) -> np.ndarray:
     """The exact averaged recursion of :func:`theory.exact_loss_trajectory`, in K's eigenbasis.
 
     With ``L = lambda_k lambda_l`` (elementwise) and ``M = U^T diag(diag(U C U^T)) U``::
@@ -110,13 +116,20 @@ def exact_loss_trajectory_eigen(eigenvalues, eigenvectors, initial_error, lr: fl
     itself is :func:`exact_second_moments_eigen`.
     """
     steps, inverse = unique_steps(record_steps)
-    out = np.array([np.trace(C) / (2 * len(C)) for _, C, _ in
-                    exact_second_moments_eigen(eigenvalues, eigenvectors, initial_error, lr, momentum, gamma, steps)])
+    out = np.array(
+        [
+            np.trace(C) / (2 * len(C))
+            for _, C, _ in exact_second_moments_eigen(
+                eigenvalues, eigenvectors, initial_error, lr, momentum, gamma, steps
+            )
+        ]
+    )
     return out[inverse]
 
 
-def exact_second_moments_eigen(eigenvalues, eigenvectors, initial_error, lr: float, momentum: float,
-                               gamma: float, record_steps):
+def exact_second_moments_eigen(
+    eigenvalues, eigenvectors, initial_error, lr: float, momentum: float, gamma: float, record_steps
+):
     """Yield ``(t, C, M)`` at each recorded step t (ascending, distinct) of the recursion of
     :func:`exact_loss_trajectory_eigen`: the eigenbasis error covariance C and its noise matrix
     ``M = U^T diag(diag(U C U^T)) U`` (symmetrised), which that step uses anyway.
@@ -151,6 +164,7 @@ def exact_second_moments_eigen(eigenvalues, eigenvectors, initial_error, lr: flo
 # The 4 x 4 pair map and its summed response
 # --------------------------------------------------------------------------------------------
 
+
 def pair_denominator(a_k, a_l, momentum: float, gamma: float):
     """``D_kl = det(I - T_kl)`` of the deterministic pair map at z = 1 (sympy-derived)::
 
@@ -167,14 +181,17 @@ def pair_denominator(a_k, a_l, momentum: float, gamma: float):
     """
     b = momentum
     a_k, a_l = np.asarray(a_k, dtype=np.float64), np.asarray(a_l, dtype=np.float64)
-    return ((1 - b) * (1 - b * b) * (a_k + a_l) + b * (a_k - a_l) ** 2
-            - ((1 - b) ** 2 - gamma * (1 - b * b)) * a_k * a_l)
+    return (
+        (1 - b) * (1 - b * b) * (a_k + a_l)
+        + b * (a_k - a_l) ** 2
+        - ((1 - b) ** 2 - gamma * (1 - b * b)) * a_k * a_l
+    )
 
 
 def pair_response(a_k, a_l, momentum: float, gamma: float):
     """``R_kl = sum_{t>=0} [T_kl^t (1,1,1,1)]_C = (1 - beta^2) / D_kl``: the total C_kl response of
     the pair map to a unit injection; ``gamma lr^2 lambda^2 R_kk`` is the per-mode term of U(1)."""
-    return (1 - momentum ** 2) / pair_denominator(a_k, a_l, momentum, gamma)
+    return (1 - momentum**2) / pair_denominator(a_k, a_l, momentum, gamma)
 
 
 def _denominator_parts(eigenvalues, momentum: float, gamma: float):
@@ -191,7 +208,7 @@ def _scaled_weights(eigenvalues, lr: float, momentum: float, gamma: float, deriv
     Zero where an eigenvalue is 0 (such modes take no noise)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     d1, d2 = _denominator_parts(lam, momentum, gamma)
-    scale = len(lam) * gamma * (1 - momentum ** 2) * np.outer(lam, lam)
+    scale = len(lam) * gamma * (1 - momentum**2) * np.outer(lam, lam)
     den = d1 + lr * d2
     num, den = (scale * d1, den * den) if derivative else (scale * lr, den)
     return np.divide(num, den, out=np.zeros_like(scale), where=scale > 0)
@@ -207,6 +224,7 @@ def noise_weights(eigenvalues, lr: float, momentum: float, gamma: float) -> np.n
 # G(1), its largest eigenvalue, and the critical learning rate
 # --------------------------------------------------------------------------------------------
 
+
 def renewal_operator(eigenvalues, eigenvectors, lr: float, momentum: float, gamma: float) -> LinearOperator:
     """``G(1) x = N gamma lr^2 diag(U (W o (U^T diag(x) U)) U^T)`` as a symmetric LinearOperator.
 
@@ -219,11 +237,21 @@ def renewal_operator(eigenvalues, eigenvectors, lr: float, momentum: float, gamm
 
     def matvec(x):
         return data_diagonal(U, weights * diagonal_in_eigenbasis(U, np.ravel(x)))
+
     return LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=np.float64)
 
 
-def second_moment_radius(eigenvalues, eigenvectors, lr: float, momentum: float, gamma: float,
-                         v0=None, tol: float = 1e-12, return_vector: bool = False, info: dict | None = None):
+def second_moment_radius(
+    eigenvalues,
+    eigenvectors,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    v0=None,
+    tol: float = 1e-12,
+    return_vector: bool = False,
+    info: dict | None = None,
+):
     """Largest eigenvalue of G(1), for lr inside the noiseless region: the expected loss converges
     for lr below the first lr where it reaches 1 (see the module docstring).
 
@@ -242,16 +270,23 @@ def second_moment_radius(eigenvalues, eigenvectors, lr: float, momentum: float, 
     def matvec(x):
         counted["matvecs"] += 1
         return op.matvec(x)
+
     start = np.ones(n) if v0 is None else np.asarray(v0, dtype=np.float64)
     warm = _warm_power_iteration(matvec, start, tol) if v0 is not None and n > 6 else None
     if warm is not None:
         val, vec = warm
-    elif n <= 6:                                   # ARPACK needs ncv < n: tiny problems go dense
+    elif n <= 6:  # ARPACK needs ncv < n: tiny problems go dense
         vals, vecs = np.linalg.eigh(np.column_stack([matvec(col) for col in np.eye(n)]))
         val, vec = vals[-1], vecs[:, -1]
     else:
-        vals, vecs = eigsh(LinearOperator((n, n), matvec=matvec, dtype=np.float64), k=1, which="LA",
-                           v0=start, tol=tol, ncv=min(n - 1, 6))
+        vals, vecs = eigsh(
+            LinearOperator((n, n), matvec=matvec, dtype=np.float64),
+            k=1,
+            which="LA",
+            v0=start,
+            tol=tol,
+            ncv=min(n - 1, 6),
+        )
         val, vec = vals[0], vecs[:, 0]
     if info is not None:
         info["matvecs"] = info.get("matvecs", 0) + counted["matvecs"]
@@ -274,7 +309,7 @@ def _warm_power_iteration(matvec, start, tol: float):
     kernels).  A warm start settles it in a few products where Lanczos spends at least ``ncv``;
     without the certificate within WARM_POWER_STEPS it gives up (None) and Lanczos decides.
     """
-    v = start / (np.linalg.norm(start) * (1 if start.sum() >= 0 else -1))   # Lanczos' sign is arbitrary
+    v = start / (np.linalg.norm(start) * (1 if start.sum() >= 0 else -1))  # Lanczos' sign is arbitrary
     for _ in range(WARM_POWER_STEPS):
         w = matvec(v)
         rho = float(v @ w)
@@ -286,8 +321,7 @@ def _warm_power_iteration(matvec, start, tol: float):
     return None
 
 
-def radius_derivative(eigenvalues, eigenvectors, lr: float, momentum: float, gamma: float,
-                      vector) -> float:
+def radius_derivative(eigenvalues, eigenvectors, lr: float, momentum: float, gamma: float, vector) -> float:
     """``d radius / d lr`` from the unit top eigenvector v of G(1) (Hellmann-Feynman): since
     ``v^T G v = sum_kl N gamma lr^2 W_kl M_kl^2`` with ``M = U^T diag(v) U``, it is the same sum
     with the lr-derivative of the weights.  One GEMM."""
@@ -315,7 +349,7 @@ def _safeguarded_newton(radius_and_slope, guess: float, bound: float, rtol: floa
         nxt = x * np.exp(-np.log(r) * r / (x * slope)) if r > 0 and slope > 0 else np.nan
         if abs(nxt - x) <= rtol * x or (hi is not None and hi - lo <= rtol * hi):
             return float(nxt if np.isfinite(nxt) else (lo + hi) / 2)
-        if hi is None and not nxt < top:           # stable here and Newton aims past the bound
+        if hi is None and not nxt < top:  # stable here and Newton aims past the bound
             if x == top:
                 return float(bound)
             nxt = top
@@ -325,8 +359,16 @@ def _safeguarded_newton(radius_and_slope, guess: float, bound: float, rtol: floa
     raise RuntimeError(f"no convergence in {max_iter} radius evaluations (bracket {lo}, {hi})")
 
 
-def exact_critical_lr(eigenvalues, eigenvectors, momentum: float, gamma: float, rtol: float = 1e-10,
-                      info: dict | None = None, v0=None, se_ratio: float = 1.0) -> float:
+def exact_critical_lr(
+    eigenvalues,
+    eigenvectors,
+    momentum: float,
+    gamma: float,
+    rtol: float = 1e-10,
+    info: dict | None = None,
+    v0=None,
+    se_ratio: float = 1.0,
+) -> float:
     """Critical learning rate of the exact expected loss: the lr where ``second_moment_radius = 1``,
     capped by the noiseless bound ``2 (1 + beta) / lambda_max``.
 
@@ -346,14 +388,19 @@ def exact_critical_lr(eigenvalues, eigenvectors, momentum: float, gamma: float, 
     state = {"vector": v0, "evaluations": 0, "matvecs": 0}
 
     def radius_and_slope(lr):
-        radius, state["vector"] = second_moment_radius(lam, U, lr, momentum, gamma, v0=state["vector"],
-                                                       return_vector=True, info=state)
+        radius, state["vector"] = second_moment_radius(
+            lam, U, lr, momentum, gamma, v0=state["vector"], return_vector=True, info=state
+        )
         state["evaluations"] += 1
         return radius, radius_derivative(lam, U, lr, momentum, gamma, state["vector"])
 
     guess = se_ratio * critical_lr(lam, momentum, gamma, tau=1.0)
     root = _safeguarded_newton(radius_and_slope, guess, bound, rtol)
     if info is not None:
-        info.update(evaluations=state["evaluations"], matvecs=state["matvecs"], vector=state["vector"],
-                    se_ratio=root / critical_lr(lam, momentum, gamma, tau=1.0))
+        info.update(
+            evaluations=state["evaluations"],
+            matvecs=state["matvecs"],
+            vector=state["vector"],
+            se_ratio=root / critical_lr(lam, momentum, gamma, tau=1.0),
+        )
     return root

@@ -1,4 +1,5 @@
 """Spectra: eigenvalues of the normalised kernel and the initial error's coefficients."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def binned_power_law(nu: float, kappa: float, n_modes: int, exact: int = 2000, b
     result is the full one up to the bins' eigenvalue spread (< 1% per bin)."""
     if n_modes <= exact:
         k = np.arange(1, n_modes + 1, dtype=np.float64)
-        return k ** -nu, k ** -(kappa + 1), np.ones(n_modes)
+        return k**-nu, k ** -(kappa + 1), np.ones(n_modes)
     edges = np.unique(np.round(np.geomspace(exact + 1, n_modes + 1, bins)).astype(np.int64))
     ka = np.concatenate([np.arange(1, exact + 1), edges[:-1]]).astype(np.float64)
     kb = np.concatenate([np.arange(2, exact + 2), edges[1:]]).astype(np.float64)

@@ -8,6 +8,7 @@ and the spectrum is given as eigenvalues ``lambda_k`` of ``K/N`` with coefficien
 Functions here are pure NumPy/SciPy on arrays; settings (learning rate, momentum, batch noise
 factor gamma, tau) broadcast along a leading axis so a whole grid runs as one vectorised state.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,6 +46,7 @@ def log_spaced_steps(n_steps: int, n_points: int = 200) -> np.ndarray:
 # Dynamics: SE recursion (vectorised over settings) and the exact N x N recursion
 # --------------------------------------------------------------------------------------------
 
+
 def _settings(*arrays):
     """Broadcast scalar-or-array settings to 1-D arrays of one common length S."""
     out = np.broadcast_arrays(*[np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in arrays])
@@ -52,8 +54,9 @@ def _settings(*arrays):
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
-def _se_steps(lam, mult, lr, beta, gam, tau, C, J, V, total, t0, n_steps, record_steps, out, limit,
-              diverged_at):  # pragma: no cover - compiled
+def _se_steps(
+    lam, mult, lr, beta, gam, tau, C, J, V, total, t0, n_steps, record_steps, out, limit, diverged_at
+):  # pragma: no cover - compiled
     """Advance every setting ``n_steps`` steps from step ``t0``; fused per-mode update.
 
     One setting's state (three arrays of M modes) stays in cache for all its steps, and settings
@@ -70,7 +73,7 @@ def _se_steps(lam, mult, lr, beta, gam, tau, C, J, V, total, t0, n_steps, record
         while r < record_steps.size and record_steps[r] < t0:
             r += 1
         for t in range(t0, t0 + n_steps):
-            if not tot <= limit[s]:              # not finite, or past the divergence cut-off
+            if not tot <= limit[s]:  # not finite, or past the divergence cut-off
                 diverged_at[s] = t
                 break
             while r < record_steps.size and record_steps[r] == t:
@@ -89,8 +92,18 @@ def _se_steps(lam, mult, lr, beta, gam, tau, C, J, V, total, t0, n_steps, record
         total[s] = tot
 
 
-def se_loss_trajectory(eigenvalues, coefficients, lr, momentum, gamma, tau, record_steps,
-                       n_samples: int | None = None, progress: bool = False, multiplicity=None):
+def se_loss_trajectory(
+    eigenvalues,
+    coefficients,
+    lr,
+    momentum,
+    gamma,
+    tau,
+    record_steps,
+    n_samples: int | None = None,
+    progress: bool = False,
+    multiplicity=None,
+):
     """SE(tau) loss of SGD with momentum, for S settings at once (theory.md §4.1, output space).
 
     Per eigenvalue, with ``a = lr * lambda_k`` and noise ``n = gamma a^2 (sum_l c_l - tau c_k)``::
@@ -134,6 +147,7 @@ def se_loss_trajectory(eigenvalues, coefficients, lr, momentum, gamma, tau, reco
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=horizon, desc="SE", mininterval=5)
     for t0 in range(0, horizon, max(chunk, 1)):
         n = min(chunk, horizon - t0)
@@ -147,8 +161,9 @@ def se_loss_trajectory(eigenvalues, coefficients, lr, momentum, gamma, tau, reco
     return loss, diverged_at
 
 
-def exact_loss_trajectory(kernel_over_n, initial_error, lr: float, momentum: float, gamma: float,
-                          record_steps):
+def exact_loss_trajectory(
+    kernel_over_n, initial_error, lr: float, momentum: float, gamma: float, record_steps
+):
     """Exact averaged second moments of output-space SGD (theory.md §3), an N x N recursion.
 
     With ``K = kernel_over_n``, error ``e`` and momentum buffer ``v`` (``e' = (I - lr K) e + beta v
@@ -167,7 +182,7 @@ def exact_loss_trajectory(kernel_over_n, initial_error, lr: float, momentum: flo
     K = np.asarray(kernel_over_n, dtype=np.float64)
     e0 = np.asarray(initial_error, dtype=np.float64)
     n = len(e0)
-    sym = lambda m: (m + m.T) / 2  # noqa: E731
+    sym = lambda m: (m + m.T) / 2
     C = np.outer(e0, e0)
     J = np.zeros_like(C)
     P = np.zeros_like(C)
@@ -184,8 +199,7 @@ def exact_loss_trajectory(kernel_over_n, initial_error, lr: float, momentum: flo
         KCK = sym(K @ CK)
         KdK = sym((K * np.diag(C)) @ K)
         cross = K @ J + J.T @ K
-        common = lr * lr * KCK - lr * momentum * cross + momentum ** 2 * P \
-            + lr * lr * gamma * (n * KdK - KCK)
+        common = lr * lr * KCK - lr * momentum * cross + momentum**2 * P + lr * lr * gamma * (n * KdK - KCK)
         C_new = sym(C - lr * (CK.T + CK) + momentum * (J + J.T) + common)
         J = momentum * J - lr * CK + common
         P = sym(common)
@@ -197,13 +211,15 @@ def exact_loss_trajectory(kernel_over_n, initial_error, lr: float, momentum: flo
 # Generating functions at z = 1, stability, critical learning rate
 # --------------------------------------------------------------------------------------------
 
+
 def _stability_denominator(eigenvalues, lr, momentum, gamma, tau):
     """``2(1 - beta^2) - lr lambda ((1 - beta) - gamma tau (1 + beta))``  (= S_k(1) / (lr lambda))."""
-    return 2 * (1 - momentum ** 2) - lr * eigenvalues * ((1 - momentum) - gamma * tau * (1 + momentum))
+    return 2 * (1 - momentum**2) - lr * eigenvalues * ((1 - momentum) - gamma * tau * (1 + momentum))
 
 
-def u_at_one(eigenvalues, lr: float, momentum: float, gamma: float, tau: float = 1.0,
-             multiplicity=None) -> float:
+def u_at_one(
+    eigenvalues, lr: float, momentum: float, gamma: float, tau: float = 1.0, multiplicity=None
+) -> float:
     """Noise generating function at z = 1 (eq. 21); the loss converges iff U(1) < 1 (Prop. 3).
 
     Returns ``inf`` when a denominator is non-positive (a pole was crossed: no convergence).
@@ -217,8 +233,15 @@ def u_at_one(eigenvalues, lr: float, momentum: float, gamma: float, tau: float =
     return float(gamma * np.sum(mult * lr * lam * (1 + momentum) / den))
 
 
-def v_at_one(eigenvalues, coefficients, lr: float, momentum: float, gamma: float,
-             tau: float = 1.0, n_samples: int | None = None) -> float:
+def v_at_one(
+    eigenvalues,
+    coefficients,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    tau: float = 1.0,
+    n_samples: int | None = None,
+) -> float:
     """Signal generating function at z = 1, ``sum_t V_t`` (output-space coefficients).
 
     ``V(1) = 1/(2N) sum_k (c_k / lambda_k) ((1-beta)(1-beta^2) + 2 lr beta lambda_k)
@@ -232,7 +255,7 @@ def v_at_one(eigenvalues, coefficients, lr: float, momentum: float, gamma: float
     if np.any(den <= 0) or np.any((lam <= 0) & (c > 0)):
         return math.inf
     pos = lam > 0
-    num = (1 - momentum) * (1 - momentum ** 2) + 2 * lr * momentum * lam[pos]
+    num = (1 - momentum) * (1 - momentum**2) + 2 * lr * momentum * lam[pos]
     return float(np.sum(c[pos] / lam[pos] * num / (lr * den[pos])) / (2 * n_samples))
 
 
@@ -249,8 +272,8 @@ def critical_lr(eigenvalues, momentum: float, gamma: float, tau: float = 1.0) ->
     bound = noiseless_lr_bound(momentum, float(lam.max()))
     # the first pole of U(1) in lr, if the coefficient of lr in the denominator is positive
     slope = lam.max() * ((1 - momentum) - gamma * tau * (1 + momentum))
-    hi = bound if slope <= 0 else min(bound, 2 * (1 - momentum ** 2) / slope)
-    f = lambda lr: u_at_one(lam, lr, momentum, gamma, tau) - 1.0  # noqa: E731
+    hi = bound if slope <= 0 else min(bound, 2 * (1 - momentum**2) / slope)
+    f = lambda lr: u_at_one(lam, lr, momentum, gamma, tau) - 1.0
     hi_eval = hi * (1 - 1e-12)
     if f(hi_eval) < 0:
         return float(bound if hi == bound else hi)
@@ -265,8 +288,8 @@ def critical_regularisation(eigenvalues, tau: float = 1.0) -> float:
         raise ValueError("lambda_crit is defined here for tau >= 0")
     if tau == 0:
         return float(lam.sum())
-    f = lambda x: np.sum(lam / (tau * lam + x)) - 1.0  # noqa: E731
-    if f(0.0) <= 0:          # fewer than ~tau modes: already below 1 at x = 0
+    f = lambda x: np.sum(lam / (tau * lam + x)) - 1.0
+    if f(0.0) <= 0:  # fewer than ~tau modes: already below 1 at x = 0
         return 0.0
     return float(brentq(f, 0.0, lam.sum(), xtol=1e-14, rtol=1e-12))
 
@@ -290,6 +313,7 @@ def stability(eigenvalues, lr: float, momentum: float, gamma: float, tau: float 
 # Phases and late-time asymptotics for power-law spectra
 # --------------------------------------------------------------------------------------------
 
+
 def phase(nu: float, kappa: float) -> str:
     """Convergence phase of an infinite power-law problem (theory.md §6, §8)."""
     if nu <= 0.5:
@@ -304,8 +328,19 @@ def late_time_exponent(nu: float, kappa: float) -> float:
     return -min(kappa / nu, 2 - 1 / nu)
 
 
-def asymptotic_loss(t, nu: float, kappa: float, Lambda: float, K: float, lr: float, momentum: float,
-                    gamma: float, u1: float, v1: float, tau1: float = 1.0) -> np.ndarray:
+def asymptotic_loss(
+    t,
+    nu: float,
+    kappa: float,
+    Lambda: float,
+    K: float,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    u1: float,
+    v1: float,
+    tau1: float = 1.0,
+) -> np.ndarray:
     """Late-time SE loss (Theorem 2): eq. (28a) in the signal phase, (28b) in the noise phase.
 
     ``Lambda`` and ``K`` are the prefactors of ``lambda_k ~ Lambda k^-nu`` and
@@ -319,8 +354,16 @@ def asymptotic_loss(t, nu: float, kappa: float, Lambda: float, K: float, lr: flo
     if phase(nu, kappa) == "signal-dominated":
         return K * gamma_fn(zeta_ + 1) / (2 * (1 - u1)) * (2 * lr_eff * Lambda * t) ** (-zeta_)
     p = 2 - 1 / nu
-    const = (gamma * tau1 * v1 * gamma_fn(p) / (nu * (1 - u1) ** 2)
-             * Lambda ** (1 / nu) * 2 ** (1 / nu - 2) * lr_eff ** (1 / nu))
+    const = (
+        gamma
+        * tau1
+        * v1
+        * gamma_fn(p)
+        / (nu * (1 - u1) ** 2)
+        * Lambda ** (1 / nu)
+        * 2 ** (1 / nu - 2)
+        * lr_eff ** (1 / nu)
+    )
     return const * t ** (-p)
 
 
@@ -328,13 +371,17 @@ def asymptotic_loss(t, nu: float, kappa: float, Lambda: float, K: float, lr: flo
 # Generating functions for |z| < 1 (§5), divergence rate (§7), bounds (Prop. 4)
 # --------------------------------------------------------------------------------------------
 
+
 def characteristic_polynomial(z, eigenvalues, lr: float, momentum: float, gamma: float, tau: float):
     """``S_k(z) = det(I - z A_k)`` of the per-eigenvalue 3x3 map (closed form, §5)."""
     z = np.asarray(z, dtype=np.float64)[..., None]
     a = lr * np.asarray(eigenvalues, dtype=np.float64)
     b, gt = momentum, gamma * tau
-    return ((1 - z) * (1 - b * z) * (1 - b * b * z) + 2 * a * z * (1 + b) * (1 - b * z)
-            - a * a * z * ((1 - gt) - b * (1 + gt) * z))
+    return (
+        (1 - z) * (1 - b * z) * (1 - b * b * z)
+        + 2 * a * z * (1 + b) * (1 - b * z)
+        - a * a * z * ((1 - gt) - b * (1 + gt) * z)
+    )
 
 
 def noise_gf(z, eigenvalues, lr: float, momentum: float, gamma: float, tau: float = 1.0, tau1: float = 1.0):
@@ -342,38 +389,62 @@ def noise_gf(z, eigenvalues, lr: float, momentum: float, gamma: float, tau: floa
     lam = np.asarray(eigenvalues, dtype=np.float64)
     zz = np.asarray(z, dtype=np.float64)
     s = characteristic_polynomial(zz, lam, lr, momentum, gamma, tau)
-    return gamma * tau1 * lr ** 2 * np.sum(lam ** 2 * (zz * (1 + momentum * zz))[..., None] / s, axis=-1)
+    return gamma * tau1 * lr**2 * np.sum(lam**2 * (zz * (1 + momentum * zz))[..., None] / s, axis=-1)
 
 
-def signal_gf(z, eigenvalues, coefficients, lr: float, momentum: float, gamma: float, tau: float = 1.0,
-              n_samples: int | None = None):
+def signal_gf(
+    z,
+    eigenvalues,
+    coefficients,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    tau: float = 1.0,
+    n_samples: int | None = None,
+):
     """Signal generating function ``V(z) = 1/(2N) sum_k c_k ((1-bz)(1-b^2 z) + 2 lr b lambda_k z) / S_k(z)``."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     c = np.asarray(coefficients, dtype=np.float64)
     n_samples = len(lam) if n_samples is None else n_samples
     zz = np.asarray(z, dtype=np.float64)[..., None]
     s = characteristic_polynomial(np.asarray(z, dtype=np.float64), lam, lr, momentum, gamma, tau)
-    num = (1 - momentum * zz) * (1 - momentum ** 2 * zz) + 2 * lr * momentum * lam * zz
+    num = (1 - momentum * zz) * (1 - momentum**2 * zz) + 2 * lr * momentum * lam * zz
     return np.sum(c * num / s, axis=-1) / (2 * n_samples)
 
 
-def loss_gf(z, eigenvalues, coefficients, lr: float, momentum: float, gamma: float, tau: float = 1.0,
-            n_samples: int | None = None):
+def loss_gf(
+    z,
+    eigenvalues,
+    coefficients,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    tau: float = 1.0,
+    n_samples: int | None = None,
+):
     """``L(z) = sum_t L_t z^t = V(z) / (1 - U(z))`` (eq. 16)."""
-    return (signal_gf(z, eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples)
-            / (1 - noise_gf(z, eigenvalues, lr, momentum, gamma, tau)))
+    return signal_gf(z, eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples) / (
+        1 - noise_gf(z, eigenvalues, lr, momentum, gamma, tau)
+    )
 
 
-def divergence_rate(eigenvalues, coefficients, lr: float, momentum: float, gamma: float, tau: float = 1.0,
-                    n_samples: int | None = None) -> dict | None:
+def divergence_rate(
+    eigenvalues,
+    coefficients,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    tau: float = 1.0,
+    n_samples: int | None = None,
+) -> dict | None:
     """For U(1) > 1 (§7): ``r`` with U(r) = 1, ``t_div = 1 / ln(1/r)`` and the prefactor of
     ``L_t ~ V(r) / (r U'(r)) r^-t``.  None when the setting converges (U(1) < 1)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     if u_at_one(lam, lr, momentum, gamma, tau) < 1:
         return None
-    f = lambda z: float(noise_gf(z, lam, lr, momentum, gamma, tau)) - 1.0  # noqa: E731
+    f = lambda z: float(noise_gf(z, lam, lr, momentum, gamma, tau)) - 1.0
     hi = 1.0 - 1e-15
-    if not np.isfinite(f(hi)) or f(hi) < 0:        # pole inside (0, 1): search below it
+    if not np.isfinite(f(hi)) or f(hi) < 0:  # pole inside (0, 1): search below it
         grid = np.linspace(1e-6, hi, 20001)
         vals = noise_gf(grid, lam, lr, momentum, gamma, tau) - 1
         idx = np.flatnonzero((vals[:-1] < 0) & (vals[1:] >= 0))
@@ -403,8 +474,18 @@ def gd_constant(nu: float, kappa: float, Lambda: float, K: float, lr: float, mom
     return K / 2 * gamma_fn(z + 1) * (2 * lr / (1 - momentum) * Lambda) ** (-z)
 
 
-def transition_time(nu: float, kappa: float, Lambda: float, K: float, lr: float, momentum: float,
-                    gamma: float, u1: float, v1: float, tau1: float = 1.0) -> float:
+def transition_time(
+    nu: float,
+    kappa: float,
+    Lambda: float,
+    K: float,
+    lr: float,
+    momentum: float,
+    gamma: float,
+    u1: float,
+    v1: float,
+    tau1: float = 1.0,
+) -> float:
     """Signal -> noise transition time (eq. 29): where the (28a) and (28b) terms are equal.
 
     Only meaningful in the noise phase (zeta > 2 - 1/nu); returns nan otherwise.
@@ -414,8 +495,16 @@ def transition_time(nu: float, kappa: float, Lambda: float, K: float, lr: float,
         return math.nan
     lr_eff = lr / (1 - momentum)
     c_signal = K * gamma_fn(z + 1) / (2 * (1 - u1)) * (2 * lr_eff * Lambda) ** (-z)
-    c_noise = (gamma * tau1 * v1 * gamma_fn(p) / (nu * (1 - u1) ** 2)
-               * Lambda ** (1 / nu) * 2 ** (1 / nu - 2) * lr_eff ** (1 / nu))
+    c_noise = (
+        gamma
+        * tau1
+        * v1
+        * gamma_fn(p)
+        / (nu * (1 - u1) ** 2)
+        * Lambda ** (1 / nu)
+        * 2 ** (1 / nu - 2)
+        * lr_eff ** (1 / nu)
+    )
     return float((c_signal / c_noise) ** (1 / (z - p)))
 
 
@@ -423,11 +512,22 @@ def transition_time(nu: float, kappa: float, Lambda: float, K: float, lr: float,
 # Hyper-parameters at a fixed horizon (§11), by direct SE simulation
 # --------------------------------------------------------------------------------------------
 
-def final_loss(eigenvalues, coefficients, lrs, momenta, gamma: float, tau: float, steps: int,
-               n_samples: int | None = None, multiplicity=None) -> np.ndarray:
+
+def final_loss(
+    eigenvalues,
+    coefficients,
+    lrs,
+    momenta,
+    gamma: float,
+    tau: float,
+    steps: int,
+    n_samples: int | None = None,
+    multiplicity=None,
+) -> np.ndarray:
     """SE loss after ``steps`` steps for many (lr, momentum) pairs at once (inf if diverged)."""
-    loss, _ = se_loss_trajectory(eigenvalues, coefficients, lrs, momenta, gamma, tau, [steps], n_samples,
-                                 multiplicity=multiplicity)
+    loss, _ = se_loss_trajectory(
+        eigenvalues, coefficients, lrs, momenta, gamma, tau, [steps], n_samples, multiplicity=multiplicity
+    )
     return loss[:, 0]
 
 
@@ -436,17 +536,26 @@ def parabolic_argmin(x: np.ndarray, y: np.ndarray, log_x: bool) -> float:
     neighbours in (log x, log y) -- or (x, log y) -- kept inside that bracket."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     i = int(np.nanargmin(y))
-    if 0 < i < len(x) - 1 and np.all(np.isfinite(y[i - 1:i + 2])):
-        xs = np.log(x[i - 1:i + 2]) if log_x else x[i - 1:i + 2]
-        a, b, _ = np.polyfit(xs, np.log(y[i - 1:i + 2]), 2)
+    if 0 < i < len(x) - 1 and np.all(np.isfinite(y[i - 1 : i + 2])):
+        xs = np.log(x[i - 1 : i + 2]) if log_x else x[i - 1 : i + 2]
+        a, b, _ = np.polyfit(xs, np.log(y[i - 1 : i + 2]), 2)
         if a > 0:
             best = np.clip(-b / (2 * a), xs[0], xs[2])
             return float(np.exp(best) if log_x else best)
     return float(x[i])
 
 
-def optimal_lr(eigenvalues, coefficients, gamma: float, steps: int, momentum: float = 0.0,
-               tau: float = 1.0, lr_grid=None, n_samples: int | None = None, multiplicity=None) -> dict:
+def optimal_lr(
+    eigenvalues,
+    coefficients,
+    gamma: float,
+    steps: int,
+    momentum: float = 0.0,
+    tau: float = 1.0,
+    lr_grid=None,
+    n_samples: int | None = None,
+    multiplicity=None,
+) -> dict:
     """Learning rate minimising the SE loss at horizon ``steps``: a vectorised grid search over
     ``lr_grid`` (default 40 log-spaced values up to the critical lr), refined by
     :func:`parabolic_argmin` in log lr."""
@@ -462,6 +571,7 @@ def optimal_lr(eigenvalues, coefficients, gamma: float, steps: int, momentum: fl
 # --------------------------------------------------------------------------------------------
 # Stability maps: alpha_c(beta) in closed form, and measured by bisection on long SE runs
 # --------------------------------------------------------------------------------------------
+
 
 def bisect_first_unstable(is_unstable, lo: float, hi: float, rounds: int = 4, points: int = 16) -> float:
     """Locate the smallest unstable learning rate in (lo, hi] by a vectorised bisection.
@@ -490,17 +600,27 @@ def still_growing(loss_half_and_end: np.ndarray, diverged_at: np.ndarray) -> np.
     return (diverged_at >= 0) | ~(loss_half_and_end[:, 1] < loss_half_and_end[:, 0])
 
 
-def se_critical_lr_bisection(eigenvalues, coefficients, momentum: float, gamma: float, tau: float = 1.0,
-                             steps: int = 10_000, lr_max: float | None = None, rounds: int = 4,
-                             points: int = 16) -> float:
+def se_critical_lr_bisection(
+    eigenvalues,
+    coefficients,
+    momentum: float,
+    gamma: float,
+    tau: float = 1.0,
+    steps: int = 10_000,
+    lr_max: float | None = None,
+    rounds: int = 4,
+    points: int = 16,
+) -> float:
     """Critical learning rate measured on SE runs, independently of U(1) (§6 check): a learning
     rate is unstable when its SE loss still grows at the end of a long run (:func:`still_growing`)."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     hi = noiseless_lr_bound(momentum, float(lam.max())) * 1.25 if lr_max is None else lr_max
 
     def unstable(grid):
-        return still_growing(*se_loss_trajectory(lam, coefficients, grid, momentum, gamma, tau,
-                                                 [steps // 2, steps]))
+        return still_growing(
+            *se_loss_trajectory(lam, coefficients, grid, momentum, gamma, tau, [steps // 2, steps])
+        )
+
     return bisect_first_unstable(unstable, 0.0, hi, rounds, points)
 
 
@@ -512,9 +632,14 @@ def stability_map(eigenvalues, n_samples: int, batch_sizes, momenta, taus) -> li
         gamma = float(batch_noise_factor(n_samples, b))
         for tau in taus:
             for beta in momenta:
-                row = {"batch": int(b), "gamma": gamma, "tau": float(tau), "momentum": float(beta),
-                       "lr_critical": critical_lr(lam, beta, gamma, tau),
-                       "lr_noiseless_bound": noiseless_lr_bound(beta, float(lam.max()))}
+                row = {
+                    "batch": int(b),
+                    "gamma": gamma,
+                    "tau": float(tau),
+                    "momentum": float(beta),
+                    "lr_critical": critical_lr(lam, beta, gamma, tau),
+                    "lr_noiseless_bound": noiseless_lr_bound(beta, float(lam.max())),
+                }
                 if tau >= 0 and gamma > 0:
                     lo, hi = effective_lr_bounds(lam, beta, gamma, tau)
                     row.update(lr_lower_bound=lo * (1 - beta), lr_upper_bound=hi * (1 - beta))

@@ -8,8 +8,30 @@ rule phase_asymptotics:
         divergence="results/experiments/asymptotics/eventual_divergence.parquet",
         transition="results/experiments/asymptotics/transition.parquet",
         summary="results/experiments/asymptotics/summary.json",
+    log:
+        "logs/experiments/phase_asymptotics.log",
+    benchmark:
+        "results/benchmarks/phase_asymptotics/all.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
+        mem_mb=lambda wc, attempt: mem_for(attempt, config["transition_n_samples"], matrices=4),
+        # the linearised runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
+        # 100 seeds x 10^4 steps, N = 4000; README)
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            1e-4
+            * config["transition_seeds"]
+            * config["transition_steps"]
+            * config["transition_n_samples"]
+            / 2000,
+        ),
     params:
-        code=code_version("phase_asymptotics", "asymptotics", "theory", "spectra", "datasets", "dynamics", "io"),
+        code=code_version(
+            "phase_asymptotics", "asymptotics", "theory", "spectra", "datasets", "dynamics", "io"
+        ),
         nus=config["divergence_nus"],
         zeta=config["divergence_zeta"],
         gamma=config["divergence_gamma"],
@@ -20,19 +42,6 @@ rule phase_asymptotics:
         seeds=config["transition_seeds"],
         steps=config["transition_steps"],
         seed=config["seed"],
-    log:
-        "logs/experiments/phase_asymptotics.log",
-    benchmark:
-        "results/benchmarks/phase_asymptotics/all.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
-        mem_mb=lambda wc, attempt: mem_for(attempt, config["transition_n_samples"], matrices=4),
-        # the linearised runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
-        # 100 seeds x 10^4 steps, N = 4000; README)
-        runtime=lambda wc, attempt: minutes_for(attempt, 1e-4 * config["transition_seeds"] * config["transition_steps"]
-                                                * config["transition_n_samples"] / 2000),
     script:
         "../scripts/phase_asymptotics.py"
 
@@ -46,19 +55,23 @@ rule asymptotics_figure:
     output:
         figure="results/figures/experiments/asymptotics.png",
         notebook="results/notebooks/asymptotics.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(
-            divergence_path=input.divergence, transition_path=input.transition, summary_path=input.summary,
-            figure=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/asymptotics.log",
     benchmark:
         "results/benchmarks/asymptotics_figure/all.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            divergence_path=input.divergence,
+            transition_path=input.transition,
+            summary_path=input.summary,
+            figure=output.figure,
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

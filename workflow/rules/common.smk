@@ -7,9 +7,22 @@ from pathlib import Path
 import sgd_spectra
 import yaml
 
-from sgd_spectra.config import (ConfigError, all_datasets, check_config, companion_params, dataset_size,
-                                dataset_spec, experiment_datasets, has_closed_form, has_network, model_options,
-                                model_spec, requested_size, setting_name, sgd_settings)
+from sgd_spectra.config import (
+    ConfigError,
+    all_datasets,
+    check_config,
+    companion_params,
+    dataset_size,
+    dataset_spec,
+    experiment_datasets,
+    has_closed_form,
+    has_network,
+    model_options,
+    model_spec,
+    requested_size,
+    setting_name,
+    sgd_settings,
+)
 
 try:
     check_config(config)
@@ -56,9 +69,9 @@ def n_of(wildcards):
 # measured on the 2-core CI machine, busy with other work (README "The paper-scale configuration";
 # benchmarks/), which errs on the slow side.
 
-BASE_MB = 2000        # one job's Python with numpy, numba, torch and pandas loaded: about 1 GB
-FLOOR_MINUTES = 10    # start-up, imports, numba compilation, a slow shared file system
-SAFETY = 3            # wall time asked = FLOOR_MINUTES + SAFETY x the measured estimate
+BASE_MB = 2000  # one job's Python with numpy, numba, torch and pandas loaded: about 1 GB
+FLOOR_MINUTES = 10  # start-up, imports, numba compilation, a slow shared file system
+SAFETY = 3  # wall time asked = FLOOR_MINUTES + SAFETY x the measured estimate
 MATRIX_MB = 8 / 2**20  # one float64 entry, in MB (an N x N matrix: MATRIX_MB * N**2)
 
 
@@ -140,16 +153,19 @@ def loss_map_seconds(n):
     """A loss map: SE for every cell, linearised SGD for every cell and seed, and the exact
     alpha_c(beta) at each momentum (2.5 s each at N = 1000, O(N^3); bench_loss_map.py)."""
     cells = config["map_lr_points"] * config["map_momentum_points"]
-    return (se_seconds(cells * config["map_steps"] * n)
-            + linearized_seconds(cells * config["map_seeds"] * config["map_steps"], config["map_batch_size"], n)
-            + config["map_momentum_points"] * 2.5 * (n / 1000) ** 3)
+    return (
+        se_seconds(cells * config["map_steps"] * n)
+        + linearized_seconds(cells * config["map_seeds"] * config["map_steps"], config["map_batch_size"], n)
+        + config["map_momentum_points"] * 2.5 * (n / 1000) ** 3
+    )
 
 
 def hyperparameter_seconds():
     """Fig. 6's SE scans: a learning-rate scan per problem, and a momentum scan after it for the
     momentum problems, each point hyper_steps steps on hyper_n_samples modes."""
-    points = (len(config["hyper_lr_problems"]) * config["hyper_lr_points"]
-              + len(config["hyper_momentum_problems"]) * (config["hyper_lr_points"] + config["hyper_momentum_points"]))
+    points = len(config["hyper_lr_problems"]) * config["hyper_lr_points"] + len(
+        config["hyper_momentum_problems"]
+    ) * (config["hyper_lr_points"] + config["hyper_momentum_points"])
     return se_seconds(points * config["hyper_n_samples"] * config["hyper_steps"])
 
 
@@ -184,7 +200,9 @@ def regimes(dataset):
 
 
 def training_runs(wildcards):
-    runs = [f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in config["batch_sizes"]]
+    runs = [
+        f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in config["batch_sizes"]
+    ]
     if "network" in regimes(wildcards.dataset):
         runs += [f"results/training/{wildcards.dataset}/network/{name}.parquet" for name in SETTINGS]
     return runs

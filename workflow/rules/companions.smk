@@ -15,20 +15,23 @@ rule companion_study:
     output:
         tables=directory("results/companions/{study}/tables"),
         claims="results/companions/{study}/claims.csv",
-    params:
-        code=lambda wc: code_version("claims", "ntk", "theory", "spectra", "datasets", f"companions/{wc.study}"),
-        study=lambda wc: companion_params(config, wc.study),
     log:
         "logs/companions/{study}.log",
     benchmark:
         "results/benchmarks/companion_study/{study}.tsv"
+    group:
+        "experiments"
     threads: 2
-    group: "experiments"
     resources:
         # small networks and kernels (N <= a few hundred), about 2 GB above a job's base
         mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=2000),
         # not modelled per study: 3-25 min each at the paper's sizes (README), so the largest
         runtime=lambda wc, attempt: minutes_for(attempt, 25 * 60, margin=1),
+    params:
+        code=lambda wc: code_version(
+            "claims", "ntk", "theory", "spectra", "datasets", f"companions/{wc.study}"
+        ),
+        study=lambda wc: companion_params(config, wc.study),
     script:
         "../scripts/companion_study.py"
 
@@ -38,20 +41,24 @@ rule companion_figure:
         notebook="notebooks/companion_{study}.ipynb",
         tables="results/companions/{study}/tables",
     output:
-        figure=report("results/figures/companions/{study}.png", caption="../report/companions.rst",
-                      category="Companion studies"),
+        figure=report(
+            "results/figures/companions/{study}.png",
+            caption="../report/companions.rst",
+            category="Companion studies",
+        ),
         notebook="results/notebooks/companion_{study}.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(tables_dir=input.tables, figure_path=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/companion_{study}.log",
     benchmark:
         "results/benchmarks/companion_figure/{study}.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(tables_dir=input.tables, figure_path=output.figure),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -6,22 +6,26 @@ rule prepare_dataset:
     output:
         arrays="results/data/{dataset}.npz",
         meta="results/data/{dataset}.json",
-    params:
-        code=lambda wc: code_version("datasets", "pretrain") if pretrain_samples(wc) else code_version("datasets"),
-        spec=lambda wc: dataset_spec(wc.dataset, config),
-        n_samples=lambda wc: requested_size(wc.dataset, config),
-        seed=config["seed"],
-        pretrain_samples=pretrain_samples,
     log:
         "logs/data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    group:
+        "dataset"
     threads: 1
-    group: "dataset"
     resources:
         # four float64 copies of the N (+ pretraining) images of up to 28 x 28 pixels; seconds at any N
         mem_mb=lambda wc, attempt: mem_for(
-            attempt, extra_mb=4 * 784 * MATRIX_MB * (n_of(wc) + (pretrain_samples(wc) or 0))),
+            attempt, extra_mb=4 * 784 * MATRIX_MB * (n_of(wc) + (pretrain_samples(wc) or 0))
+        ),
         runtime=lambda wc, attempt: minutes_for(attempt),
+    params:
+        code=lambda wc: (
+            code_version("datasets", "pretrain") if pretrain_samples(wc) else code_version("datasets")
+        ),
+        spec=lambda wc: dataset_spec(wc.dataset, config),
+        n_samples=lambda wc: requested_size(wc.dataset, config),
+        seed=config["seed"],
+        pretrain_samples=pretrain_samples,
     script:
         "../scripts/prepare_dataset.py"

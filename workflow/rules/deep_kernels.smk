@@ -17,26 +17,44 @@ rule deep_kernel:
         spectrum="results/experiments/deep_kernels/{model}/spectrum.parquet",
         curves="results/experiments/deep_kernels/{model}/curves.parquet",
         critical="results/experiments/deep_kernels/{model}/critical.parquet",
-    params:
-        code=code_version("deep_kernels", "models", "ntk_generic", "pretrain", "datasets", "experiments",
-                          "second_moment", "theory", "dynamics", "powerlaw", "spectra"),
-        study=deep_kernel_params(config),
-    wildcard_constraints:
-        model="mlp|cnn|resnet",
     log:
         "logs/experiments/deep_kernel_{model}.log",
     benchmark:
         "results/benchmarks/deep_kernel/{model}.tsv"
+    wildcard_constraints:
+        model="mlp|cnn|resnet",
+    group:
+        "experiments"
     threads: 2
-    group: "experiments"
     resources:
         # the kernel, its eigenvectors and the exact second moments' work space (about six N x N
         # float64 matrices), plus 2 GB for the Jacobian's memory cap
-        mem_mb=lambda wc, attempt: mem_for(attempt, config["deep_kernel_n_samples"], matrices=6, extra_mb=2000),
+        mem_mb=lambda wc, attempt: mem_for(
+            attempt, config["deep_kernel_n_samples"], matrices=6, extra_mb=2000
+        ),
         # measured on 2 busy cores: the resnet 70 s at N = 200, 179 s at N = 1000 (most of it
         # pretraining); exact alpha_c per batch size on top, growing as N^3
-        runtime=lambda wc, attempt: minutes_for(attempt, 180 + len(config["deep_kernel_critical_batch_sizes"])
-                                                * exact_critical_seconds(config["deep_kernel_n_samples"])),
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            180
+            + len(config["deep_kernel_critical_batch_sizes"])
+            * exact_critical_seconds(config["deep_kernel_n_samples"]),
+        ),
+    params:
+        code=code_version(
+            "deep_kernels",
+            "models",
+            "ntk_generic",
+            "pretrain",
+            "datasets",
+            "experiments",
+            "second_moment",
+            "theory",
+            "dynamics",
+            "powerlaw",
+            "spectra",
+        ),
+        study=deep_kernel_params(config),
     script:
         "../scripts/deep_kernel.py"
 
@@ -49,22 +67,31 @@ rule deep_kernel_figure:
         curves=expand("results/experiments/deep_kernels/{model}/curves.parquet", model=DEEP_KERNEL_MODELS),
         critical=expand("results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS),
     output:
-        figure=report("results/figures/experiments/deep_kernels.png", caption="../report/experiments.rst",
-                      category="Experiments"),
+        figure=report(
+            "results/figures/experiments/deep_kernels.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
         notebook="results/notebooks/deep_kernels.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(
-            models=DEEP_KERNEL_MODELS, summary_paths=list(input.summaries), spectrum_paths=list(input.spectra),
-            curve_paths=list(input.curves), critical_paths=list(input.critical), figure_path=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/deep_kernels.log",
     benchmark:
         "results/benchmarks/deep_kernel_figure/all.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            models=DEEP_KERNEL_MODELS,
+            summary_paths=list(input.summaries),
+            spectrum_paths=list(input.spectra),
+            curve_paths=list(input.curves),
+            critical_paths=list(input.critical),
+            figure_path=output.figure,
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -15,6 +15,28 @@ rule regime_comparison:
         model="results/ntk/{dataset}.pt",
     output:
         "results/experiments/regimes/{dataset}.parquet",
+    log:
+        "logs/experiments/regime_comparison_{dataset}.log",
+    benchmark:
+        "results/benchmarks/regime_comparison/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        # the exact averaged recursion holds five N x N float64 matrices, plus work space
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=8),
+        # per batch size: the exact recursion, the network runs (30 full-loss evaluations each,
+        # log-spaced) and the sampled linearised runs
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            sum(
+                config["regime_steps"] * exact_step_seconds(n_of(wc))
+                + network_seconds(config["regime_network_seeds"], config["regime_steps"], b, n_of(wc), 30)
+                + linearized_seconds(config["regime_seeds"] * config["regime_steps"], b, n_of(wc))
+                for b in config["regime_batch_sizes"]
+            ),
+        ),
+        gpu=gpus,
     params:
         code=code_version("experiments", "dynamics", "theory", "ntk", "models"),
         device=model_options(config)["device"],
@@ -26,23 +48,6 @@ rule regime_comparison:
         seeds=config["regime_seeds"],
         network_seeds=config["regime_network_seeds"],
         base_seed=config["seed"],
-    log:
-        "logs/experiments/regime_comparison_{dataset}.log",
-    benchmark:
-        "results/benchmarks/regime_comparison/{dataset}.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        # the exact averaged recursion holds five N x N float64 matrices, plus work space
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=8),
-        # per batch size: the exact recursion, the network runs (30 full-loss evaluations each,
-        # log-spaced) and the sampled linearised runs
-        runtime=lambda wc, attempt: minutes_for(attempt, sum(
-            config["regime_steps"] * exact_step_seconds(n_of(wc))
-            + network_seconds(config["regime_network_seeds"], config["regime_steps"], b, n_of(wc), 30)
-            + linearized_seconds(config["regime_seeds"] * config["regime_steps"], b, n_of(wc))
-            for b in config["regime_batch_sizes"])),
-        gpu=gpus,
     script:
         "../scripts/regime_comparison.py"
 
@@ -53,6 +58,25 @@ rule budget_curves:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/experiments/budget/{dataset}.parquet",
+    log:
+        "logs/experiments/budget_curves_{dataset}.log",
+    benchmark:
+        "results/benchmarks/budget_curves/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        # the kernel and the runs' state
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
+        # every batch size b runs samples / b steps: seeds x samples x N units of b x N per batch size
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            linearized_seconds(
+                len(config["budget_batch_sizes"]) * config["budget_seeds"] * config["budget_samples"],
+                1,
+                n_of(wc),
+            ),
+        ),
     params:
         code=code_version("experiments", "dynamics", "theory"),
         batch_sizes=config["budget_batch_sizes"],
@@ -61,18 +85,6 @@ rule budget_curves:
         samples=config["budget_samples"],
         seeds=config["budget_seeds"],
         base_seed=config["seed"],
-    log:
-        "logs/experiments/budget_curves_{dataset}.log",
-    benchmark:
-        "results/benchmarks/budget_curves/{dataset}.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        # the kernel and the runs' state
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
-        # every batch size b runs samples / b steps: seeds x samples x N units of b x N per batch size
-        runtime=lambda wc, attempt: minutes_for(attempt, linearized_seconds(
-            len(config["budget_batch_sizes"]) * config["budget_seeds"] * config["budget_samples"], 1, n_of(wc))),
     script:
         "../scripts/budget_curves.py"
 
@@ -83,6 +95,20 @@ rule loss_map:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/experiments/loss_map/{dataset}.parquet",
+    log:
+        "logs/experiments/loss_map_{dataset}.log",
+    benchmark:
+        "results/benchmarks/loss_map/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 2
+    resources:
+        # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
+        # 4.8 min at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10) on 2 busy
+        # cores (benchmarks/bench_loss_map.py): SE 12 s, linearised SGD 193 s (linearized_seconds),
+        # exact alpha_c(beta) 125 s for 50 momenta (2.5 s per momentum, O(N^3))
+        runtime=lambda wc, attempt: minutes_for(attempt, loss_map_seconds(n_of(wc))),
     params:
         code=code_version("experiments", "dynamics", "theory", "second_moment", "experiment_claims"),
         lr_max=config["map_lr_max"],
@@ -93,19 +119,6 @@ rule loss_map:
         seeds=config["map_seeds"],
         taus=sorted({*config["taus"], -1.0, 1.0}),
         seed=config["seed"],
-    log:
-        "logs/experiments/loss_map_{dataset}.log",
-    benchmark:
-        "results/benchmarks/loss_map/{dataset}.tsv"
-    threads: 2
-    group: "experiments"
-    resources:
-        # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
-        # 4.8 min at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10) on 2 busy
-        # cores (benchmarks/bench_loss_map.py): SE 12 s, linearised SGD 193 s (linearized_seconds),
-        # exact alpha_c(beta) 125 s for 50 momenta (2.5 s per momentum, O(N^3))
-        runtime=lambda wc, attempt: minutes_for(attempt, loss_map_seconds(n_of(wc))),
     script:
         "../scripts/loss_map.py"
 
@@ -115,24 +128,30 @@ rule critical_lr_vs_batch:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/experiments/critical_lr/{dataset}.parquet",
+    log:
+        "logs/experiments/critical_lr_{dataset}.log",
+    benchmark:
+        "results/benchmarks/critical_lr_vs_batch/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 2
+    resources:
+        # eigenvectors, the pair weights and GEMM work space: about six N x N float64 matrices
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
+        # one eigendecomposition, then one exact_critical_lr call per (batch size, momentum)
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            eigh_seconds(n_of(wc))
+            + exact_critical_seconds(n_of(wc))
+            * len(config["critical_batch_sizes"])
+            * len(config["critical_momenta"]),
+        ),
     params:
         code=code_version("experiments", "second_moment", "theory", "experiment_claims"),
         batch_sizes=config["critical_batch_sizes"],
         momenta=config["critical_momenta"],
         # every tau a verdict may be judged against (claims.a_priori_tau), and the two exact cases
         taus=sorted({*config["taus"], -1.0, 1.0}),
-    log:
-        "logs/experiments/critical_lr_{dataset}.log",
-    benchmark:
-        "results/benchmarks/critical_lr_vs_batch/{dataset}.tsv"
-    threads: 2
-    group: "experiments"
-    resources:
-        # eigenvectors, the pair weights and GEMM work space: about six N x N float64 matrices
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
-        # one eigendecomposition, then one exact_critical_lr call per (batch size, momentum)
-        runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc)) + exact_critical_seconds(
-            n_of(wc)) * len(config["critical_batch_sizes"]) * len(config["critical_momenta"])),
     script:
         "../scripts/critical_lr_vs_batch.py"
 
@@ -142,6 +161,25 @@ rule stability_boundary:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/experiments/stability_boundary/{dataset}.parquet",
+    log:
+        "logs/experiments/stability_boundary_{dataset}.log",
+    benchmark:
+        "results/benchmarks/stability_boundary/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
+        # eigvalsh, then per (b, beta) at most 2 taus x 2 fractions x seeds runs (sum of b over batch sizes)
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            eigh_seconds(n_of(wc)) / 2
+            + linearized_seconds(
+                4 * len(config["critical_momenta"]) * config["boundary_seeds"] * config["boundary_steps"],
+                sum(config["critical_batch_sizes"]),
+                n_of(wc),
+            ),
+        ),
     params:
         code=code_version("experiments", "dynamics", "theory"),
         batch_sizes=config["critical_batch_sizes"],
@@ -149,18 +187,6 @@ rule stability_boundary:
         seeds=config["boundary_seeds"],
         steps=config["boundary_steps"],
         base_seed=config["seed"],
-    log:
-        "logs/experiments/stability_boundary_{dataset}.log",
-    benchmark:
-        "results/benchmarks/stability_boundary/{dataset}.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=2),
-        # eigvalsh, then per (b, beta) at most 2 taus x 2 fractions x seeds runs (sum of b over batch sizes)
-        runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc)) / 2 + linearized_seconds(
-            4 * len(config["critical_momenta"]) * config["boundary_seeds"] * config["boundary_steps"],
-            sum(config["critical_batch_sizes"]), n_of(wc))),
     script:
         "../scripts/stability_boundary.py"
 
@@ -170,6 +196,17 @@ rule optimal_hyperparameters:
         curves="results/experiments/hyperparameters/curves.parquet",
         optima="results/experiments/hyperparameters/optima.csv",
         fig2="results/experiments/hyperparameters/fig2_optimum.json",
+    log:
+        "logs/experiments/optimal_hyperparameters.log",
+    benchmark:
+        "results/benchmarks/optimal_hyperparameters/all.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        # SE on hyper_n_samples modes: an N-vector per scanned point
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        runtime=lambda wc, attempt: minutes_for(attempt, hyperparameter_seconds()),
     params:
         code=code_version("experiments", "theory", "asymptotics", "spectra"),
         lr_problems=config["hyper_lr_problems"],
@@ -179,16 +216,6 @@ rule optimal_hyperparameters:
         steps=config["hyper_steps"],
         lr_points=config["hyper_lr_points"],
         momentum_points=config["hyper_momentum_points"],
-    log:
-        "logs/experiments/optimal_hyperparameters.log",
-    benchmark:
-        "results/benchmarks/optimal_hyperparameters/all.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        # SE on hyper_n_samples modes: an N-vector per scanned point
-        mem_mb=lambda wc, attempt: mem_for(attempt),
-        runtime=lambda wc, attempt: minutes_for(attempt, hyperparameter_seconds()),
     script:
         "../scripts/optimal_hyperparameters.py"
 
@@ -204,34 +231,62 @@ rule experiment_figures:
         regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
         budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
     output:
-        regimes=report("results/figures/experiments/regimes.png", caption="../report/experiments.rst",
-                       category="Experiments"),
-        budget=report("results/figures/experiments/budget.png", caption="../report/experiments.rst",
-                      category="Experiments"),
-        critical=report("results/figures/experiments/critical_lr.png", caption="../report/experiments.rst",
-                        category="Experiments"),
-        maps=report("results/figures/experiments/loss_maps.png", caption="../report/experiments.rst",
-                    category="Experiments"),
-        hyper=report("results/figures/experiments/hyperparameters.png", caption="../report/experiments.rst",
-                     category="Experiments"),
+        regimes=report(
+            "results/figures/experiments/regimes.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
+        budget=report(
+            "results/figures/experiments/budget.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
+        critical=report(
+            "results/figures/experiments/critical_lr.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
+        maps=report(
+            "results/figures/experiments/loss_maps.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
+        hyper=report(
+            "results/figures/experiments/hyperparameters.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
         notebook="results/notebooks/experiments.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(
-            map_datasets=MAP_DATASETS, map_paths=list(input.maps), fit_paths=list(input.fits),
-            curves_path=input.curves, optima_path=input.optima, lr_problems=config["hyper_lr_problems"],
-            critical_datasets=CRITICAL_DATASETS, critical_paths=list(input.critical),
-            maps_figure=output.maps, hyper_figure=output.hyper, critical_figure=output.critical,
-            regime_datasets=REGIME_DATASETS, regime_paths=list(input.regimes), regimes_figure=output.regimes,
-            budget_datasets=BUDGET_DATASETS, budget_paths=list(input.budget), budget_figure=output.budget),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/experiments.log",
     benchmark:
         "results/benchmarks/experiment_figures/all.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            map_datasets=MAP_DATASETS,
+            map_paths=list(input.maps),
+            fit_paths=list(input.fits),
+            curves_path=input.curves,
+            optima_path=input.optima,
+            lr_problems=config["hyper_lr_problems"],
+            critical_datasets=CRITICAL_DATASETS,
+            critical_paths=list(input.critical),
+            maps_figure=output.maps,
+            hyper_figure=output.hyper,
+            critical_figure=output.critical,
+            regime_datasets=REGIME_DATASETS,
+            regime_paths=list(input.regimes),
+            regimes_figure=output.regimes,
+            budget_datasets=BUDGET_DATASETS,
+            budget_paths=list(input.budget),
+            budget_figure=output.budget,
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

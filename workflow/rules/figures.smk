@@ -8,22 +8,28 @@ rule spectrum_figure:
         spectrum="results/spectra/{dataset}.npz",
         fit="results/fits/{dataset}.json",
     output:
-        figure=report("results/figures/{dataset}/spectrum.png", caption="../report/spectrum.rst",
-                      category="Spectra", subcategory="{dataset}"),
+        figure=report(
+            "results/figures/{dataset}/spectrum.png",
+            caption="../report/spectrum.rst",
+            category="Spectra",
+            subcategory="{dataset}",
+        ),
         notebook="results/notebooks/{dataset}_spectrum.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(dataset=wc.dataset, spectrum_path=input.spectrum,
-                                                  fit_path=input.fit, figure_path=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/{dataset}_spectrum.log",
     benchmark:
         "results/benchmarks/spectrum_figure/{dataset}.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            dataset=wc.dataset, spectrum_path=input.spectrum, fit_path=input.fit, figure_path=output.figure
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 
@@ -35,23 +41,32 @@ rule loss_curves_figure:
         theory="results/theory/{dataset}.json",
         fit="results/fits/{dataset}.json",
     output:
-        figure=report("results/figures/{dataset}/loss_curves.png", caption="../report/loss_curves.rst",
-                      category="Loss curves", subcategory="{dataset}"),
+        figure=report(
+            "results/figures/{dataset}/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="Loss curves",
+            subcategory="{dataset}",
+        ),
         notebook="results/notebooks/{dataset}_loss_curves.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(dataset=wc.dataset, curves_path=input.curves,
-                                                  theory_path=input.theory, fit_path=input.fit,
-                                                  figure_path=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/{dataset}_loss_curves.log",
     benchmark:
         "results/benchmarks/loss_curves_figure/{dataset}.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            dataset=wc.dataset,
+            curves_path=input.curves,
+            theory_path=input.theory,
+            fit_path=input.fit,
+            figure_path=output.figure,
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 
@@ -64,29 +79,38 @@ rule theory_figures:
         curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
         theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
     output:
-        stability=report("results/figures/theory/stability_map.png", caption="../report/theory.rst",
-                         category="Theory"),
-        phase=report("results/figures/theory/phase_diagram.png", caption="../report/theory.rst",
-                     category="Theory"),
-        exponents=report("results/figures/theory/exponents.png", caption="../report/theory.rst",
-                         category="Theory"),
+        stability=report(
+            "results/figures/theory/stability_map.png", caption="../report/theory.rst", category="Theory"
+        ),
+        phase=report(
+            "results/figures/theory/phase_diagram.png", caption="../report/theory.rst", category="Theory"
+        ),
+        exponents=report(
+            "results/figures/theory/exponents.png", caption="../report/theory.rst", category="Theory"
+        ),
         notebook="results/notebooks/theory.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(
-            datasets=DATASETS, fit_paths=list(input.fits), map_paths=list(input.maps),
-            curves_paths=list(input.curves), theory_paths=list(input.theory),
-            stability_figure=output.stability, phase_figure=output.phase,
-            exponent_figure=output.exponents),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/theory.log",
     benchmark:
         "results/benchmarks/theory_figures/all.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            datasets=DATASETS,
+            fit_paths=list(input.fits),
+            map_paths=list(input.maps),
+            curves_paths=list(input.curves),
+            theory_paths=list(input.theory),
+            stability_figure=output.stability,
+            phase_figure=output.phase,
+            exponent_figure=output.exponents,
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 
@@ -96,8 +120,6 @@ rule notebook_html:
         "results/notebooks/{name}.ipynb",
     output:
         "results/notebooks/{name}.html",
-    params:
-        code=code_version("notebook_html"),
     log:
         "logs/figures/{name}_html.log",
     # on a cluster: next to the driver, not a SLURM job (nbconvert takes seconds)
@@ -106,5 +128,7 @@ rule notebook_html:
         # nbconvert of one executed notebook
         mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
         runtime=lambda wc, attempt: minutes_for(attempt),
+    params:
+        code=code_version("notebook_html"),
     script:
         "../scripts/notebook_html.py"

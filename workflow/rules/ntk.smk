@@ -9,24 +9,28 @@ rule empirical_ntk:
     output:
         kernel="results/ntk/{dataset}.npz",
         model="results/ntk/{dataset}.pt",
+    log:
+        "logs/ntk/{dataset}.log",
+    benchmark:
+        "results/benchmarks/empirical_ntk/{dataset}.tsv"
+    group:
+        "dataset"
+    threads: 2
+    resources:
+        mem_mb=ntk_memory_mb,
+        runtime=lambda wc, attempt: minutes_for(attempt, ntk_seconds(wc)),
+        gpu=gpus,
     params:
         # a synthetic kernel is only normalised: editing the model code must not redo its DAG
-        code=lambda wc: code_version("ntk", "ntk_generic", "models", "pretrain")
-        if has_network(wc.dataset, config) else code_version("ntk"),
+        code=lambda wc: (
+            code_version("ntk", "ntk_generic", "models", "pretrain")
+            if has_network(wc.dataset, config)
+            else code_version("ntk")
+        ),
         model=lambda wc: model_spec(config) if has_network(wc.dataset, config) else None,
         pretrain=lambda wc: model_options(config)["pretrain"] if has_network(wc.dataset, config) else None,
         memory_gb=model_options(config)["ntk_memory_gb"],
         device=model_options(config)["device"],
         seed=config["seed"],
-    log:
-        "logs/ntk/{dataset}.log",
-    benchmark:
-        "results/benchmarks/empirical_ntk/{dataset}.tsv"
-    threads: 2
-    group: "dataset"
-    resources:
-        mem_mb=ntk_memory_mb,
-        runtime=lambda wc, attempt: minutes_for(attempt, ntk_seconds(wc)),
-        gpu=gpus,
     script:
         "../scripts/empirical_ntk.py"

@@ -9,7 +9,9 @@ REPORT_PACKAGE = Path(sgd_spectra.__file__).parent / "report"
 # wants functions in common.smk.
 REPORT_VERSION = hashlib.sha1(
     code_version(*(f"report/{p.stem}" for p in sorted(REPORT_PACKAGE.glob("*.py")))).encode()
-    + b"".join(path.read_bytes() for path in sorted((REPORT_PACKAGE.parent / "templates" / "report").iterdir()))
+    + b"".join(
+        path.read_bytes() for path in sorted((REPORT_PACKAGE.parent / "templates" / "report").iterdir())
+    )
 ).hexdigest()[:12]
 
 
@@ -30,22 +32,14 @@ rule claims:
         trace=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
         asymptotics="results/experiments/asymptotics/summary.json",
         companions=expand("results/companions/{study}/claims.csv", study=COMPANIONS),
-        deep_kernel_summaries=expand("results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS),
-        deep_kernel_critical=expand("results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS),
+        deep_kernel_summaries=expand(
+            "results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS
+        ),
+        deep_kernel_critical=expand(
+            "results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS
+        ),
     output:
         "results/claims.csv",
-    params:
-        critical_datasets=CRITICAL_DATASETS,
-        regime_datasets=REGIME_DATASETS,
-        budget_datasets=BUDGET_DATASETS,
-        map_datasets=MAP_DATASETS,
-        trace_datasets=TRACE_DATASETS,
-        hyper_steps=config["hyper_steps"],
-        hyper_n_samples=config["hyper_n_samples"],
-        code=code_version("claims", "experiment_claims", "experiments", "powerlaw", "noise_fit", "phase_asymptotics"),
-        datasets=DATASETS,
-        all_datasets=ALL_DATASETS,
-        taus=config["taus"],
     log:
         "logs/report/claims.log",
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
@@ -54,6 +48,20 @@ rule claims:
         # reads the result tables and judges the claims
         mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
         runtime=lambda wc, attempt: minutes_for(attempt),
+    params:
+        critical_datasets=CRITICAL_DATASETS,
+        regime_datasets=REGIME_DATASETS,
+        budget_datasets=BUDGET_DATASETS,
+        map_datasets=MAP_DATASETS,
+        trace_datasets=TRACE_DATASETS,
+        hyper_steps=config["hyper_steps"],
+        hyper_n_samples=config["hyper_n_samples"],
+        code=code_version(
+            "claims", "experiment_claims", "experiments", "powerlaw", "noise_fit", "phase_asymptotics"
+        ),
+        datasets=DATASETS,
+        all_datasets=ALL_DATASETS,
+        taus=config["taus"],
     script:
         "../scripts/claims.py"
 
@@ -68,31 +76,33 @@ rule report:
         claims="results/claims.csv",
         figures=expand("results/figures/{dataset}/{notebook}.png", dataset=DATASETS, notebook=NOTEBOOKS),
         notebooks=expand("results/notebooks/{dataset}_{notebook}.html", dataset=DATASETS, notebook=NOTEBOOKS),
-        theory_figures=expand("results/figures/theory/{name}.png",
-                              name=["stability_map", "phase_diagram", "exponents"]),
+        theory_figures=expand(
+            "results/figures/theory/{name}.png", name=["stability_map", "phase_diagram", "exponents"]
+        ),
         theory_notebook="results/notebooks/theory.html",
-        experiment_figures=["results/figures/experiments/regimes.png",
-                            "results/figures/experiments/budget.png",
-                            "results/figures/experiments/critical_lr.png",
-                            "results/figures/experiments/loss_maps.png",
-                            "results/figures/experiments/hyperparameters.png",
-                            "results/figures/experiments/trace_distance.png",
-                            "results/figures/experiments/asymptotics.png"],
-        experiment_notebooks=["results/notebooks/experiments.html", "results/notebooks/trace_distance.html",
-                              "results/notebooks/asymptotics.html"],
+        experiment_figures=[
+            "results/figures/experiments/regimes.png",
+            "results/figures/experiments/budget.png",
+            "results/figures/experiments/critical_lr.png",
+            "results/figures/experiments/loss_maps.png",
+            "results/figures/experiments/hyperparameters.png",
+            "results/figures/experiments/trace_distance.png",
+            "results/figures/experiments/asymptotics.png",
+        ],
+        experiment_notebooks=[
+            "results/notebooks/experiments.html",
+            "results/notebooks/trace_distance.html",
+            "results/notebooks/asymptotics.html",
+        ],
         companion_figures=expand("results/figures/companions/{study}.png", study=COMPANIONS),
         companion_notebooks=expand("results/notebooks/companion_{study}.html", study=COMPANIONS),
-        deep_kernel_summaries=expand("results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS),
+        deep_kernel_summaries=expand(
+            "results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS
+        ),
         deep_kernel_figure=DEEP_KERNEL_FIGURE,
         deep_kernel_notebook=DEEP_KERNEL_NOTEBOOK,
     output:
         html="report/index.html",
-    params:
-        code=REPORT_VERSION,
-        config=config,
-        default_config=DEFAULT_CONFIG,
-        datasets=DATASETS,
-        companions=COMPANIONS,
     log:
         "logs/report/report.log",
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
@@ -101,5 +111,11 @@ rule report:
         # renders the page, figures embedded
         mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),
         runtime=lambda wc, attempt: minutes_for(attempt),
+    params:
+        code=REPORT_VERSION,
+        config=config,
+        default_config=DEFAULT_CONFIG,
+        datasets=DATASETS,
+        companions=COMPANIONS,
     script:
         "../scripts/build_report.py"

@@ -6,18 +6,19 @@ rule kernel_spectrum:
         "results/ntk/{dataset}.npz",
     output:
         "results/spectra/{dataset}.npz",
-    params:
-        code=code_version("spectra"),
     log:
         "logs/spectra/{dataset}.log",
     benchmark:
         "results/benchmarks/kernel_spectrum/{dataset}.tsv"
+    group:
+        "dataset"
     threads: 2
-    group: "dataset"
     resources:
         # the kernel, its eigenvectors and eigh's work space
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=4),
         runtime=lambda wc, attempt: minutes_for(attempt, eigh_seconds(n_of(wc))),
+    params:
+        code=code_version("spectra"),
     script:
         "../scripts/kernel_spectrum.py"
 
@@ -27,18 +28,19 @@ rule fit_power_laws:
         "results/spectra/{dataset}.npz",
     output:
         "results/fits/{dataset}.json",
+    log:
+        "logs/fits/{dataset}.log",
+    group:
+        "dataset"
+    threads: 1
+    resources:
+        # least squares on the N eigenvalues and coefficients: seconds at any N
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        runtime=lambda wc, attempt: minutes_for(attempt),
     params:
         code=code_version("powerlaw", "spectra", "theory"),
         fit_range=config.get("fit_range", "auto"),
         steps=config["steps"],
         taus=config["taus"],
-    log:
-        "logs/fits/{dataset}.log",
-    threads: 1
-    group: "dataset"
-    resources:
-        # least squares on the N eigenvalues and coefficients: seconds at any N
-        mem_mb=lambda wc, attempt: mem_for(attempt),
-        runtime=lambda wc, attempt: minutes_for(attempt),
     script:
         "../scripts/fit_power_laws.py"

@@ -10,6 +10,21 @@ rule tau_trace_distance:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/experiments/trace_distance/{dataset}.parquet",
+    log:
+        "logs/experiments/tau_trace_distance_{dataset}.log",
+    benchmark:
+        "results/benchmarks/tau_trace_distance/{dataset}.tsv"
+    group:
+        "experiments"
+    threads: 1
+    resources:
+        # the eigenvectors, C, J, P, the noise matrix and the three noise-basis matrices
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=10),
+        # the exact recursion plus the noise comparison: 3.7 min for 100 steps at N = 3000 (README),
+        # i.e. 1.3 x exact_step_seconds
+        runtime=lambda wc, attempt: minutes_for(
+            attempt, 1.3 * config["trace_steps"] * exact_step_seconds(n_of(wc))
+        ),
     params:
         code=code_version("noise_fit", "second_moment", "theory", "experiments"),
         lr=config["trace_lr"],
@@ -17,18 +32,6 @@ rule tau_trace_distance:
         batch=config["trace_batch_size"],
         steps=config["trace_steps"],
         record_points=config["trace_record_points"],
-    log:
-        "logs/experiments/tau_trace_distance_{dataset}.log",
-    benchmark:
-        "results/benchmarks/tau_trace_distance/{dataset}.tsv"
-    threads: 1
-    group: "experiments"
-    resources:
-        # the eigenvectors, C, J, P, the noise matrix and the three noise-basis matrices
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=10),
-        # the exact recursion plus the noise comparison: 3.7 min for 100 steps at N = 3000 (README),
-        # i.e. 1.3 x exact_step_seconds
-        runtime=lambda wc, attempt: minutes_for(attempt, 1.3 * config["trace_steps"] * exact_step_seconds(n_of(wc))),
     script:
         "../scripts/tau_trace_distance.py"
 
@@ -38,21 +41,26 @@ rule trace_distance_figure:
         notebook="notebooks/trace_distance.ipynb",
         tables=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
     output:
-        figure=report("results/figures/experiments/trace_distance.png", caption="../report/experiments.rst",
-                      category="Experiments"),
+        figure=report(
+            "results/figures/experiments/trace_distance.png",
+            caption="../report/experiments.rst",
+            category="Experiments",
+        ),
         notebook="results/notebooks/trace_distance.ipynb",
-    params:
-        parameters=lambda wc, input, output: dict(
-            trace_datasets=TRACE_DATASETS, trace_paths=list(input.tables), trace_figure=output.figure),
-        timeout=config["notebook_timeout"],
     log:
         "logs/figures/trace_distance.log",
     benchmark:
         "results/benchmarks/trace_distance_figure/all.tsv"
+    group:
+        "notebooks"
     threads: 1
-    group: "notebooks"
     resources:
         mem_mb=notebook_mem_mb,
         runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            trace_datasets=TRACE_DATASETS, trace_paths=list(input.tables), trace_figure=output.figure
+        ),
+        timeout=config["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -9,6 +9,25 @@ rule se_predictions:
     output:
         curves="results/theory/{dataset}.parquet",
         summary="results/theory/{dataset}.json",
+    log:
+        "logs/theory/{dataset}.log",
+    benchmark:
+        "results/benchmarks/se_predictions/{dataset}.tsv"
+    group:
+        "dataset"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        # every setting and tau over the N modes, for `steps` and the asymptote's steps
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            se_seconds(
+                len(SETTINGS)
+                * len(config["taus"])
+                * n_of(wc)
+                * (config["steps"] + config["asymptote_steps"])
+            ),
+        ),
     params:
         code=code_version("theory", "io", "powerlaw", "spectra", "asymptotics"),
         settings=list(SETTINGS.values()),
@@ -16,17 +35,6 @@ rule se_predictions:
         taus=config["taus"],
         steps=config["steps"],
         record_points=config["record_points"],
-    log:
-        "logs/theory/{dataset}.log",
-    benchmark:
-        "results/benchmarks/se_predictions/{dataset}.tsv"
-    threads: 1
-    group: "dataset"
-    resources:
-        mem_mb=lambda wc, attempt: mem_for(attempt),
-        # every setting and tau over the N modes, for `steps` and the asymptote's steps
-        runtime=lambda wc, attempt: minutes_for(attempt, se_seconds(len(SETTINGS) * len(config["taus"]) * n_of(wc)
-                                                                    * (config["steps"] + config["asymptote_steps"]))),
     script:
         "../scripts/se_predictions.py"
 
@@ -36,22 +44,25 @@ rule stability_map:
         "results/spectra/{dataset}.npz",
     output:
         "results/theory/{dataset}_stability_map.parquet",
+    log:
+        "logs/theory/{dataset}_stability_map.log",
+    benchmark:
+        "results/benchmarks/stability_map/{dataset}.tsv"
+    group:
+        "dataset"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: mem_for(attempt),
+        # the bisection check: 4 rounds x 16 SE runs per (batch size, checked momentum)
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            se_seconds(len(config["batch_sizes"]) * 2 * 64 * config["stability_check_steps"] * n_of(wc)),
+        ),
     params:
         code=code_version("theory"),
         batch_sizes=config["batch_sizes"],
         taus=[t for t in config["taus"]],
         check_momenta=[0.0, 0.6],
         check_steps=config["stability_check_steps"],
-    log:
-        "logs/theory/{dataset}_stability_map.log",
-    benchmark:
-        "results/benchmarks/stability_map/{dataset}.tsv"
-    threads: 1
-    group: "dataset"
-    resources:
-        mem_mb=lambda wc, attempt: mem_for(attempt),
-        # the bisection check: 4 rounds x 16 SE runs per (batch size, checked momentum)
-        runtime=lambda wc, attempt: minutes_for(attempt, se_seconds(
-            len(config["batch_sizes"]) * 2 * 64 * config["stability_check_steps"] * n_of(wc))),
     script:
         "../scripts/stability_map.py"

@@ -11,6 +11,29 @@ rule train_network:
         model="results/ntk/{dataset}.pt",
     output:
         "results/training/{dataset}/network/{setting}.parquet",
+    log:
+        "logs/training/{dataset}/network/{setting}.log",
+    benchmark:
+        "results/benchmarks/train_network/{dataset}/{setting}.tsv"
+    group:
+        "training"
+    threads: 1
+    resources:
+        # the data and the full-loss pass's activations (N x (784 + 3 width) float64)
+        mem_mb=lambda wc, attempt: mem_for(
+            attempt, extra_mb=(784 + 3 * config["width"]) * MATRIX_MB * n_of(wc)
+        ),
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            network_seconds(
+                config["network_seeds"],
+                config["steps"],
+                setting_of(wc)["batch"],
+                n_of(wc),
+                config["record_points"],
+            ),
+        ),
+        gpu=gpus,
     params:
         code=code_version("dynamics", "models", "ntk", "theory", "io"),
         device=model_options(config)["device"],
@@ -19,18 +42,6 @@ rule train_network:
         record_points=config["record_points"],
         n_seeds=config["network_seeds"],
         base_seed=config["seed"],
-    log:
-        "logs/training/{dataset}/network/{setting}.log",
-    benchmark:
-        "results/benchmarks/train_network/{dataset}/{setting}.tsv"
-    threads: 1
-    group: "training"
-    resources:
-        # the data and the full-loss pass's activations (N x (784 + 3 width) float64)
-        mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=(784 + 3 * config["width"]) * MATRIX_MB * n_of(wc)),
-        runtime=lambda wc, attempt: minutes_for(attempt, network_seconds(
-            config["network_seeds"], config["steps"], setting_of(wc)["batch"], n_of(wc), config["record_points"])),
-        gpu=gpus,
     script:
         "../scripts/train_network.py"
 
@@ -40,6 +51,24 @@ rule train_linearized:
         ntk="results/ntk/{dataset}.npz",
     output:
         "results/training/{dataset}/linearized/b{batch}.parquet",
+    log:
+        "logs/training/{dataset}/linearized/b{batch}.log",
+    benchmark:
+        "results/benchmarks/train_linearized/{dataset}/b{batch}.tsv"
+    group:
+        "training"
+    threads: 1
+    resources:
+        # the N x N kernel
+        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=1),
+        runtime=lambda wc, attempt: minutes_for(
+            attempt,
+            linearized_seconds(
+                len(settings_of_batch(wc)) * config["linearized_seeds"] * config["steps"],
+                int(wc.batch),
+                n_of(wc),
+            ),
+        ),
     params:
         code=code_version("dynamics", "theory", "io"),
         settings=settings_of_batch,
@@ -47,17 +76,6 @@ rule train_linearized:
         record_points=config["record_points"],
         n_seeds=config["linearized_seeds"],
         base_seed=config["seed"],
-    log:
-        "logs/training/{dataset}/linearized/b{batch}.log",
-    benchmark:
-        "results/benchmarks/train_linearized/{dataset}/b{batch}.tsv"
-    threads: 1
-    group: "training"
-    resources:
-        # the N x N kernel
-        mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=1),
-        runtime=lambda wc, attempt: minutes_for(attempt, linearized_seconds(
-            len(settings_of_batch(wc)) * config["linearized_seeds"] * config["steps"], int(wc.batch), n_of(wc))),
     script:
         "../scripts/train_linearized.py"
 
@@ -70,9 +88,9 @@ rule collect_curves:
         "results/curves/{dataset}.parquet",
     log:
         "logs/curves/{dataset}.log",
-    threads: 1
     # on a cluster: next to the driver, not a SLURM job (concatenating tables takes seconds)
     localrule: True
+    threads: 1
     resources:
         # concatenates the runs' tables
         mem_mb=lambda wc, input, attempt: mem_for(attempt, extra_mb=table_mb(input)),

@@ -1,4 +1,5 @@
 """All loss curves of one dataset (network, linearised, SE) in one tidy table."""
+
 import pandas as pd
 
 from sgd_spectra.io import redirect_log

@@ -1,4 +1,5 @@
 """Run one companion study: its tidy tables (one parquet each) and its claims-table rows."""
+
 from pathlib import Path
 
 import pandas as pd

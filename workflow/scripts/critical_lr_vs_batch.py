@@ -1,4 +1,5 @@
 """Critical learning rate against batch size: the exact second moments vs U(1) = 1 (paper Figs. 12-14)."""
+
 import numpy as np
 
 from sgd_spectra.experiments import critical_lr_vs_batch

@@ -7,6 +7,7 @@ one-hidden-layer ReLU network and the chunked autograd NTK otherwise.  The netwo
 converts effective learning rates into torch learning rates.  Synthetic data: the kernel is
 given (scale 1) and the checkpoint records that there is no network.
 """
+
 import numpy as np
 import torch
 
@@ -27,10 +28,18 @@ if "X" in data:
     print(f"model {p.model} on {device}: {sum(t.numel() for t in model.parameters())} parameters")
     record = None
     if p.pretrain:
-        history = pretrain(model, data["X_pretrain"], data["y_pretrain"], p.pretrain["epochs"],
-                           p.pretrain["lr"], p.pretrain["loss"], p.pretrain["batch_size"], p.seed, device)
-        record = {**p.pretrain, "epoch_losses": history,
-                  "indices": data["pretrain_indices"].tolist()}
+        history = pretrain(
+            model,
+            data["X_pretrain"],
+            data["y_pretrain"],
+            p.pretrain["epochs"],
+            p.pretrain["lr"],
+            p.pretrain["loss"],
+            p.pretrain["batch_size"],
+            p.seed,
+            device,
+        )
+        record = {**p.pretrain, "epoch_losses": history, "indices": data["pretrain_indices"].tolist()}
     arrays = kernel_arrays(model, X.to(device), data["y"], memory_gb=p.memory_gb, progress=True)
     save_checkpoint(snakemake.output.model, model, p.model, X.shape[1:], p.seed, record)
 else:
@@ -38,5 +47,5 @@ else:
     arrays = {"kernel_over_n": kernel_over_n, "initial_error": data["initial_error"], "scale": scale}
     save_checkpoint(snakemake.output.model, None, None, None, p.seed)
 initial_error, scale = arrays["initial_error"], arrays["scale"]
-print(f"N={len(initial_error)} scale=N/lambda_max(K)={scale:.6g} L0={np.mean(initial_error**2)/2:.6g}")
+print(f"N={len(initial_error)} scale=N/lambda_max(K)={scale:.6g} L0={np.mean(initial_error**2) / 2:.6g}")
 np.savez(snakemake.output.kernel, **arrays)

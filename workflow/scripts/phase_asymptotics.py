@@ -1,5 +1,6 @@
 """Paper Fig. 3 centre and right: the signal -> noise transition time (eq. 29) on sampled linearised
 SGD, and eventual divergence for 1/2 < nu < 1 (theory.md §7, §10); sgd_spectra.phase_asymptotics."""
+
 import numba
 from threadpoolctl import threadpool_limits
 
@@ -10,10 +11,22 @@ redirect_log(snakemake.log[0])
 numba.set_num_threads(snakemake.threads)
 p = snakemake.params
 with threadpool_limits(snakemake.threads):
-    table, curves, summary = phase_asymptotics_study(p.nus, p.zeta, p.gamma, p.t_div_range, p.lr_points, p.run_tdivs,
-                                                     p.n_samples, p.seeds, p.steps, seed=p.seed)
+    table, curves, summary = phase_asymptotics_study(
+        p.nus,
+        p.zeta,
+        p.gamma,
+        p.t_div_range,
+        p.lr_points,
+        p.run_tdivs,
+        p.n_samples,
+        p.seeds,
+        p.steps,
+        seed=p.seed,
+    )
 for row in phase_asymptotics_claims(summary):
-    print(f"{row['claim_id']}: {row['verdict']}\n  predicted: {row['prediction']}\n  measured: {row['measurement']}")
+    print(
+        f"{row['claim_id']}: {row['verdict']}\n  predicted: {row['prediction']}\n  measured: {row['measurement']}"
+    )
 table.to_parquet(snakemake.output.divergence, index=False)
 curves.to_parquet(snakemake.output.transition, index=False)
 write_json(snakemake.output.summary, summary)

@@ -1,5 +1,6 @@
 """Regimes over a short horizon (paper Figs. 1, 7): real network, sampled linearised SGD, the exact
 averaged recursion and SE(tau) for several tau, on one setting and several batch sizes."""
+
 import numpy as np
 import pandas as pd
 import torch
@@ -14,8 +15,19 @@ redirect_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)
-table = regime_comparison(spec["eigenvalues"], spec["coefficients"], ntk["kernel_over_n"], ntk["initial_error"],
-                          p.lr, p.momentum, p.batch_sizes, p.taus, p.seeds, p.steps, base_seed=p.base_seed)
+table = regime_comparison(
+    spec["eigenvalues"],
+    spec["coefficients"],
+    ntk["kernel_over_n"],
+    ntk["initial_error"],
+    p.lr,
+    p.momentum,
+    p.batch_sizes,
+    p.taus,
+    p.seeds,
+    p.steps,
+    base_seed=p.base_seed,
+)
 frames = [table]
 if read_checkpoint(snakemake.input.model)["spec"] is not None and p.network_seeds:
     device = resolve_device(p.device)
@@ -28,10 +40,14 @@ if read_checkpoint(snakemake.input.model)["spec"] is not None and p.network_seed
         for seed in range(p.network_seeds):
             # the same batch sequences as the linearised runs of the same seed
             net = flat_output(load_model(snakemake.input.model, torch.float32, device))
-            loss, div = train_network(net, X, y, p.lr * float(ntk["scale"]), p.momentum, b, seed,
-                                      record, base_seed=p.base_seed)
-            frames.append(curves_frame(loss, record, [div], regime="network", seed=seed, lr=p.lr,
-                                       momentum=p.momentum, batch=b))
+            loss, div = train_network(
+                net, X, y, p.lr * float(ntk["scale"]), p.momentum, b, seed, record, base_seed=p.base_seed
+            )
+            frames.append(
+                curves_frame(
+                    loss, record, [div], regime="network", seed=seed, lr=p.lr, momentum=p.momentum, batch=b
+                )
+            )
 table = pd.concat(frames, ignore_index=True)
 table["dataset"] = snakemake.wildcards.dataset
 print(table.groupby(["regime", "tau", "batch"], dropna=False).loss.last().to_string())

@@ -1,4 +1,5 @@
 """Execute a figure notebook with papermill; its parameters come from the rule's params."""
+
 import papermill as pm
 
 from sgd_spectra.io import redirect_log

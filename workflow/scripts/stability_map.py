@@ -1,4 +1,5 @@
 """alpha_c(beta) per batch size and tau (closed form), cross-checked by bisection on SE runs."""
+
 import numpy as np
 import pandas as pd
 

@@ -1,5 +1,6 @@
 """Which tau fits (paper App. F.4, Fig. 8): the trace distance between the true and the SE noise
 covariance along the exact second moments of linearised mini-batch SGD."""
+
 import time
 
 import numpy as np
@@ -13,8 +14,9 @@ p = snakemake.params
 start = time.perf_counter()
 ntk = np.load(snakemake.input.ntk)
 lam, vectors = kernel_eigenbasis(ntk["kernel_over_n"])
-table = trace_distance_trajectory(lam, vectors, ntk["initial_error"], p.lr, p.momentum, p.batch, p.steps,
-                                  p.record_points)
+table = trace_distance_trajectory(
+    lam, vectors, ntk["initial_error"], p.lr, p.momentum, p.batch, p.steps, p.record_points
+)
 table.insert(0, "dataset", snakemake.wildcards.dataset)
 print(table[["step", "loss", *TABLE_KEYS]].to_string())
 for row in trace_distance_claims(snakemake.wildcards.dataset, table, len(lam)):

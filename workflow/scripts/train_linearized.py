@@ -1,5 +1,6 @@
 """Output-space SGD of the linearised model for every setting of one batch size, all seeds in one
 compiled pass (dynamics.linearized_sgd): the settings of a seed share its batches."""
+
 import numpy as np
 import pandas as pd
 
@@ -17,13 +18,30 @@ lrs = np.array([s["lr"] for s in p.settings])
 momenta = np.array([s["momentum"] for s in p.settings])
 batch = int(snakemake.wildcards.batch)
 # run r = (seed r // S, setting r % S)
-loss, diverged_at = linearized_sgd(ntk["kernel_over_n"], ntk["initial_error"], np.tile(lrs, len(seeds)),
-                                   np.tile(momenta, len(seeds)), batch, np.repeat(seeds, len(lrs)), record,
-                                   base_seed=p.base_seed, progress=True)
+loss, diverged_at = linearized_sgd(
+    ntk["kernel_over_n"],
+    ntk["initial_error"],
+    np.tile(lrs, len(seeds)),
+    np.tile(momenta, len(seeds)),
+    batch,
+    np.repeat(seeds, len(lrs)),
+    record,
+    base_seed=p.base_seed,
+    progress=True,
+)
 frames = []
 for i, s in enumerate(p.settings):
     runs = slice(i, None, len(lrs))
     print(f"setting {s}: {np.sum(diverged_at[runs] >= 0)} of {len(seeds)} seeds diverged")
-    frames.append(curves_frame(loss[runs], record, diverged_at[runs], dataset=snakemake.wildcards.dataset,
-                               regime="linearized", seed=seeds, **s))
+    frames.append(
+        curves_frame(
+            loss[runs],
+            record,
+            diverged_at[runs],
+            dataset=snakemake.wildcards.dataset,
+            regime="linearized",
+            seed=seeds,
+            **s,
+        )
+    )
 pd.concat(frames, ignore_index=True).to_parquet(snakemake.output[0], index=False)

@@ -1,4 +1,5 @@
 """Train the real network (torch.optim.SGD) for one setting, several seeds."""
+
 import numpy as np
 import pandas as pd
 import torch
@@ -24,9 +25,13 @@ frames = []
 for seed in range(p.n_seeds):
     # the network the kernel was computed from (its saved parameters, rounded to float32)
     net = flat_output(load_model(snakemake.input.model, torch.float32, device))
-    loss, diverged_at = train_network(net, X, y, torch_lr, s["momentum"], s["batch"],
-                                      seed, record, base_seed=p.base_seed, progress=True)
+    loss, diverged_at = train_network(
+        net, X, y, torch_lr, s["momentum"], s["batch"], seed, record, base_seed=p.base_seed, progress=True
+    )
     print(f"seed {seed}: final loss {loss[-1]:.4g}, diverged at {diverged_at}")
-    frames.append(curves_frame(loss, record, [diverged_at], dataset=snakemake.wildcards.dataset,
-                               regime="network", seed=seed, **s))
+    frames.append(
+        curves_frame(
+            loss, record, [diverged_at], dataset=snakemake.wildcards.dataset, regime="network", seed=seed, **s
+        )
+    )
 pd.concat(frames, ignore_index=True).to_parquet(snakemake.output[0], index=False)

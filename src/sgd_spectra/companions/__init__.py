@@ -15,6 +15,7 @@ Each module is one study and has the same interface, which the workflow's generi
 Each study's parameter schema lives beside it in ``<module>.schema.yaml`` (its ``PARAMS_SCHEMA``),
 so the config can be checked before any job without importing a study (and torch with it).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,10 +25,10 @@ import yaml
 
 #: Config key -> module name, in report order.
 STUDIES = {
-    "gradient_span": "gradient_span",          # seed 000, Benning & Döring
+    "gradient_span": "gradient_span",  # seed 000, Benning & Döring
     "edge_of_stability": "edge_of_stability",  # seed 001, Chen & Bruna
-    "du_gram": "du_gram",                      # seed 003, Du et al.
-    "which_minimizer": "which_minimizer",      # seed 004, Nonnenmacher et al.
+    "du_gram": "du_gram",  # seed 003, Du et al.
+    "which_minimizer": "which_minimizer",  # seed 004, Nonnenmacher et al.
 }
 
 

@@ -26,6 +26,7 @@ Curve deviation (the "training follows H^inf" test) is measured per run in two w
 ``sup_k |(||u(k) - y||^2 - prediction_k)| / ||u(0) - y||^2`` (deviation in units of the initial loss).
 ``||H(0) - H^inf||`` is the spectral norm (the Frobenius norm is also tabulated).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,7 @@ from sgd_spectra.claims import claim_row, loglog_slope
 from sgd_spectra.datasets import centred_digits_parity
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.theory import se_loss_trajectory
+
 from . import params_schema
 
 SECTION = "companion-du_gram"
@@ -47,40 +49,73 @@ DATASET = "digits (parity, unit-norm)"
 STUDY = dict(
     seed="003",
     title="H(0) → H^∞ at rate m^-1/2; training follows the H^∞ prediction and stays inside Du's bound; "
-          "lazy movement ∝ m^-1/2",
-    paper="Simon S. Du, Xiyu Zhai, Barnabás Póczos, Aarti Singh, \"Gradient Descent Provably Optimizes "
-          "Over-parameterized Neural Networks\", ICLR 2019, arXiv:1810.02054",
+    "lazy movement ∝ m^-1/2",
+    paper='Simon S. Du, Xiyu Zhai, Barnabás Póczos, Aarti Singh, "Gradient Descent Provably Optimizes '
+    'Over-parameterized Neural Networks", ICLR 2019, arXiv:1810.02054',
     claim="For a one-hidden-layer ReLU network f(x) = (1/√m) Σ_r a_r relu(w_rᵀx) with fixed random output "
-          "signs a_r and trained first layer, the Gram matrix H(0)_ij = x_iᵀx_j (1/m) Σ_r 1{w_rᵀx_i ≥ 0, "
-          "w_rᵀx_j ≥ 0} concentrates around H^∞_ij = x_iᵀx_j (π − arccos x_iᵀx_j)/(2π), whose smallest "
-          "eigenvalue λ0 is positive when no two unit-norm inputs are parallel. If the width is "
-          "m = Ω(n⁶/(λ0⁴δ³)) and η = O(λ0/n²), then with probability 1 − δ gradient descent on the "
-          "squared loss ½Σ_i(u_i − y_i)² converges linearly, ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖², "
-          "while every w_r stays within R' = 4√n‖y − u(0)‖/(√m λ0) of its initialisation, so only a "
-          "vanishing fraction of activation patterns flips as m grows.",
+    "signs a_r and trained first layer, the Gram matrix H(0)_ij = x_iᵀx_j (1/m) Σ_r 1{w_rᵀx_i ≥ 0, "
+    "w_rᵀx_j ≥ 0} concentrates around H^∞_ij = x_iᵀx_j (π − arccos x_iᵀx_j)/(2π), whose smallest "
+    "eigenvalue λ0 is positive when no two unit-norm inputs are parallel. If the width is "
+    "m = Ω(n⁶/(λ0⁴δ³)) and η = O(λ0/n²), then with probability 1 − δ gradient descent on the "
+    "squared loss ½Σ_i(u_i − y_i)² converges linearly, ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖², "
+    "while every w_r stays within R' = 4√n‖y − u(0)‖/(√m λ0) of its initialisation, so only a "
+    "vanishing fraction of activation patterns flips as m grows.",
     caption="Du et al. (ICLR 2019) on 100 digits (parity target, centred, unit-norm), first layer trained by "
-            "full-batch GD with η = 1/λ_max(H^∞). (i) ‖u(k) − y‖² per width (seed mean, solid), the H^∞ "
-            "spectral prediction Σ c_l²(1 − ηλ_l)^{2k} (dashed) and Du's bound (1 − ηλ0/2)^k‖u(0) − y‖² "
-            "(dotted). (ii) ‖H(0) − H^∞‖₂, max_r ‖w_r(K) − w_r(0)‖ and the flipped-activation fraction "
-            "vs width m (seeds as points, means joined), with m^-1/2 guides and Du's radius R'.",
+    "full-batch GD with η = 1/λ_max(H^∞). (i) ‖u(k) − y‖² per width (seed mean, solid), the H^∞ "
+    "spectral prediction Σ c_l²(1 − ηλ_l)^{2k} (dashed) and Du's bound (1 − ηλ0/2)^k‖u(0) − y‖² "
+    "(dotted). (ii) ‖H(0) − H^∞‖₂, max_r ‖w_r(K) − w_r(0)‖ and the flipped-activation fraction "
+    "vs width m (seeds as points, means joined), with m^-1/2 guides and Du's radius R'.",
     deviations="The paper's §5 experiments (synthetic n = d = 1000 on the sphere, Gaussian targets) are "
-               "not in the texts at hand; this study uses 100 class-balanced digits instead, centred and "
-               "unit-normalised, with a ±1 parity target. The step size is η = 1/λ_max(H^∞), about 3·10⁴ "
-               "times the theorem's O(λ0/n²), and widths are 256–4096 instead of the theorem's "
-               "m ≈ 4.5·10¹⁹ (constant 1, δ = 0.1). The data subset is a seeded balanced draw, so λ0 and "
-               "λ_max differ slightly from the companions.md values (0.0685, 4.64). The Monte Carlo check "
-               "of H^∞ uses 2·10⁵ draws (the paper's note: 4·10⁵).",
+    "not in the texts at hand; this study uses 100 class-balanced digits instead, centred and "
+    "unit-normalised, with a ±1 parity target. The step size is η = 1/λ_max(H^∞), about 3·10⁴ "
+    "times the theorem's O(λ0/n²), and widths are 256–4096 instead of the theorem's "
+    "m ≈ 4.5·10¹⁹ (constant 1, δ = 0.1). The data subset is a seeded balanced draw, so λ0 and "
+    "λ_max differ slightly from the companions.md values (0.0685, 4.64). The Monte Carlo check "
+    "of H^∞ uses 2·10⁵ draws (the paper's note: 4·10⁵).",
 )
 
-DEFAULT_PARAMS = dict(n_samples=100, data_seed=0, widths=[256, 1024, 4096], n_seeds=3, init_seed=0,
-                      n_steps=300, n_mc=200_000, mc_chunk=20_000, mc_seed=0, delta=0.1,
-                      curve_check_width=4096, bound_min_width=1024)
-TINY_PARAMS = dict(n_samples=30, data_seed=0, widths=[64, 256], n_seeds=2, init_seed=0,
-                   n_steps=30, n_mc=20_000, mc_chunk=10_000, mc_seed=0, delta=0.1,
-                   curve_check_width=256, bound_min_width=256)
-PAPER_PARAMS = dict(n_samples=100, data_seed=0, widths=[256, 1024, 4096, 16384], n_seeds=5, init_seed=0,
-                    n_steps=300, n_mc=400_000, mc_chunk=20_000, mc_seed=0, delta=0.1,
-                    curve_check_width=4096, bound_min_width=1024)
+DEFAULT_PARAMS = dict(
+    n_samples=100,
+    data_seed=0,
+    widths=[256, 1024, 4096],
+    n_seeds=3,
+    init_seed=0,
+    n_steps=300,
+    n_mc=200_000,
+    mc_chunk=20_000,
+    mc_seed=0,
+    delta=0.1,
+    curve_check_width=4096,
+    bound_min_width=1024,
+)
+TINY_PARAMS = dict(
+    n_samples=30,
+    data_seed=0,
+    widths=[64, 256],
+    n_seeds=2,
+    init_seed=0,
+    n_steps=30,
+    n_mc=20_000,
+    mc_chunk=10_000,
+    mc_seed=0,
+    delta=0.1,
+    curve_check_width=256,
+    bound_min_width=256,
+)
+PAPER_PARAMS = dict(
+    n_samples=100,
+    data_seed=0,
+    widths=[256, 1024, 4096, 16384],
+    n_seeds=5,
+    init_seed=0,
+    n_steps=300,
+    n_mc=400_000,
+    mc_chunk=20_000,
+    mc_seed=0,
+    delta=0.1,
+    curve_check_width=4096,
+    bound_min_width=1024,
+)
 
 PARAMS_SCHEMA = params_schema("du_gram")
 
@@ -95,6 +130,7 @@ BOUND_RTOL = 1e-12
 # ------------------------------------------------------------------------------------------------
 # Data, kernels
 # ------------------------------------------------------------------------------------------------
+
 
 def load_digits_parity(n_samples: int, data_seed: int):
     """``(X, y, idx)``: balanced digits subset, centred by its mean image, rows of unit norm, y = ±1.
@@ -125,7 +161,7 @@ def activation_gram(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     With ``a_r = ±1`` this is Du's ``H(0)`` (``a_r^2 = 1``); with ``W`` a block of Monte Carlo draws it
     is the sample mean whose expectation is ``H^inf``.  Returns shape (..., n, n).
     """
-    active = (W @ X.T >= 0).to(X.dtype)                     # (..., m, n)
+    active = (W @ X.T >= 0).to(X.dtype)  # (..., m, n)
     return (X @ X.T) * (active.transpose(-1, -2) @ active) / W.shape[-2]
 
 
@@ -150,6 +186,7 @@ def monte_carlo_h_inf(X: np.ndarray, n_draws: int, chunk: int, seed: int) -> np.
 # Network and training
 # ------------------------------------------------------------------------------------------------
 
+
 def init_weights(dimension: int, width: int, seeds, init_seed: int):
     """Stacked ``(W0, a)`` of shapes (S, m, d) and (S, m); seed s draws from
     ``default_rng([init_seed, width, s])``: ``W0 ~ N(0, 1)`` entries, ``a`` uniform on {-1, +1}."""
@@ -166,8 +203,9 @@ def network_output(X: torch.Tensor, W: torch.Tensor, a: torch.Tensor) -> torch.T
     return (torch.relu(W @ X.T) * a[..., None]).sum(-2) / math.sqrt(W.shape[-2])
 
 
-def train_first_layer(X: np.ndarray, y: np.ndarray, W0: torch.Tensor, a: torch.Tensor, lr: float,
-                      n_steps: int):
+def train_first_layer(
+    X: np.ndarray, y: np.ndarray, W0: torch.Tensor, a: torch.Tensor, lr: float, n_steps: int
+):
     """Full-batch GD on ``W`` only, loss ``1/2 sum_i (u_i - y_i)^2``, for S stacked networks.
 
     Gradient: ``dL/dw_r = (1/sqrt(m)) a_r sum_i (u_i - y_i) 1{w_r^T x_i >= 0} x_i``.
@@ -176,18 +214,18 @@ def train_first_layer(X: np.ndarray, y: np.ndarray, W0: torch.Tensor, a: torch.T
     """
     Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
     scale = 1.0 / math.sqrt(W0.shape[-2])
-    readout = (a * scale)[..., None]                                 # (S, m, 1)
+    readout = (a * scale)[..., None]  # (S, m, 1)
     one = torch.ones((), dtype=torch.float64)
     W = W0.clone()
     residual_sq = torch.empty(W0.shape[0], n_steps + 1, dtype=torch.float64)
     for k in range(n_steps + 1):
-        pre = W @ Xt.T                                               # (S, m, n)
+        pre = W @ Xt.T  # (S, m, n)
         # u = relu(pre)^T a / sqrt(m) as a batched product: fewer passes over (S, m, n) than a sum
         residual = (torch.relu(pre).transpose(-1, -2) @ readout)[..., 0] - yt
         residual_sq[:, k] = (residual * residual).sum(-1)
         if k == n_steps:
             break
-        gates = torch.heaviside(pre, one)                           # 1{w_r^T x_i >= 0}, one pass
+        gates = torch.heaviside(pre, one)  # 1{w_r^T x_i >= 0}, one pass
         # sum_i gate_ri r_i x_i as one product with the (n, d) matrix r_i x_i, then the readout
         W = W - lr * readout * (gates @ (residual[..., None] * Xt))
     return residual_sq.numpy(), W
@@ -203,19 +241,21 @@ def spectral_residual_curve(kernel: np.ndarray, initial_residual: np.ndarray, lr
     eigenvalues, vectors = np.linalg.eigh(kernel)
     coefficients = (vectors.T @ initial_residual) ** 2
     n = len(initial_residual)
-    loss, _ = se_loss_trajectory(eigenvalues, coefficients, lr, 0.0, 0.0, 0.0,
-                                 np.arange(n_steps + 1), n_samples=n)
+    loss, _ = se_loss_trajectory(
+        eigenvalues, coefficients, lr, 0.0, 0.0, 0.0, np.arange(n_steps + 1), n_samples=n
+    )
     return loss[0] * (2 * n)
 
 
 def theory_width(n_samples: int, lambda0: float, delta: float) -> float:
     """Thm 4.1's width ``n^6 / (lambda_0^4 delta^3)`` with the Omega constant set to 1."""
-    return n_samples ** 6 / (lambda0 ** 4 * delta ** 3)
+    return n_samples**6 / (lambda0**4 * delta**3)
 
 
 # ------------------------------------------------------------------------------------------------
 # Study
 # ------------------------------------------------------------------------------------------------
+
 
 def run_study(params: dict) -> dict[str, pd.DataFrame]:
     """Train ``n_seeds`` networks per width for ``n_steps`` GD steps and measure Du's quantities.
@@ -242,11 +282,24 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
     seeds = np.arange(params["n_seeds"])
     Xt = torch.as_tensor(X)
 
-    data = pd.DataFrame([dict(
-        dataset="digits", n_samples=n, dimension=d, data_seed=params["data_seed"], lambda0=lambda0,
-        lambda_max=lambda_max, eta=lr, eta_theorem_scale=lambda0 / n ** 2,
-        max_abs_cosine=max_abs_cosine(X), delta=params["delta"],
-        theory_width=theory_width(n, lambda0, params["delta"]), n_steps=n_steps)])
+    data = pd.DataFrame(
+        [
+            dict(
+                dataset="digits",
+                n_samples=n,
+                dimension=d,
+                data_seed=params["data_seed"],
+                lambda0=lambda0,
+                lambda_max=lambda_max,
+                eta=lr,
+                eta_theorem_scale=lambda0 / n**2,
+                max_abs_cosine=max_abs_cosine(X),
+                delta=params["delta"],
+                theory_width=theory_width(n, lambda0, params["delta"]),
+                n_steps=n_steps,
+            )
+        ]
+    )
 
     curve_rows, run_rows = [], []
     for width in params["widths"]:
@@ -263,35 +316,63 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
             prediction_h0 = spectral_residual_curve(h0[s_index], r0, lr, n_steps)
             bound = decay * loss[0]
             initial_norm = float(np.sqrt(loss[0]))
-            curve_rows.append(pd.DataFrame(dict(
-                width=width, seed=int(seed), step=steps, loss=loss, prediction=prediction,
-                prediction_h0=prediction_h0, bound=bound)))
+            curve_rows.append(
+                pd.DataFrame(
+                    dict(
+                        width=width,
+                        seed=int(seed),
+                        step=steps,
+                        loss=loss,
+                        prediction=prediction,
+                        prediction_h0=prediction_h0,
+                        bound=bound,
+                    )
+                )
+            )
             gap = h0[s_index] - h_inf
-            run_rows.append(dict(
-                width=width, seed=int(seed), initial_loss=float(loss[0]), final_loss=float(loss[-1]),
-                gram_deviation_spectral=float(np.linalg.norm(gap, 2)),
-                gram_deviation_frobenius=float(np.linalg.norm(gap, "fro")),
-                lambda_min_h0=float(np.linalg.eigvalsh(h0[s_index])[0]),
-                max_movement=float(movement[s_index]),
-                r_prime=4 * math.sqrt(n) * initial_norm / (math.sqrt(width) * lambda0),
-                flip_fraction=float(flipped[s_index]),
-                bound_violations=int(np.sum(loss > bound * (1 + BOUND_RTOL))),
-                curve_deviation=float(np.max(np.abs(np.log(loss / prediction)))),
-                curve_deviation_initial=float(np.max(np.abs(loss - prediction)) / loss[0]),
-                curve_deviation_h0=float(np.max(np.abs(np.log(loss / prediction_h0))))))
+            run_rows.append(
+                dict(
+                    width=width,
+                    seed=int(seed),
+                    initial_loss=float(loss[0]),
+                    final_loss=float(loss[-1]),
+                    gram_deviation_spectral=float(np.linalg.norm(gap, 2)),
+                    gram_deviation_frobenius=float(np.linalg.norm(gap, "fro")),
+                    lambda_min_h0=float(np.linalg.eigvalsh(h0[s_index])[0]),
+                    max_movement=float(movement[s_index]),
+                    r_prime=4 * math.sqrt(n) * initial_norm / (math.sqrt(width) * lambda0),
+                    flip_fraction=float(flipped[s_index]),
+                    bound_violations=int(np.sum(loss > bound * (1 + BOUND_RTOL))),
+                    curve_deviation=float(np.max(np.abs(np.log(loss / prediction)))),
+                    curve_deviation_initial=float(np.max(np.abs(loss - prediction)) / loss[0]),
+                    curve_deviation_h0=float(np.max(np.abs(np.log(loss / prediction_h0)))),
+                )
+            )
 
     h_mc = monte_carlo_h_inf(X, params["n_mc"], params["mc_chunk"], params["mc_seed"])
     error = np.abs(h_mc - h_inf)
-    monte_carlo = pd.DataFrame([dict(n_draws=params["n_mc"], max_abs_error=float(error.max()),
-                                     mean_abs_error=float(error.mean()),
-                                     tolerance=MC_CONSTANT / math.sqrt(params["n_mc"]))])
-    return dict(data=data, curves=pd.concat(curve_rows, ignore_index=True),
-                runs=pd.DataFrame(run_rows), monte_carlo=monte_carlo)
+    monte_carlo = pd.DataFrame(
+        [
+            dict(
+                n_draws=params["n_mc"],
+                max_abs_error=float(error.max()),
+                mean_abs_error=float(error.mean()),
+                tolerance=MC_CONSTANT / math.sqrt(params["n_mc"]),
+            )
+        ]
+    )
+    return dict(
+        data=data,
+        curves=pd.concat(curve_rows, ignore_index=True),
+        runs=pd.DataFrame(run_rows),
+        monte_carlo=monte_carlo,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Claims
 # ------------------------------------------------------------------------------------------------
+
 
 def width_slope(runs: pd.DataFrame, column: str) -> tuple[float, pd.Series]:
     """Least-squares slope of log(seed-mean ``column``) vs log(width), and the seed means."""
@@ -301,8 +382,9 @@ def width_slope(runs: pd.DataFrame, column: str) -> tuple[float, pd.Series]:
 
 def _row(name, claim, source, prediction, measurement, tolerance, verdict, **numbers):
     """A claims row of this study; ``numbers``: the numeric columns (:func:`claim_row`)."""
-    return claim_row(f"003-{name}", claim, DATASET, source, prediction, measurement, tolerance, verdict,
-                     SECTION, **numbers)
+    return claim_row(
+        f"003-{name}", claim, DATASET, source, prediction, measurement, tolerance, verdict, SECTION, **numbers
+    )
 
 
 def _fmt_means(means: pd.Series, fmt: str = ".3g") -> str:
@@ -314,34 +396,55 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     data, runs, mc = tables["data"].iloc[0], tables["runs"], tables["monte_carlo"].iloc[0]
     rows = []
 
-    rows.append(_row(
-        "lambda0-positive", "With no two unit-norm inputs parallel, λ0 = λ_min(H^∞) > 0.",
-        f"{SOURCE}, Thm 3.1", "λ0 > 0",
-        f"λ0 = {data.lambda0:.4g}, λ_max = {data.lambda_max:.4g}, max|x_iᵀx_j| = {data.max_abs_cosine:.4f} "
-        f"(n = {data.n_samples})", "λ0 > 1e-8·λ_max",
-        "holds" if data.lambda0 > 1e-8 * data.lambda_max else "fails",
-        measured_value=data.lambda0, tolerance_value=1e-8 * data.lambda_max))
+    rows.append(
+        _row(
+            "lambda0-positive",
+            "With no two unit-norm inputs parallel, λ0 = λ_min(H^∞) > 0.",
+            f"{SOURCE}, Thm 3.1",
+            "λ0 > 0",
+            f"λ0 = {data.lambda0:.4g}, λ_max = {data.lambda_max:.4g}, max|x_iᵀx_j| = {data.max_abs_cosine:.4f} "
+            f"(n = {data.n_samples})",
+            "λ0 > 1e-8·λ_max",
+            "holds" if data.lambda0 > 1e-8 * data.lambda_max else "fails",
+            measured_value=data.lambda0,
+            tolerance_value=1e-8 * data.lambda_max,
+        )
+    )
 
-    rows.append(_row(
-        "mc-closed-form",
-        "H^∞_ij = x_iᵀx_j(π − arccos x_iᵀx_j)/(2π) equals E_w[x_iᵀx_j 1{wᵀx_i ≥ 0, wᵀx_j ≥ 0}].",
-        f"{SOURCE}, §3 (H^∞ definition)", "max|H_MC − H^∞| ≤ 5/√N_mc",
-        f"max|H_MC − H^∞| = {mc.max_abs_error:.3g} (mean {mc.mean_abs_error:.3g}) with N_mc = {int(mc.n_draws):,}",
-        f"≤ {mc.tolerance:.3g}", "holds" if mc.max_abs_error <= mc.tolerance else "fails",
-        measured_value=mc.max_abs_error, tolerance_value=mc.tolerance))
+    rows.append(
+        _row(
+            "mc-closed-form",
+            "H^∞_ij = x_iᵀx_j(π − arccos x_iᵀx_j)/(2π) equals E_w[x_iᵀx_j 1{wᵀx_i ≥ 0, wᵀx_j ≥ 0}].",
+            f"{SOURCE}, §3 (H^∞ definition)",
+            "max|H_MC − H^∞| ≤ 5/√N_mc",
+            f"max|H_MC − H^∞| = {mc.max_abs_error:.3g} (mean {mc.mean_abs_error:.3g}) with N_mc = {int(mc.n_draws):,}",
+            f"≤ {mc.tolerance:.3g}",
+            "holds" if mc.max_abs_error <= mc.tolerance else "fails",
+            measured_value=mc.max_abs_error,
+            tolerance_value=mc.tolerance,
+        )
+    )
 
     lo, hi = SLOPE_RANGE
     for name, column, what in [
-            ("gram-rate", "gram_deviation_spectral", "‖H(0) − H^∞‖₂ (spectral norm)"),
-            ("movement-rate", "max_movement", "max_r ‖w_r(K) − w_r(0)‖"),
-            ("flip-rate", "flip_fraction", "the flipped-activation fraction Σ_{i,r}1{sign changed}/(mn)")]:
+        ("gram-rate", "gram_deviation_spectral", "‖H(0) − H^∞‖₂ (spectral norm)"),
+        ("movement-rate", "max_movement", "max_r ‖w_r(K) − w_r(0)‖"),
+        ("flip-rate", "flip_fraction", "the flipped-activation fraction Σ_{i,r}1{sign changed}/(mn)"),
+    ]:
         slope, means = width_slope(runs, column)
-        rows.append(_row(
-            name, f"{what[0].upper()}{what[1:]} decays like m^-1/2 with the width m.",
-            f"{SOURCE}, Lemma 3.1–3.2 and §5", "log-log slope vs m ≈ −0.5",
-            f"slope {slope:.3f}; seed means {_fmt_means(means)}",
-            f"slope ∈ [{lo}, {hi}]", "holds" if lo <= slope <= hi else "fails",
-            predicted_value=-0.5, measured_value=slope))
+        rows.append(
+            _row(
+                name,
+                f"{what[0].upper()}{what[1:]} decays like m^-1/2 with the width m.",
+                f"{SOURCE}, Lemma 3.1–3.2 and §5",
+                "log-log slope vs m ≈ −0.5",
+                f"slope {slope:.3f}; seed means {_fmt_means(means)}",
+                f"slope ∈ [{lo}, {hi}]",
+                "holds" if lo <= slope <= hi else "fails",
+                predicted_value=-0.5,
+                measured_value=slope,
+            )
+        )
 
     deviation = runs.groupby("width")["curve_deviation"].mean()
     deviation_h0 = runs.groupby("width")["curve_deviation_h0"].mean()
@@ -351,22 +454,29 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     if check_width not in deviation.index:
         verdict, at_check = "inconclusive", f"width {check_width} not run"
     else:
-        at_check = (f"{deviation[check_width]:.3f} at m = {check_width} (seed max "
-                    f"{runs.loc[runs.width == check_width, 'curve_deviation'].max():.3f})")
+        at_check = (
+            f"{deviation[check_width]:.3f} at m = {check_width} (seed max "
+            f"{runs.loc[runs.width == check_width, 'curve_deviation'].max():.3f})"
+        )
         verdict = "holds" if deviation[check_width] < CURVE_DEVIATION_TOLERANCE and decreasing else "fails"
-        if dev_slope < 0:   # power-law extrapolation of where the seed mean would reach the tolerance
+        if dev_slope < 0:  # power-law extrapolation of where the seed mean would reach the tolerance
             reach = check_width * (CURVE_DEVIATION_TOLERANCE / deviation[check_width]) ** (1 / dev_slope)
             at_check += f"; slope vs m {dev_slope:.2f}, extrapolates to {CURVE_DEVIATION_TOLERANCE} near m ≈ {reach:.2g}"
-    rows.append(_row(
-        "curve-deviation",
-        "Training follows the H^∞ spectral prediction ‖u(k) − y‖² = Σ_l c_l²(1 − ηλ_l)^{2k} as m grows.",
-        f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
-        f"seed-mean sup_k |ln(loss_k/prediction_k)| over k = 0..{params['n_steps']} < "
-        f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
-        f"{at_check}; seed means {_fmt_means(deviation)} (decreasing: {decreasing}); with each run's own "
-        f"H(0) instead of H^∞: {_fmt_means(deviation_h0)}",
-        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict,
-        measured_value=deviation.get(check_width), tolerance_value=CURVE_DEVIATION_TOLERANCE))
+    rows.append(
+        _row(
+            "curve-deviation",
+            "Training follows the H^∞ spectral prediction ‖u(k) − y‖² = Σ_l c_l²(1 − ηλ_l)^{2k} as m grows.",
+            f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
+            f"seed-mean sup_k |ln(loss_k/prediction_k)| over k = 0..{params['n_steps']} < "
+            f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
+            f"{at_check}; seed means {_fmt_means(deviation)} (decreasing: {decreasing}); with each run's own "
+            f"H(0) instead of H^∞: {_fmt_means(deviation_h0)}",
+            f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing",
+            verdict,
+            measured_value=deviation.get(check_width),
+            tolerance_value=CURVE_DEVIATION_TOLERANCE,
+        )
+    )
 
     deviation_initial = runs.groupby("width")["curve_deviation_initial"].mean()
     decreasing_initial = bool(np.all(np.diff(deviation_initial.to_numpy()) < 0))
@@ -374,17 +484,25 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         verdict, at_check = "inconclusive", f"width {check_width} not run"
     else:
         at_check = f"{deviation_initial[check_width]:.4f} at m = {check_width}"
-        verdict = "holds" if deviation_initial[check_width] < CURVE_DEVIATION_TOLERANCE and decreasing_initial \
+        verdict = (
+            "holds"
+            if deviation_initial[check_width] < CURVE_DEVIATION_TOLERANCE and decreasing_initial
             else "fails"
-    rows.append(_row(
-        "curve-deviation-initial",
-        "Training follows the H^∞ spectral prediction, measured in units of the initial loss.",
-        f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
-        f"seed-mean sup_k |loss_k − prediction_k| / loss_0 over k = 0..{params['n_steps']} < "
-        f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
-        f"{at_check}; seed means {_fmt_means(deviation_initial)} (decreasing: {decreasing_initial})",
-        f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing", verdict,
-        measured_value=deviation_initial.get(check_width), tolerance_value=CURVE_DEVIATION_TOLERANCE))
+        )
+    rows.append(
+        _row(
+            "curve-deviation-initial",
+            "Training follows the H^∞ spectral prediction, measured in units of the initial loss.",
+            f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
+            f"seed-mean sup_k |loss_k − prediction_k| / loss_0 over k = 0..{params['n_steps']} < "
+            f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
+            f"{at_check}; seed means {_fmt_means(deviation_initial)} (decreasing: {decreasing_initial})",
+            f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing",
+            verdict,
+            measured_value=deviation_initial.get(check_width),
+            tolerance_value=CURVE_DEVIATION_TOLERANCE,
+        )
+    )
 
     wide = runs[runs.width >= params["bound_min_width"]]
     violations = runs.groupby("width")["bound_violations"].sum()
@@ -392,36 +510,53 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         verdict = "inconclusive"
     else:
         verdict = "holds" if int(wide.bound_violations.sum()) == 0 else "fails"
-    rows.append(_row(
-        "bound", "GD satisfies ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖² at every step k.",
-        f"{SOURCE}, Thm 4.1",
-        f"no violating step for m ≥ {params['bound_min_width']} (all seeds, k = 0..{params['n_steps']}, "
-        f"η = 1/λ_max = {data.eta:.3g})",
-        f"violating steps per width (summed over seeds): {_fmt_means(violations, 'd')}",
-        "0 violations", verdict,
-        measured_value=int(wide.bound_violations.sum()) if len(wide) else None, tolerance_value=0))
+    rows.append(
+        _row(
+            "bound",
+            "GD satisfies ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖² at every step k.",
+            f"{SOURCE}, Thm 4.1",
+            f"no violating step for m ≥ {params['bound_min_width']} (all seeds, k = 0..{params['n_steps']}, "
+            f"η = 1/λ_max = {data.eta:.3g})",
+            f"violating steps per width (summed over seeds): {_fmt_means(violations, 'd')}",
+            "0 violations",
+            verdict,
+            measured_value=int(wide.bound_violations.sum()) if len(wide) else None,
+            tolerance_value=0,
+        )
+    )
 
     ratio = runs.max_movement / runs.r_prime
-    rows.append(_row(
-        "movement-radius", "Every neuron stays within R' = 4√n‖y − u(0)‖/(√m λ0) of its initialisation.",
-        f"{SOURCE}, Thm 4.1 / Lemma 3.3", "max_r ‖w_r(K) − w_r(0)‖ ≤ R' for every run",
-        f"max over runs of movement/R' = {ratio.max():.3g}; movement {_fmt_means(runs.groupby('width').max_movement.mean())}"
-        f", R' {_fmt_means(runs.groupby('width').r_prime.mean())}",
-        "ratio ≤ 1", "holds" if bool((ratio <= 1).all()) else "fails",
-        measured_value=ratio.max(), tolerance_value=1.0))
+    rows.append(
+        _row(
+            "movement-radius",
+            "Every neuron stays within R' = 4√n‖y − u(0)‖/(√m λ0) of its initialisation.",
+            f"{SOURCE}, Thm 4.1 / Lemma 3.3",
+            "max_r ‖w_r(K) − w_r(0)‖ ≤ R' for every run",
+            f"max over runs of movement/R' = {ratio.max():.3g}; movement {_fmt_means(runs.groupby('width').max_movement.mean())}"
+            f", R' {_fmt_means(runs.groupby('width').r_prime.mean())}",
+            "ratio ≤ 1",
+            "holds" if bool((ratio <= 1).all()) else "fails",
+            measured_value=ratio.max(),
+            tolerance_value=1.0,
+        )
+    )
 
     held = violations[violations == 0]
     smallest = int(held.index.min()) if len(held) else None
-    rows.append(_row(
-        "theory-width",
-        "The width m = Ω(n⁶/(λ0⁴δ³)) is sufficient, not necessary: the bound holds at far smaller widths.",
-        f"{SOURCE}, Thm 4.1",
-        f"m ≥ n⁶/(λ0⁴δ³) = {data.theory_width:.3g} (constant 1, δ = {data.delta}, n = {data.n_samples}, "
-        f"λ0 = {data.lambda0:.4g}); the theorem's step η = O(λ0/n²) ≈ {data.eta_theorem_scale:.2g}, we use "
-        f"{data.eta:.3g}",
-        f"smallest tested width with the bound at every step for every seed: "
-        f"{smallest if smallest is not None else 'none'} (tested {', '.join(map(str, violations.index))})",
-        "some tested width ≪ theory width satisfies the bound",
-        "inconclusive" if smallest is None else ("holds" if smallest < data.theory_width else "fails"),
-        predicted_value=data.theory_width, measured_value=smallest))
+    rows.append(
+        _row(
+            "theory-width",
+            "The width m = Ω(n⁶/(λ0⁴δ³)) is sufficient, not necessary: the bound holds at far smaller widths.",
+            f"{SOURCE}, Thm 4.1",
+            f"m ≥ n⁶/(λ0⁴δ³) = {data.theory_width:.3g} (constant 1, δ = {data.delta}, n = {data.n_samples}, "
+            f"λ0 = {data.lambda0:.4g}); the theorem's step η = O(λ0/n²) ≈ {data.eta_theorem_scale:.2g}, we use "
+            f"{data.eta:.3g}",
+            f"smallest tested width with the bound at every step for every seed: "
+            f"{smallest if smallest is not None else 'none'} (tested {', '.join(map(str, violations.index))})",
+            "some tested width ≪ theory width satisfies the bound",
+            "inconclusive" if smallest is None else ("holds" if smallest < data.theory_width else "fails"),
+            predicted_value=data.theory_width,
+            measured_value=smallest,
+        )
+    )
     return rows

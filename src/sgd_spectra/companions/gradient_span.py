@@ -33,6 +33,7 @@ Both predictions are the spectral loss curve :func:`sgd_spectra.theory.se_loss_t
 log-log slope of the standard deviation across seeds of the cost at a fixed step against the size
 (dimension N or width m); the claim is a slope near -1/2.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,33 +51,33 @@ from . import params_schema
 STUDY = dict(
     seed="000",
     title="Loss curves of gradient span algorithms concentrate, with a computable limit",
-    paper="Felix Benning and Leif Döring, \"Gradient Span Algorithms Make Predictable Progress in High "
-          "Dimension\", arXiv:2410.09973 (2024)",
+    paper='Felix Benning and Leif Döring, "Gradient Span Algorithms Make Predictable Progress in High '
+    'Dimension", arXiv:2410.09973 (2024)',
     claim="Any gradient span algorithm (each iterate lies in x₀ + span{∇f(x₀), …, ∇f(xₙ)}: gradient "
-          "descent, heavy ball, Nesterov) run on a scaled isotropic Gaussian random function f_N in "
-          "dimension N has an asymptotically deterministic cost sequence: f_N(x_n) converges as N → ∞ "
-          "to a computable limit, so different runs from random initialisations give the same cost "
-          "curve. The authors offer this as the explanation of why training runs of large networks "
-          "from random initialisations have near-identical loss curves (their Fig. 1, a CNN on MNIST).",
+    "descent, heavy ball, Nesterov) run on a scaled isotropic Gaussian random function f_N in "
+    "dimension N has an asymptotically deterministic cost sequence: f_N(x_n) converges as N → ∞ "
+    "to a computable limit, so different runs from random initialisations give the same cost "
+    "curve. The authors offer this as the explanation of why training runs of large networks "
+    "from random initialisations have near-identical loss curves (their Fig. 1, a CNN on MNIST).",
     caption="Concentration of cost curves. (i) Exact Gaussian random function f(x) = c‖x‖²/2 + xᵀWx/2 "
-            "with W = GOE/√N (c = 2.5): 30 cost curves f(x_t)/N at N = 100 and at N = 1600 for gradient "
-            "descent and heavy ball, with the deterministic semicircle limit ½∫(c+λ)ρ_t(λ)² dSC(λ) "
-            "(dashed). (ii) Standard deviation across seeds of the cost at fixed steps against the "
-            "dimension N (GRF) or the width m (ReLU network on digits, centred and standard init), "
-            "log-log, with a slope −1/2 guide. (iii) Mean training loss of the centred network per width "
-            "against the infinite-width NTK prediction ½·mean(((I − ηΘ∞/n)^t y)²) (dashed); the "
-            "standard init and its predicted mean are shown thin.",
+    "with W = GOE/√N (c = 2.5): 30 cost curves f(x_t)/N at N = 100 and at N = 1600 for gradient "
+    "descent and heavy ball, with the deterministic semicircle limit ½∫(c+λ)ρ_t(λ)² dSC(λ) "
+    "(dashed). (ii) Standard deviation across seeds of the cost at fixed steps against the "
+    "dimension N (GRF) or the width m (ReLU network on digits, centred and standard init), "
+    "log-log, with a slope −1/2 guide. (iii) Mean training loss of the centred network per width "
+    "against the infinite-width NTK prediction ½·mean(((I − ηΘ∞/n)^t y)²) (dashed); the "
+    "standard init and its predicted mean are shown thin.",
     deviations="The paper's Fig. 1 experiment (a 'standard CNN' on MNIST with Glorot init, Adam and GD) "
-               "is not recoverable (the appendix with its settings is missing); Adam is not a gradient "
-               "span algorithm anyway. This study instead checks the theorem on an exact scaled "
-               "isotropic GRF (a random quadratic with GOE Hessian, where the limit is a semicircle "
-               "integral) with GD and heavy ball, and checks the machine-learning analogue on a "
-               "one-hidden-layer ReLU network in NTK parametrisation on scikit-learn's digits (256 "
-               "images, parity target), where the width plays the role of the dimension and the limit "
-               "is the infinite-width NTK loss curve. Non-quadratic GRFs (spin glasses) are not "
-               "simulated. The network's loss concentrates only with the centred init (f ← f − f₀); "
-               "with the standard init the random initial function f₀ is O(1) at every width, so its "
-               "loss curve stays random — shown as a control.",
+    "is not recoverable (the appendix with its settings is missing); Adam is not a gradient "
+    "span algorithm anyway. This study instead checks the theorem on an exact scaled "
+    "isotropic GRF (a random quadratic with GOE Hessian, where the limit is a semicircle "
+    "integral) with GD and heavy ball, and checks the machine-learning analogue on a "
+    "one-hidden-layer ReLU network in NTK parametrisation on scikit-learn's digits (256 "
+    "images, parity target), where the width plays the role of the dimension and the limit "
+    "is the infinite-width NTK loss curve. Non-quadratic GRFs (spin glasses) are not "
+    "simulated. The network's loss concentrates only with the centred init (f ← f − f₀); "
+    "with the standard init the random initial function f₀ is O(1) at every width, so its "
+    "loss curve stays random — shown as a control.",
 )
 
 DEFAULT_PARAMS = dict(
@@ -138,6 +139,7 @@ SOURCE = "Benning & Döring 2024, main result (abstract, §1) and Fig. 1"
 # (a) Exact GRF: random quadratic with GOE Hessian
 # --------------------------------------------------------------------------------------------
 
+
 def goe_matrix(dim: int, rng: np.random.Generator) -> np.ndarray:
     """GOE sample ``(G + G^T) / sqrt(2)``: off-diagonal variance 1, diagonal variance 2."""
     g = rng.standard_normal((dim, dim))
@@ -189,19 +191,25 @@ def grf_cost_limit(curvature: float, lr: float, momentum: float, steps: int) -> 
     """
     lam, weights = semicircle_nodes(max(64, steps + 1))
     hess = curvature + lam
-    loss, _ = se_loss_trajectory(hess, weights * hess, lr, momentum, 0.0, 0.0,
-                                 np.arange(steps + 1), n_samples=1)
+    loss, _ = se_loss_trajectory(
+        hess, weights * hess, lr, momentum, 0.0, 0.0, np.arange(steps + 1), n_samples=1
+    )
     return loss[0]
 
 
 def grf_tables(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cost curves of GD and heavy ball on fresh (W, x0) per (dim, seed), and the limit curves."""
-    c, lr, beta, steps = params["grf_curvature"], params["grf_lr"], params["grf_momentum"], params["grf_steps"]
+    c, lr, beta, steps = (
+        params["grf_curvature"],
+        params["grf_lr"],
+        params["grf_momentum"],
+        params["grf_steps"],
+    )
     algorithms = {"GD": 0.0, "heavy ball": beta}
     rows = []
     for dim in params["grf_dims"]:
         for seed in range(params["grf_seeds"]):
-            rng = np.random.default_rng([params["seed"], 0, dim, seed])   # stream 0: the GRF study
+            rng = np.random.default_rng([params["seed"], 0, dim, seed])  # stream 0: the GRF study
             hessian = goe_matrix(dim, rng) / math.sqrt(dim)
             hessian[np.diag_indices(dim)] += c
             x0 = sphere_point(dim, rng)
@@ -209,15 +217,26 @@ def grf_tables(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
             for name, curve in zip(algorithms, costs):
                 rows += [(name, dim, seed, t, float(v)) for t, v in enumerate(curve)]
     costs = pd.DataFrame(rows, columns=["algorithm", "dim", "seed", "step", "cost"])
-    limit = pd.concat([pd.DataFrame({"algorithm": name, "step": np.arange(steps + 1),
-                                     "cost_limit": grf_cost_limit(c, lr, m, steps)})
-                       for name, m in algorithms.items()], ignore_index=True)
+    limit = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "algorithm": name,
+                    "step": np.arange(steps + 1),
+                    "cost_limit": grf_cost_limit(c, lr, m, steps),
+                }
+            )
+            for name, m in algorithms.items()
+        ],
+        ignore_index=True,
+    )
     return costs, limit
 
 
 # --------------------------------------------------------------------------------------------
 # (b) One-hidden-layer ReLU network on digits
 # --------------------------------------------------------------------------------------------
+
 
 def digits_parity(n_samples: int, data_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Class-balanced digits subset: pixels centred (subset mean) and each image rescaled to
@@ -232,14 +251,15 @@ def init_parameters(width: int, in_features: int, seeds, base_seed: int) -> tupl
     shape (S, m), all i.i.d. N(0, 1); one independent numpy stream per (base_seed, width, seed)."""
     Ws, As = [], []
     for seed in seeds:
-        rng = np.random.default_rng([base_seed, 1, width, seed])          # stream 1: the network study
+        rng = np.random.default_rng([base_seed, 1, width, seed])  # stream 1: the network study
         Ws.append(rng.standard_normal((width, in_features)).T)
         As.append(rng.standard_normal(width))
     return torch.from_numpy(np.stack(Ws)), torch.from_numpy(np.stack(As))
 
 
-def network_outputs(X_scaled: torch.Tensor, W_t: torch.Tensor, a: torch.Tensor,
-                    hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def network_outputs(
+    X_scaled: torch.Tensor, W_t: torch.Tensor, a: torch.Tensor, hidden: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs ``f = relu(X_scaled W^T) a / sqrt(m)`` of S networks at once, shape (S, n), and the
     hidden activations ``relu(X_scaled W^T)`` of shape (S, n, m), written into ``hidden`` if given.
 
@@ -252,8 +272,9 @@ def network_outputs(X_scaled: torch.Tensor, W_t: torch.Tensor, a: torch.Tensor,
     return out, hidden
 
 
-def loss_gradients(X_scaled: torch.Tensor, a: torch.Tensor, hidden: torch.Tensor,
-                   residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def loss_gradients(
+    X_scaled: torch.Tensor, a: torch.Tensor, hidden: torch.Tensor, residual: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients of ``L = 1/2 mean_i e_i^2`` w.r.t. ``W^T`` (S, d, m) and ``a`` (S, m) from the
     hidden activations ``h = relu(pre)`` and errors ``e`` (S, n).  With ``dL/df_i = e_i / n``::
 
@@ -268,12 +289,13 @@ def loss_gradients(X_scaled: torch.Tensor, a: torch.Tensor, hidden: torch.Tensor
     dL_df = residual / residual.shape[1]
     grad_a = torch.bmm(dL_df.unsqueeze(1), hidden).squeeze(1) * inv_sqrt_width
     gate = hidden.sign_()
-    weighted_inputs = (dL_df.unsqueeze(-1) * X_scaled).transpose(1, 2)       # (S, d, n)
+    weighted_inputs = (dL_df.unsqueeze(-1) * X_scaled).transpose(1, 2)  # (S, d, n)
     return torch.bmm(weighted_inputs, gate), a.unsqueeze(1) * inv_sqrt_width, grad_a
 
 
-def train_networks(X: np.ndarray, y: np.ndarray, W_t: torch.Tensor, a: torch.Tensor, lr: float,
-                   steps: int, centred) -> np.ndarray:
+def train_networks(
+    X: np.ndarray, y: np.ndarray, W_t: torch.Tensor, a: torch.Tensor, lr: float, steps: int, centred
+) -> np.ndarray:
     """Full-batch GD on ``L = 1/2 mean((f - y)^2)`` for S networks at once; losses (S, steps + 1).
 
     ``centred`` (a bool, or one bool per network): the output is ``f(x; θ) - f(x; θ_0)`` (θ_0
@@ -289,7 +311,7 @@ def train_networks(X: np.ndarray, y: np.ndarray, W_t: torch.Tensor, a: torch.Ten
     for t in range(steps + 1):
         out, hidden = network_outputs(X_scaled, W_t, a, hidden)
         residual = out - offset - target
-        losses[:, t] = (0.5 * (residual ** 2).mean(dim=1)).numpy()
+        losses[:, t] = (0.5 * (residual**2).mean(dim=1)).numpy()
         if t < steps:
             gate_part, readout_scale, grad_a = loss_gradients(X_scaled, a, hidden, residual)
             W_t.addcmul_(gate_part, readout_scale, value=-lr)
@@ -314,14 +336,16 @@ def ntk_loss_prediction(X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> 
     coef_y = (vectors.T @ y) ** 2
     coef_f0 = np.einsum("ik,ij,jk->k", vectors, k_a, vectors)
     record = np.arange(steps + 1)
-    return {init: se_loss_trajectory(eigenvalues, coef, lr, 0.0, 0.0, 0.0, record, n_samples=n)[0][0]
-            for init, coef in (("centred", coef_y), ("standard", coef_y + coef_f0))}
+    return {
+        init: se_loss_trajectory(eigenvalues, coef, lr, 0.0, 0.0, 0.0, record, n_samples=n)[0][0]
+        for init, coef in (("centred", coef_y), ("standard", coef_y + coef_f0))
+    }
 
 
 INITS = ("centred", "standard")
 
 
-def seed_chunks(n_seeds: int, width: int, n_samples: int, max_elements: int = 2 ** 24) -> list[range]:
+def seed_chunks(n_seeds: int, width: int, n_samples: int, max_elements: int = 2**24) -> list[range]:
     """Split the seeds so one (2 inits x chunk, n, m) hidden-layer tensor has at most ``max_elements``."""
     per_chunk = max(1, min(n_seeds, max_elements // (len(INITS) * width * n_samples)))
     return [range(s, min(s + per_chunk, n_seeds)) for s in range(0, n_seeds, per_chunk)]
@@ -339,16 +363,28 @@ def mlp_tables(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
         for chunk in seed_chunks(params["mlp_seeds"], width, len(y)):
             W_t, a = init_parameters(width, X.shape[1], chunk, params["seed"])
             centred = np.repeat([init == "centred" for init in INITS], len(chunk))
-            losses = train_networks(X, y, W_t.repeat(len(INITS), 1, 1), a.repeat(len(INITS), 1), lr, steps, centred)
-            frames.append(pd.DataFrame({
-                "init": np.repeat(INITS, len(chunk) * (steps + 1)), "width": width,
-                "seed": np.tile(np.repeat(np.asarray(chunk, dtype=np.int64), steps + 1), len(INITS)),
-                "step": np.tile(np.arange(steps + 1), len(INITS) * len(chunk)),
-                "loss": losses.reshape(-1)}))
+            losses = train_networks(
+                X, y, W_t.repeat(len(INITS), 1, 1), a.repeat(len(INITS), 1), lr, steps, centred
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "init": np.repeat(INITS, len(chunk) * (steps + 1)),
+                        "width": width,
+                        "seed": np.tile(np.repeat(np.asarray(chunk, dtype=np.int64), steps + 1), len(INITS)),
+                        "step": np.tile(np.arange(steps + 1), len(INITS) * len(chunk)),
+                        "loss": losses.reshape(-1),
+                    }
+                )
+            )
     predicted = ntk_loss_prediction(X, y, lr, steps)
-    prediction = pd.concat([pd.DataFrame({"init": init, "step": np.arange(steps + 1),
-                                          "loss_prediction": predicted[init]}) for init in INITS],
-                           ignore_index=True)
+    prediction = pd.concat(
+        [
+            pd.DataFrame({"init": init, "step": np.arange(steps + 1), "loss_prediction": predicted[init]})
+            for init in INITS
+        ],
+        ignore_index=True,
+    )
     return pd.concat(frames, ignore_index=True), prediction
 
 
@@ -358,18 +394,22 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
     step, loss_prediction)."""
     grf_costs, grf_limit = grf_tables(params)
     mlp_losses, mlp_prediction = mlp_tables(params)
-    return {"grf_costs": grf_costs, "grf_limit": grf_limit,
-            "mlp_losses": mlp_losses, "mlp_prediction": mlp_prediction}
+    return {
+        "grf_costs": grf_costs,
+        "grf_limit": grf_limit,
+        "mlp_losses": mlp_losses,
+        "mlp_prediction": mlp_prediction,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Claims
 # --------------------------------------------------------------------------------------------
 
+
 def spread_by_size(runs: pd.DataFrame, size: str, value: str) -> pd.DataFrame:
     """Mean, standard deviation (ddof 1) and count across seeds of ``value`` per (size, step)."""
-    return (runs.groupby([size, "step"], as_index=False)[value]
-            .agg(mean="mean", std="std", n_seeds="count"))
+    return runs.groupby([size, "step"], as_index=False)[value].agg(mean="mean", std="std", n_seeds="count")
 
 
 def std_slope(spread: pd.DataFrame, size: str, step: int) -> float:
@@ -405,30 +445,48 @@ def grf_claims(costs: pd.DataFrame, limit: pd.DataFrame, params: dict) -> list[d
     for name, runs in costs.groupby("algorithm", sort=False):
         spread = spread_by_size(runs, "dim", "cost")
         slopes = [std_slope(spread, "dim", t) for t in steps]
-        rows.append(claim_row(
-            f"000-grf-std-slope-{'gd' if name == 'GD' else 'hb'}",
-            f"The spread across runs of the {name} cost f(x_t)/N on a scaled GRF shrinks as N^(−1/2).",
-            "GOE quadratic", SOURCE,
-            "log-log slope of std(f(x_t)/N) vs N ≈ −0.5",
-            f"slopes over N ∈ {{{', '.join(map(str, dims))}}} ({params['grf_seeds']} seeds): "
-            + _slope_text(steps, slopes),
-            f"every slope in [{lo}, {hi}]", _in_range(slopes, lo, hi), SECTION,
-            predicted_value=-0.5, measured_value=_furthest(slopes, -0.5)))
+        rows.append(
+            claim_row(
+                f"000-grf-std-slope-{'gd' if name == 'GD' else 'hb'}",
+                f"The spread across runs of the {name} cost f(x_t)/N on a scaled GRF shrinks as N^(−1/2).",
+                "GOE quadratic",
+                SOURCE,
+                "log-log slope of std(f(x_t)/N) vs N ≈ −0.5",
+                f"slopes over N ∈ {{{', '.join(map(str, dims))}}} ({params['grf_seeds']} seeds): "
+                + _slope_text(steps, slopes),
+                f"every slope in [{lo}, {hi}]",
+                _in_range(slopes, lo, hi),
+                SECTION,
+                predicted_value=-0.5,
+                measured_value=_furthest(slopes, -0.5),
+            )
+        )
         merged = spread.merge(limit[limit.algorithm == name], on="step")
-        z_all.append(merged.assign(algorithm=name,
-                                   z=(merged["mean"] - merged.cost_limit) / (merged["std"] / np.sqrt(merged.n_seeds))))
+        z_all.append(
+            merged.assign(
+                algorithm=name,
+                z=(merged["mean"] - merged.cost_limit) / (merged["std"] / np.sqrt(merged.n_seeds)),
+            )
+        )
     z = pd.concat(z_all, ignore_index=True)
     worst = z.loc[z.z.abs().idxmax()]
-    rows.append(claim_row(
-        "000-grf-mean-limit",
-        "The mean cost curve of GD and heavy ball on the GOE quadratic equals the semicircle limit "
-        "½∫(c+λ)ρ_t(λ)² dSC(λ).",
-        "GOE quadratic", SOURCE + " (limit derived for the quadratic)",
-        f"mean f(x_t)/N = limit, e.g. t={int(worst.step)}: {worst.cost_limit:.5f}",
-        f"max |z| = {abs(worst.z):.2f} over {len(z)} (algorithm, N, t) cells, at {worst.algorithm}, "
-        f"N={int(worst.dim)}, t={int(worst.step)} (mean {worst['mean']:.5f})",
-        f"max |z| < {MAX_ABS_Z:g}", "holds" if abs(worst.z) < MAX_ABS_Z else "fails", SECTION,
-        measured_value=abs(worst.z), tolerance_value=MAX_ABS_Z))
+    rows.append(
+        claim_row(
+            "000-grf-mean-limit",
+            "The mean cost curve of GD and heavy ball on the GOE quadratic equals the semicircle limit "
+            "½∫(c+λ)ρ_t(λ)² dSC(λ).",
+            "GOE quadratic",
+            SOURCE + " (limit derived for the quadratic)",
+            f"mean f(x_t)/N = limit, e.g. t={int(worst.step)}: {worst.cost_limit:.5f}",
+            f"max |z| = {abs(worst.z):.2f} over {len(z)} (algorithm, N, t) cells, at {worst.algorithm}, "
+            f"N={int(worst.dim)}, t={int(worst.step)} (mean {worst['mean']:.5f})",
+            f"max |z| < {MAX_ABS_Z:g}",
+            "holds" if abs(worst.z) < MAX_ABS_Z else "fails",
+            SECTION,
+            measured_value=abs(worst.z),
+            tolerance_value=MAX_ABS_Z,
+        )
+    )
     return rows
 
 
@@ -437,59 +495,95 @@ def mlp_claims(losses: pd.DataFrame, prediction: pd.DataFrame, params: dict) -> 
     steps = params["mlp_slope_steps"]
     widths = sorted(losses.width.unique())
     lo, hi = SLOPE_RANGE
-    spreads = {init: spread_by_size(losses[losses.init == init], "width", "loss") for init in ("centred", "standard")}
+    spreads = {
+        init: spread_by_size(losses[losses.init == init], "width", "loss") for init in ("centred", "standard")
+    }
     centred_slopes = [std_slope(spreads["centred"], "width", t) for t in steps]
-    rows.append(claim_row(
-        "000-mlp-centred-std-slope",
-        "The spread across seeds of the training loss of a centred-init ReLU network shrinks as width^(−1/2).",
-        "digits", SOURCE + " (network analogue)",
-        "log-log slope of std(L_t) vs width ≈ −0.5",
-        f"slopes over m ∈ {{{', '.join(map(str, widths))}}} ({params['mlp_seeds']} seeds): "
-        + _slope_text(steps, centred_slopes),
-        f"every slope in [{lo}, {hi}]", _in_range(centred_slopes, lo, hi), SECTION,
-        predicted_value=-0.5, measured_value=_furthest(centred_slopes, -0.5)))
+    rows.append(
+        claim_row(
+            "000-mlp-centred-std-slope",
+            "The spread across seeds of the training loss of a centred-init ReLU network shrinks as width^(−1/2).",
+            "digits",
+            SOURCE + " (network analogue)",
+            "log-log slope of std(L_t) vs width ≈ −0.5",
+            f"slopes over m ∈ {{{', '.join(map(str, widths))}}} ({params['mlp_seeds']} seeds): "
+            + _slope_text(steps, centred_slopes),
+            f"every slope in [{lo}, {hi}]",
+            _in_range(centred_slopes, lo, hi),
+            SECTION,
+            predicted_value=-0.5,
+            measured_value=_furthest(centred_slopes, -0.5),
+        )
+    )
 
     wide = spreads["centred"][spreads["centred"].width >= params["mlp_match_min_width"]]
     merged = wide.merge(prediction[prediction.init == "centred"], on="step")
     if merged.empty:
-        rows.append(claim_row(
-            "000-mlp-centred-mean-prediction",
-            "The mean loss curve of the wide centred network equals the infinite-width NTK prediction.",
-            "digits", SOURCE + " (network analogue)", "½·mean(((I − ηΘ∞/n)^t y)²)",
-            f"no width ≥ {params['mlp_match_min_width']}", f"≤ {100 * MEAN_CURVE_TOLERANCE:.0f}%",
-            "inconclusive", SECTION))
+        rows.append(
+            claim_row(
+                "000-mlp-centred-mean-prediction",
+                "The mean loss curve of the wide centred network equals the infinite-width NTK prediction.",
+                "digits",
+                SOURCE + " (network analogue)",
+                "½·mean(((I − ηΘ∞/n)^t y)²)",
+                f"no width ≥ {params['mlp_match_min_width']}",
+                f"≤ {100 * MEAN_CURVE_TOLERANCE:.0f}%",
+                "inconclusive",
+                SECTION,
+            )
+        )
     else:
         merged = merged.assign(rel=(merged["mean"] / merged.loss_prediction - 1).abs())
         per_width = merged.groupby("width").rel.max()
         worst = merged.loc[merged.rel.idxmax()]
-        rows.append(claim_row(
-            "000-mlp-centred-mean-prediction",
-            "The mean loss curve of the wide centred network equals the infinite-width NTK prediction.",
-            "digits", SOURCE + " (network analogue)",
-            f"½·mean(((I − ηΘ∞/n)^t y)²), e.g. L_{int(worst.step)} = {worst.loss_prediction:.4f}",
-            "max over t of |mean/prediction − 1|: "
-            + ", ".join(f"m={w}: {100 * r:.2f}%" for w, r in per_width.items())
-            + f" (worst at t={int(worst.step)}, mean {worst['mean']:.4f})",
-            f"≤ {100 * MEAN_CURVE_TOLERANCE:.0f}% for m ≥ {params['mlp_match_min_width']}",
-            "holds" if per_width.max() <= MEAN_CURVE_TOLERANCE else "fails", SECTION,
-            measured_value=per_width.max(), tolerance_value=MEAN_CURVE_TOLERANCE))
+        rows.append(
+            claim_row(
+                "000-mlp-centred-mean-prediction",
+                "The mean loss curve of the wide centred network equals the infinite-width NTK prediction.",
+                "digits",
+                SOURCE + " (network analogue)",
+                f"½·mean(((I − ηΘ∞/n)^t y)²), e.g. L_{int(worst.step)} = {worst.loss_prediction:.4f}",
+                "max over t of |mean/prediction − 1|: "
+                + ", ".join(f"m={w}: {100 * r:.2f}%" for w, r in per_width.items())
+                + f" (worst at t={int(worst.step)}, mean {worst['mean']:.4f})",
+                f"≤ {100 * MEAN_CURVE_TOLERANCE:.0f}% for m ≥ {params['mlp_match_min_width']}",
+                "holds" if per_width.max() <= MEAN_CURVE_TOLERANCE else "fails",
+                SECTION,
+                measured_value=per_width.max(),
+                tolerance_value=MEAN_CURVE_TOLERANCE,
+            )
+        )
 
     standard_slopes = [std_slope(spreads["standard"], "width", t) for t in steps]
-    verdict = ("inconclusive" if np.isnan(standard_slopes).any()
-               else "holds" if np.all(np.abs(standard_slopes) < STANDARD_MAX_ABS_SLOPE) else "fails")
-    rows.append(claim_row(
-        "000-mlp-standard-std-slope",
-        "With the standard init the random initial function keeps the loss spread O(1) at every width "
-        "(control: no concentration without centring).",
-        "digits", SOURCE + " (network analogue; control)",
-        "log-log slope of std(L_t) vs width ≈ 0",
-        f"slopes over m ∈ {{{', '.join(map(str, widths))}}}: " + _slope_text(steps, standard_slopes),
-        f"|slope| < {STANDARD_MAX_ABS_SLOPE}", verdict, SECTION,
-        predicted_value=0.0, measured_value=_furthest(standard_slopes, 0.0), tolerance_value=STANDARD_MAX_ABS_SLOPE))
+    verdict = (
+        "inconclusive"
+        if np.isnan(standard_slopes).any()
+        else "holds"
+        if np.all(np.abs(standard_slopes) < STANDARD_MAX_ABS_SLOPE)
+        else "fails"
+    )
+    rows.append(
+        claim_row(
+            "000-mlp-standard-std-slope",
+            "With the standard init the random initial function keeps the loss spread O(1) at every width "
+            "(control: no concentration without centring).",
+            "digits",
+            SOURCE + " (network analogue; control)",
+            "log-log slope of std(L_t) vs width ≈ 0",
+            f"slopes over m ∈ {{{', '.join(map(str, widths))}}}: " + _slope_text(steps, standard_slopes),
+            f"|slope| < {STANDARD_MAX_ABS_SLOPE}",
+            verdict,
+            SECTION,
+            predicted_value=0.0,
+            measured_value=_furthest(standard_slopes, 0.0),
+            tolerance_value=STANDARD_MAX_ABS_SLOPE,
+        )
+    )
     return rows
 
 
 def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     """Claim rows of companions.md's honest tests, computed from the tables."""
-    return (grf_claims(tables["grf_costs"], tables["grf_limit"], params)
-            + mlp_claims(tables["mlp_losses"], tables["mlp_prediction"], params))
+    return grf_claims(tables["grf_costs"], tables["grf_limit"], params) + mlp_claims(
+        tables["mlp_losses"], tables["mlp_prediction"], params
+    )

@@ -30,6 +30,7 @@ on the linear model moves the residual by ``r <- (I - lr Theta/n) r`` and the le
 heavy ball is ``lr = lr_factor / lambda_max(Theta/n)``; "train MSE" is ``mean r^2``.  This is the
 convention of :func:`sgd_spectra.theory.se_loss_trajectory`, used for the spectral loss curve.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,13 @@ import torch
 from torch.func import jacrev, vmap
 
 from ..claims import claim_row, loglog_slope
-from ..datasets import (FASHION_MNIST_INSTALL_HINT, DatasetUnavailable, balanced_subset,
-                        find_idx_pair, read_idx)
+from ..datasets import (
+    FASHION_MNIST_INSTALL_HINT,
+    DatasetUnavailable,
+    balanced_subset,
+    find_idx_pair,
+    read_idx,
+)
 from ..ntk import relu_ntk_parts
 from ..spectra import kernel_spectrum
 from ..theory import batch_noise_factor, critical_lr, log_spaced_steps, se_loss_trajectory
@@ -57,62 +63,81 @@ SOURCE = "Nonnenmacher, Reeb & Steinwart 2021"
 STUDY = dict(
     seed="004",
     title="Which minimiser? Init scale inflates the test error as σ^{2(L+1)}; Adam, but not SGD, "
-          "changes the minimiser",
-    paper="Manuel Nonnenmacher, David Reeb, Ingo Steinwart, \"Which Minimizer Does My Neural Network "
-          "Converge To?\", ECML-PKDD 2021, arXiv 2011.02408",
+    "changes the minimiser",
+    paper='Manuel Nonnenmacher, David Reeb, Ingo Steinwart, "Which Minimizer Does My Neural Network '
+    'Converge To?", ECML-PKDD 2021, arXiv 2011.02408',
     claim="A strongly overparameterised ReLU network without biases, in NTK parametrisation with "
-          "initialisation scale σ and trained by gradient descent on the squared loss, converges to "
-          "f_∞(x) = Θ(x,X)Θ⁻¹y + [f0(x) − Θ(x,X)Θ⁻¹f0(X)] (Thm 3.1): the kernel interpolator plus a "
-          "term that depends on the initialisation. Because the network is positively homogeneous of "
-          "degree L+1 in its parameters (Lemma 4), the kernel term is σ-invariant and the init term "
-          "scales as σ^{L+1}, so the expected test MSE is MSE_ker + σ^{2(L+1)}·E‖g‖² (Thm 3.2) and a "
-          "large initialisation hurts. Adaptive methods (AdaGrad, Adam) converge to a different "
-          "interpolator (Thm 4.1), while plain SGD at any batch size gives the GD minimiser because "
-          "its iterates stay in θ0 + rowspace(J); adaptive methods with mini-batches give a "
-          "batch-size dependent minimiser (Thm 5.1).",
+    "initialisation scale σ and trained by gradient descent on the squared loss, converges to "
+    "f_∞(x) = Θ(x,X)Θ⁻¹y + [f0(x) − Θ(x,X)Θ⁻¹f0(X)] (Thm 3.1): the kernel interpolator plus a "
+    "term that depends on the initialisation. Because the network is positively homogeneous of "
+    "degree L+1 in its parameters (Lemma 4), the kernel term is σ-invariant and the init term "
+    "scales as σ^{L+1}, so the expected test MSE is MSE_ker + σ^{2(L+1)}·E‖g‖² (Thm 3.2) and a "
+    "large initialisation hurts. Adaptive methods (AdaGrad, Adam) converge to a different "
+    "interpolator (Thm 4.1), while plain SGD at any batch size gives the GD minimiser because "
+    "its iterates stay in θ0 + rowspace(J); adaptive methods with mini-batches give a "
+    "batch-size dependent minimiser (Thm 5.1).",
     caption="Left: pair-averaged excess test MSE over the kernel interpolator against the init scale "
-            "σ, for one (L=1) and two (L=2) hidden layers; lines: the linearised minimiser in closed "
-            "form from the empirical NTK (mean over seeds, each an antisymmetric pair), points: the "
-            "trained L=1 network (heavy ball to train MSE < tolerance), crosses: the closed form for the same "
-            "init(s) as the trained network, dotted: slope guides 4 and 6. "
-            "Right: for optimisers on the linearised model, the row-space leakage "
-            "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ and the test-output distance to the GD minimiser "
-            "(log scale; annotated with the test MSE).",
+    "σ, for one (L=1) and two (L=2) hidden layers; lines: the linearised minimiser in closed "
+    "form from the empirical NTK (mean over seeds, each an antisymmetric pair), points: the "
+    "trained L=1 network (heavy ball to train MSE < tolerance), crosses: the closed form for the same "
+    "init(s) as the trained network, dotted: slope guides 4 and 6. "
+    "Right: for optimisers on the linearised model, the row-space leakage "
+    "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ and the test-output distance to the GD minimiser "
+    "(log scale; annotated with the test MSE).",
     deviations="The paper's MNIST experiments are replaced by its own appendix dataset, Fashion-MNIST "
-               "T-shirt vs Trouser (2×2 average-pooled, unit-norm inputs); without Fashion-MNIST the "
-               "study falls back to scikit-learn digits 0 vs 1 and says so in every table and claim. "
-               "The paper's n, widths, ε, learning-rate formula and figure values were stripped from "
-               "the text: we use n=100, 500 test points (the paper used 100), widths 1024 (L=1) and 256 "
-               "(L=2), heavy ball with lr = 1.8/λ_max(Θ/n) and momentum 0.95 (0.9 takes twice the steps), "
-               "SGD+momentum (b=10) at half the SE critical learning rate (U(1)=1), "
-               "and Adam's largest learning rate on a small grid whose loss decays monotonically "
-               "over the first 300 epochs (per epoch for mini-batches, 0.1% slack). The first layer has no 1/√d factor because the inputs have unit "
-               "norm (equivalent to the paper's 1/√d on inputs of norm √d). The closed-form minimiser "
-               "uses antisymmetric pairs (a → −a) instead of the paper's 10 independent inits, which "
-               "makes the σ^{2(L+1)} law exact per pair; part (B) runs the optimisers on the "
-               "linearised model (the exact setting of Thms 4.1/5.1) rather than on the network, and "
-               "compares against the GD minimiser instead of reporting the paper's bar charts. The "
-               "trained network is compared at σ=2 and 4: at σ=1 its excess (≈0.01) is smaller than "
-               "the network's own deviation from the linearisation at width 1024 (≈13% of the output), "
-               "and at σ=8 the pair-averaged trained predictor is 0.22 from f_ker, past the 0.2 "
-               "tolerance, so the honest tests are run where the init term dominates but width "
-               "1024 is still lazy enough.",
+    "T-shirt vs Trouser (2×2 average-pooled, unit-norm inputs); without Fashion-MNIST the "
+    "study falls back to scikit-learn digits 0 vs 1 and says so in every table and claim. "
+    "The paper's n, widths, ε, learning-rate formula and figure values were stripped from "
+    "the text: we use n=100, 500 test points (the paper used 100), widths 1024 (L=1) and 256 "
+    "(L=2), heavy ball with lr = 1.8/λ_max(Θ/n) and momentum 0.95 (0.9 takes twice the steps), "
+    "SGD+momentum (b=10) at half the SE critical learning rate (U(1)=1), "
+    "and Adam's largest learning rate on a small grid whose loss decays monotonically "
+    "over the first 300 epochs (per epoch for mini-batches, 0.1% slack). The first layer has no 1/√d factor because the inputs have unit "
+    "norm (equivalent to the paper's 1/√d on inputs of norm √d). The closed-form minimiser "
+    "uses antisymmetric pairs (a → −a) instead of the paper's 10 independent inits, which "
+    "makes the σ^{2(L+1)} law exact per pair; part (B) runs the optimisers on the "
+    "linearised model (the exact setting of Thms 4.1/5.1) rather than on the network, and "
+    "compares against the GD minimiser instead of reporting the paper's bar charts. The "
+    "trained network is compared at σ=2 and 4: at σ=1 its excess (≈0.01) is smaller than "
+    "the network's own deviation from the linearisation at width 1024 (≈13% of the output), "
+    "and at σ=8 the pair-averaged trained predictor is 0.22 from f_ker, past the 0.2 "
+    "tolerance, so the honest tests are run where the init term dominates but width "
+    "1024 is still lazy enough.",
 )
 
 DEFAULT_PARAMS = dict(
-    dataset="auto", fashion_mnist_dir=None, n_train=100, n_test=500, data_seed=0,
-    depths=[1, 2], widths=[1024, 256], sigmas=[0.5, 1.0, 2.0, 4.0, 8.0], n_seeds=6,
-    trained_sigmas=[2.0, 4.0], trained_pairs=1, train_tol=1e-6, train_max_steps=10000,
-    lr_factor=1.8, momentum=0.95,
-    lin_width=128, lin_sigma=1.0, lin_seeds=1, lin_tol=1e-8, lin_max_epochs=20000,
-    batch_size=10, sgd_lr_factor=0.5,
-    adam_lrs=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2], adam_probe_epochs=300, adam_monotone_slack=1e-3,
-    adam_tol=1e-6, adam_max_epochs=5000,
+    dataset="auto",
+    fashion_mnist_dir=None,
+    n_train=100,
+    n_test=500,
+    data_seed=0,
+    depths=[1, 2],
+    widths=[1024, 256],
+    sigmas=[0.5, 1.0, 2.0, 4.0, 8.0],
+    n_seeds=6,
+    trained_sigmas=[2.0, 4.0],
+    trained_pairs=1,
+    train_tol=1e-6,
+    train_max_steps=10000,
+    lr_factor=1.8,
+    momentum=0.95,
+    lin_width=128,
+    lin_sigma=1.0,
+    lin_seeds=1,
+    lin_tol=1e-8,
+    lin_max_epochs=20000,
+    batch_size=10,
+    sgd_lr_factor=0.5,
+    adam_lrs=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+    adam_probe_epochs=300,
+    adam_monotone_slack=1e-3,
+    adam_tol=1e-6,
+    adam_max_epochs=5000,
 )
 
 TINY_PARAMS = dict(
     DEFAULT_PARAMS,
-    dataset='digits',
+    dataset="digits",
     n_train=40,
     n_test=100,
     widths=[256, 64],
@@ -131,7 +156,7 @@ TINY_PARAMS = dict(
 
 PAPER_PARAMS = dict(
     DEFAULT_PARAMS,
-    dataset='fashion_mnist',
+    dataset="fashion_mnist",
     n_test=1000,
     widths=[4096, 1024],
     n_seeds=10,
@@ -152,6 +177,7 @@ PARAMS_SCHEMA = params_schema("which_minimizer")
 # Data
 # --------------------------------------------------------------------------------------------
 
+
 def _unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
@@ -163,8 +189,13 @@ def pool_images(images: np.ndarray) -> np.ndarray:
     return pooled.reshape(n, -1)
 
 
-def _binary_split(labels: np.ndarray, n_train: int, n_test: int, rng: np.random.Generator,
-                  test_labels: np.ndarray | None = None):
+def _binary_split(
+    labels: np.ndarray,
+    n_train: int,
+    n_test: int,
+    rng: np.random.Generator,
+    test_labels: np.ndarray | None = None,
+):
     """Balanced train indices among classes 0/1 and balanced test indices: from ``test_labels``
     (a separate test file) when given, else from the remaining points of ``labels``.  The test
     set has ``min(n_test, 2 * smaller class)`` points, so it stays balanced when the pool is short."""
@@ -190,8 +221,7 @@ def _fashion_test_files(directory: Path):
     return tuple(paths)
 
 
-def load_task(dataset: str, fashion_mnist_dir: str | None, n_train: int, n_test: int,
-              data_seed: int) -> dict:
+def load_task(dataset: str, fashion_mnist_dir: str | None, n_train: int, n_test: int, data_seed: int) -> dict:
     """The binary regression task: unit-norm inputs, targets +1 (class 1) / -1 (class 0).
 
     ``dataset``: "fashion_mnist" (T-shirt 0 vs Trouser 1, 2x2-pooled to 14x14; raises
@@ -220,23 +250,31 @@ def load_task(dataset: str, fashion_mnist_dir: str | None, n_train: int, n_test:
         name = "Fashion-MNIST T-shirt vs Trouser"
     else:
         from sklearn.datasets import load_digits
+
         images, labels = load_digits(return_X_y=True)
         train, test = _binary_split(labels, n_train, n_test, rng)
         X_train, t_train = images[train].astype(np.float64), labels[train]
         X_test, t_test = images[test].astype(np.float64), labels[test]
         name = "digits 0 vs 1"
         source = "scikit-learn load_digits" + (" (Fashion-MNIST not found)" if dataset == "auto" else "")
-    return dict(X_train=_unit_rows(X_train), y_train=np.where(t_train == 1, 1.0, -1.0),
-                X_test=_unit_rows(X_test), y_test=np.where(t_test == 1, 1.0, -1.0),
-                dataset=name, source=source)
+    return dict(
+        X_train=_unit_rows(X_train),
+        y_train=np.where(t_train == 1, 1.0, -1.0),
+        X_test=_unit_rows(X_test),
+        y_test=np.where(t_test == 1, 1.0, -1.0),
+        dataset=name,
+        source=source,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Network, empirical and infinite-width NTK
 # --------------------------------------------------------------------------------------------
 
-def init_params(in_features: int, width: int, depth: int, sigma: float, seed: int,
-                readout_sign: float = 1.0) -> list[torch.Tensor]:
+
+def init_params(
+    in_features: int, width: int, depth: int, sigma: float, seed: int, readout_sign: float = 1.0
+) -> list[torch.Tensor]:
     """``[W_1 (m x d), W_2 .. W_L (m x m), a (m)]``, all ``sigma * N(0, 1)``.
 
     The standard-normal draws depend on ``seed`` only, so different sigmas scale the same net.
@@ -265,6 +303,7 @@ def forward(params, X: torch.Tensor) -> torch.Tensor:
 
 def jacobian(params, X: torch.Tensor) -> torch.Tensor:
     """``J = df(X)/dtheta`` (n x P, parameters flattened in ``params`` order), by torch.func."""
+
     def f_single(p, x):
         return forward(p, x.unsqueeze(0)).squeeze(0)
 
@@ -327,8 +366,9 @@ def infinite_width_ntk(X: np.ndarray, depth: int) -> np.ndarray:
         k_w, k_a = relu_ntk_parts(features)
         # dSigma = k_w / Sigma_{l-1}; where Sigma_{l-1} = 0 (orthogonal inputs) it is 1/4
         scale = np.sqrt(np.outer(np.diag(sigma_prev), np.diag(sigma_prev)))
-        gate = np.divide(k_w, sigma_prev, out=np.full_like(k_w, 0.25),
-                         where=np.abs(sigma_prev) > 1e-12 * scale)
+        gate = np.divide(
+            k_w, sigma_prev, out=np.full_like(k_w, 0.25), where=np.abs(sigma_prev) > 1e-12 * scale
+        )
         theta = theta * gate + k_a
         sigma_prev = k_a
         if layer + 1 < depth:
@@ -336,8 +376,9 @@ def infinite_width_ntk(X: np.ndarray, depth: int) -> np.ndarray:
     return theta
 
 
-def kernel_predictor(theta_test_train: np.ndarray, theta_train: np.ndarray,
-                     targets: np.ndarray) -> np.ndarray:
+def kernel_predictor(
+    theta_test_train: np.ndarray, theta_train: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
     """``Theta(x, X) Theta^-1 targets`` (Cholesky solve)."""
     return theta_test_train @ scipy.linalg.solve(theta_train, targets, assume_a="pos")
 
@@ -346,22 +387,35 @@ def kernel_predictor(theta_test_train: np.ndarray, theta_train: np.ndarray,
 # (A) init scale: closed-form linearised minimiser and the trained network
 # --------------------------------------------------------------------------------------------
 
+
 def linearised_minimiser(params, X: torch.Tensor, y: np.ndarray, X_test: torch.Tensor) -> dict:
     """Thm 3.1: ``f_inf = f0 + Theta(x,X) Theta^-1 (y - f0(X))`` and ``f_ker = Theta(x,X) Theta^-1 y``
     on the test points, from the empirical NTK at init (one pass over train and test inputs)."""
     n = X.shape[0]
     both = torch.cat([X, X_test])
     factors = _jacobian_factors(params, both)
-    theta = sum((a[:n] @ a.T) * (b[:n] @ b.T) for a, b in factors).numpy()   # Theta(X, X u X_test)
-    f0 = (factors[0][0] @ params[-1]).numpy()      # readout factor c_out h_L: f0 = c_out h_L . a
+    theta = sum((a[:n] @ a.T) * (b[:n] @ b.T) for a, b in factors).numpy()  # Theta(X, X u X_test)
+    f0 = (factors[0][0] @ params[-1]).numpy()  # readout factor c_out h_L: f0 = c_out h_L . a
     theta_train, theta_cross = theta[:, :n], theta[:, n:].T
-    return dict(f_inf=f0[n:] + kernel_predictor(theta_cross, theta_train, y - f0[:n]),
-                f_ker=kernel_predictor(theta_cross, theta_train, y), f0_test=f0[n:],
-                f0_train=f0[:n], theta=theta_train)
+    return dict(
+        f_inf=f0[n:] + kernel_predictor(theta_cross, theta_train, y - f0[:n]),
+        f_ker=kernel_predictor(theta_cross, theta_train, y),
+        f0_test=f0[n:],
+        f0_train=f0[:n],
+        theta=theta_train,
+    )
 
 
-def train_network(params, X: torch.Tensor, y: torch.Tensor, lr: float, momentum: float,
-                  tol: float, max_steps: int, record_steps) -> dict:
+def train_network(
+    params,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    momentum: float,
+    tol: float,
+    max_steps: int,
+    record_steps,
+) -> dict:
     """Full-batch heavy ball (``torch.optim.SGD`` with momentum) on ``(1/2n) sum (f - y)^2``
     until the train MSE ``mean (f - y)^2`` is below ``tol``.  Returns the trained parameters,
     steps taken and the loss at ``record_steps`` (up to the stop)."""
@@ -377,7 +431,7 @@ def train_network(params, X: torch.Tensor, y: torch.Tensor, lr: float, momentum:
             curve.append((step, 0.5 * mse))
         if mse < tol or step == max_steps or not math.isfinite(mse):
             break
-        (0.5 * (residual ** 2).mean()).backward()
+        (0.5 * (residual**2).mean()).backward()
         opt.step()
     return dict(params=[p.detach() for p in params], steps=step, train_mse=mse, curve=curve)
 
@@ -402,13 +456,25 @@ def init_scale_tables(task: dict, p: dict):
                 for sign in (1.0, -1.0):
                     params = init_params(d, width, depth, sigma, seed, sign)
                     sol = linearised_minimiser(params, X, y, X_test)
-                    runs.append(dict(method="closed form", depth=depth, width=width, sigma=sigma,
-                                     seed=seed, sign=sign, steps=0, train_mse=0.0,
-                                     test_mse=float(np.mean((sol["f_inf"] - y_test) ** 2)),
-                                     test_mse_ker=float(np.mean((sol["f_ker"] - y_test) ** 2)),
-                                     f0_rms=_rms(sol["f0_test"]),
-                                     lambda_max=float(np.linalg.eigvalsh(sol["theta"])[-1]),
-                                     _f=sol["f_inf"], _f_ker=sol["f_ker"], _f_ker_inf=ker_inf[depth]))
+                    runs.append(
+                        dict(
+                            method="closed form",
+                            depth=depth,
+                            width=width,
+                            sigma=sigma,
+                            seed=seed,
+                            sign=sign,
+                            steps=0,
+                            train_mse=0.0,
+                            test_mse=float(np.mean((sol["f_inf"] - y_test) ** 2)),
+                            test_mse_ker=float(np.mean((sol["f_ker"] - y_test) ** 2)),
+                            f0_rms=_rms(sol["f0_test"]),
+                            lambda_max=float(np.linalg.eigvalsh(sol["theta"])[-1]),
+                            _f=sol["f_inf"],
+                            _f_ker=sol["f_ker"],
+                            _f_ker_inf=ker_inf[depth],
+                        )
+                    )
     # the trained L=1 network, antisymmetric pairs, full-batch heavy ball
     if 1 in p["depths"] and p["trained_pairs"] > 0:
         width = p["widths"][p["depths"].index(1)]
@@ -421,23 +487,47 @@ def init_scale_tables(task: dict, p: dict):
                     eig, coef = kernel_spectrum(sol["theta"] / n, sol["f0_train"] - y)
                     lr = p["lr_factor"] / eig[0]
                     steps = log_spaced_steps(p["train_max_steps"], 60)
-                    fit = train_network(params, X, y_t, lr, p["momentum"], p["train_tol"],
-                                        p["train_max_steps"], steps)
+                    fit = train_network(
+                        params, X, y_t, lr, p["momentum"], p["train_tol"], p["train_max_steps"], steps
+                    )
                     f_test = forward(fit["params"], X_test).numpy()
                     rec = np.array([s for s, _ in fit["curve"]])
-                    predicted, _ = se_loss_trajectory(eig, coef, lr, p["momentum"], 0.0, 0.0, rec,
-                                                      n_samples=n)
-                    curves += [dict(regime="trained network", sigma=sigma, seed=seed, sign=sign,
-                                    step=int(s), loss=float(loss), loss_linearised=float(pred))
-                               for (s, loss), pred in zip(fit["curve"], predicted[0])]
-                    runs.append(dict(method="trained", depth=1, width=width, sigma=sigma, seed=seed,
-                                     sign=sign, steps=fit["steps"], train_mse=fit["train_mse"],
-                                     test_mse=float(np.mean((f_test - y_test) ** 2)),
-                                     test_mse_ker=float(np.mean((sol["f_ker"] - y_test) ** 2)),
-                                     f0_rms=_rms(sol["f0_test"]), lambda_max=float(eig[0] * n),
-                                     lr=lr, dist_to_closed_form=_rms(f_test - sol["f_inf"])
-                                     / _rms(sol["f_inf"]),
-                                     _f=f_test, _f_ker=sol["f_ker"], _f_ker_inf=ker_inf[1]))
+                    predicted, _ = se_loss_trajectory(
+                        eig, coef, lr, p["momentum"], 0.0, 0.0, rec, n_samples=n
+                    )
+                    curves += [
+                        dict(
+                            regime="trained network",
+                            sigma=sigma,
+                            seed=seed,
+                            sign=sign,
+                            step=int(s),
+                            loss=float(loss),
+                            loss_linearised=float(pred),
+                        )
+                        for (s, loss), pred in zip(fit["curve"], predicted[0])
+                    ]
+                    runs.append(
+                        dict(
+                            method="trained",
+                            depth=1,
+                            width=width,
+                            sigma=sigma,
+                            seed=seed,
+                            sign=sign,
+                            steps=fit["steps"],
+                            train_mse=fit["train_mse"],
+                            test_mse=float(np.mean((f_test - y_test) ** 2)),
+                            test_mse_ker=float(np.mean((sol["f_ker"] - y_test) ** 2)),
+                            f0_rms=_rms(sol["f0_test"]),
+                            lambda_max=float(eig[0] * n),
+                            lr=lr,
+                            dist_to_closed_form=_rms(f_test - sol["f_inf"]) / _rms(sol["f_inf"]),
+                            _f=f_test,
+                            _f_ker=sol["f_ker"],
+                            _f_ker_inf=ker_inf[1],
+                        )
+                    )
     pairs = []
     keys = ["method", "depth", "width", "sigma", "seed"]
     frame = pd.DataFrame(runs)
@@ -448,13 +538,19 @@ def init_scale_tables(task: dict, p: dict):
         f_ker = np.mean(np.stack(grp._f_ker.values), axis=0)
         f_ker_inf = grp._f_ker_inf.iloc[0]
         mse_ker = float(grp.test_mse_ker.mean())
-        pairs.append(dict(zip(keys, key), dataset=task["dataset"],
-                          pair_test_mse=float(grp.test_mse.mean()), test_mse_ker=mse_ker,
-                          pair_excess=float(grp.test_mse.mean()) - mse_ker,
-                          single_run_deviation=float(np.mean([_rms(f - f_pair) for f in grp._f])),
-                          pair_dist_to_ker=_rms(f_pair - f_ker) / _rms(f_ker),
-                          pair_dist_to_ker_inf=_rms(f_pair - f_ker_inf) / _rms(f_ker_inf),
-                          ker_dist_to_ker_inf=_rms(f_ker - f_ker_inf) / _rms(f_ker_inf)))
+        pairs.append(
+            dict(
+                zip(keys, key),
+                dataset=task["dataset"],
+                pair_test_mse=float(grp.test_mse.mean()),
+                test_mse_ker=mse_ker,
+                pair_excess=float(grp.test_mse.mean()) - mse_ker,
+                single_run_deviation=float(np.mean([_rms(f - f_pair) for f in grp._f])),
+                pair_dist_to_ker=_rms(f_pair - f_ker) / _rms(f_ker),
+                pair_dist_to_ker_inf=_rms(f_pair - f_ker_inf) / _rms(f_ker_inf),
+                ker_dist_to_ker_inf=_rms(f_ker - f_ker_inf) / _rms(f_ker_inf),
+            )
+        )
     runs_table = frame.drop(columns=["_f", "_f_ker", "_f_ker_inf"])
     runs_table.insert(0, "dataset", task["dataset"])
     return runs_table, pd.DataFrame(pairs), pd.DataFrame(curves)
@@ -464,9 +560,18 @@ def init_scale_tables(task: dict, p: dict):
 # (B) optimisers on the linearised model
 # --------------------------------------------------------------------------------------------
 
-def train_linearised(J: torch.Tensor, r0: torch.Tensor, optimizer, batch_size: int, tol: float,
-                     max_epochs: int, generator: torch.Generator, probe_epochs: int = 0,
-                     slack: float = 0.0) -> dict:
+
+def train_linearised(
+    J: torch.Tensor,
+    r0: torch.Tensor,
+    optimizer,
+    batch_size: int,
+    tol: float,
+    max_epochs: int,
+    generator: torch.Generator,
+    probe_epochs: int = 0,
+    slack: float = 0.0,
+) -> dict:
     """Train ``delta = theta - theta0`` of ``f_lin = f0 + J delta`` from 0 with a torch optimiser.
 
     The loss of a batch B is ``(1/2|B|) sum_{i in B} (r0_i + J_i delta)^2`` with ``r0 = f0 - y``; its
@@ -488,7 +593,7 @@ def train_linearised(J: torch.Tensor, r0: torch.Tensor, optimizer, batch_size: i
     for epoch in range(max_epochs + 1):
         with torch.no_grad():
             residual = r0 + J @ delta
-        mse = float((residual ** 2).mean())
+        mse = float((residual**2).mean())
         curve.append(mse)
         aborted = epoch <= probe_epochs and not is_monotone(curve[-2:], slack)
         diverged = not mse <= 1e6 * curve[0]
@@ -500,16 +605,17 @@ def train_linearised(J: torch.Tensor, r0: torch.Tensor, optimizer, batch_size: i
             steps += 1
             continue
         order = torch.randperm(n, generator=generator)
-        J_epoch, r0_epoch = J[order], r0[order]      # contiguous rows: batches are views
+        J_epoch, r0_epoch = J[order], r0[order]  # contiguous rows: batches are views
         for start in range(0, n - batch_size + 1, batch_size):
-            J_batch = J_epoch[start:start + batch_size]
+            J_batch = J_epoch[start : start + batch_size]
             with torch.no_grad():
-                residual = r0_epoch[start:start + batch_size] + J_batch @ delta
+                residual = r0_epoch[start : start + batch_size] + J_batch @ delta
             delta.grad = J_batch.T @ residual / batch_size
             opt.step()
             steps += 1
-    return dict(delta=delta.detach(), epochs=epoch, steps=steps, train_mse=mse,
-                curve=np.array(curve), aborted=aborted)
+    return dict(
+        delta=delta.detach(), epochs=epoch, steps=steps, train_mse=mse, curve=np.array(curve), aborted=aborted
+    )
 
 
 def is_monotone(curve: np.ndarray, slack: float) -> bool:
@@ -537,81 +643,146 @@ def optimiser_tables(task: dict, p: dict):
         J, J_test = jacobian(params, X), jacobian(params, X_test)
         f0, f0_test = forward(params, X), forward(params, X_test)
         r0 = f0 - y
-        basis, _ = torch.linalg.qr(J.T)                       # orthonormal basis of rowspace(J)
+        basis, _ = torch.linalg.qr(J.T)  # orthonormal basis of rowspace(J)
         theta = J @ J.T
         eig, coef = kernel_spectrum((theta / n).numpy(), r0.numpy())
         lr_hb = p["lr_factor"] / eig[0]
-        delta_gd = J.T @ torch.as_tensor(scipy.linalg.solve(theta.numpy(), -r0.numpy(),
-                                                            assume_a="pos"))
+        delta_gd = J.T @ torch.as_tensor(scipy.linalg.solve(theta.numpy(), -r0.numpy(), assume_a="pos"))
         f_gd = (f0_test + J_test @ delta_gd).numpy()
         norm_gd = float(np.linalg.norm(f_gd))
         gen = torch.Generator().manual_seed(1000 + seed)
 
         def record(method, batch, lr, lr_rule, fit):
             f_test = (f0_test + J_test @ fit["delta"]).numpy()
-            rows.append(dict(dataset=task["dataset"], seed=seed, method=method, batch_size=batch,
-                             lr=float(lr), lr_rule=lr_rule, epochs=fit["epochs"],
-                             steps=fit["steps"], train_mse=fit["train_mse"],
-                             test_mse=float(np.mean((f_test - y_test) ** 2)),
-                             leakage=row_space_leakage(fit["delta"], basis),
-                             dist_to_gd=float(np.linalg.norm(f_test - f_gd)) / norm_gd,
-                             monotone=is_monotone(fit["curve"], p["adam_monotone_slack"]),
-                             _f=f_test))
+            rows.append(
+                dict(
+                    dataset=task["dataset"],
+                    seed=seed,
+                    method=method,
+                    batch_size=batch,
+                    lr=float(lr),
+                    lr_rule=lr_rule,
+                    epochs=fit["epochs"],
+                    steps=fit["steps"],
+                    train_mse=fit["train_mse"],
+                    test_mse=float(np.mean((f_test - y_test) ** 2)),
+                    leakage=row_space_leakage(fit["delta"], basis),
+                    dist_to_gd=float(np.linalg.norm(f_test - f_gd)) / norm_gd,
+                    monotone=is_monotone(fit["curve"], p["adam_monotone_slack"]),
+                    _f=f_test,
+                )
+            )
 
-        record("GD (closed form)", n, 0.0, "minimum-norm solve J^T (J J^T)^-1 (y - f0)",
-               dict(delta=delta_gd, epochs=0, steps=0, train_mse=float(((r0 + J @ delta_gd) ** 2).mean()),
-                    curve=np.zeros(1)))
+        record(
+            "GD (closed form)",
+            n,
+            0.0,
+            "minimum-norm solve J^T (J J^T)^-1 (y - f0)",
+            dict(
+                delta=delta_gd,
+                epochs=0,
+                steps=0,
+                train_mse=float(((r0 + J @ delta_gd) ** 2).mean()),
+                curve=np.zeros(1),
+            ),
+        )
         heavy_ball = train_linearised(
-            J, r0, lambda ps: torch.optim.SGD(ps, lr=lr_hb, momentum=p["momentum"]), n,
-            p["lin_tol"], p["lin_max_epochs"], gen)
-        record("heavy ball", n, lr_hb, f"{p['lr_factor']:g}/λ_max(Θ/n), β={p['momentum']:g}",
-               heavy_ball)
+            J,
+            r0,
+            lambda ps: torch.optim.SGD(ps, lr=lr_hb, momentum=p["momentum"]),
+            n,
+            p["lin_tol"],
+            p["lin_max_epochs"],
+            gen,
+        )
+        record("heavy ball", n, lr_hb, f"{p['lr_factor']:g}/λ_max(Θ/n), β={p['momentum']:g}", heavy_ball)
         hb_steps = np.arange(len(heavy_ball["curve"]))
-        predicted, _ = se_loss_trajectory(eig, coef, lr_hb, p["momentum"], 0.0, 0.0, hb_steps,
-                                          n_samples=n)
+        predicted, _ = se_loss_trajectory(eig, coef, lr_hb, p["momentum"], 0.0, 0.0, hb_steps, n_samples=n)
         keep = log_spaced_steps(int(hb_steps[-1]), 60)
-        curves += [dict(regime="linearised heavy ball", sigma=p["lin_sigma"], seed=seed, sign=1.0,
-                        step=int(s), loss=0.5 * float(heavy_ball["curve"][s]),
-                        loss_linearised=float(predicted[0, s])) for s in keep]
+        curves += [
+            dict(
+                regime="linearised heavy ball",
+                sigma=p["lin_sigma"],
+                seed=seed,
+                sign=1.0,
+                step=int(s),
+                loss=0.5 * float(heavy_ball["curve"][s]),
+                loss_linearised=float(predicted[0, s]),
+            )
+            for s in keep
+        ]
         # mini-batch noise lowers the stable lr: take a fraction of the SE critical lr
         # (U(1) = 1 with gamma = (n - b)/(b (n - 1)), tau = 1; theory.md §6)
         gamma = float(batch_noise_factor(n, p["batch_size"]))
         lr_sgd_critical = critical_lr(eig, p["momentum"], gamma, 1.0)
         lr_sgd = p["sgd_lr_factor"] * lr_sgd_critical
         sgd = train_linearised(
-            J, r0, lambda ps: torch.optim.SGD(ps, lr=lr_sgd, momentum=p["momentum"]),
-            p["batch_size"], p["lin_tol"], p["lin_max_epochs"], gen)
-        record("SGD+momentum", p["batch_size"], lr_sgd,
-               f"{p['sgd_lr_factor']:g}·α_c (SE critical lr {lr_sgd_critical:.4g} at b={p['batch_size']}), "
-               f"β={p['momentum']:g}", sgd)
+            J,
+            r0,
+            lambda ps: torch.optim.SGD(ps, lr=lr_sgd, momentum=p["momentum"]),
+            p["batch_size"],
+            p["lin_tol"],
+            p["lin_max_epochs"],
+            gen,
+        )
+        record(
+            "SGD+momentum",
+            p["batch_size"],
+            lr_sgd,
+            f"{p['sgd_lr_factor']:g}·α_c (SE critical lr {lr_sgd_critical:.4g} at b={p['batch_size']}), "
+            f"β={p['momentum']:g}",
+            sgd,
+        )
         for method, batch in (("Adam", n), ("Adam", p["batch_size"])):
             # the largest monotone lr: try the grid from the top; the first run whose loss does
             # not rise during the probe epochs is kept and trained on to the tolerance
             for lr in sorted(p["adam_lrs"], reverse=True):
-                fit = train_linearised(J, r0, lambda ps: torch.optim.Adam(ps, lr=lr), batch,
-                                       p["adam_tol"], p["adam_max_epochs"], gen,
-                                       p["adam_probe_epochs"], p["adam_monotone_slack"])
-                grid_rows.append(dict(dataset=task["dataset"], seed=seed, method=method,
-                                      batch_size=batch, lr=float(lr), monotone=not fit["aborted"],
-                                      epochs_run=fit["epochs"], chosen=not fit["aborted"]))
+                fit = train_linearised(
+                    J,
+                    r0,
+                    lambda ps: torch.optim.Adam(ps, lr=lr),
+                    batch,
+                    p["adam_tol"],
+                    p["adam_max_epochs"],
+                    gen,
+                    p["adam_probe_epochs"],
+                    p["adam_monotone_slack"],
+                )
+                grid_rows.append(
+                    dict(
+                        dataset=task["dataset"],
+                        seed=seed,
+                        method=method,
+                        batch_size=batch,
+                        lr=float(lr),
+                        monotone=not fit["aborted"],
+                        epochs_run=fit["epochs"],
+                        chosen=not fit["aborted"],
+                    )
+                )
                 if not fit["aborted"]:
                     break
-            rule = (f"largest lr on the grid with monotone loss over {p['adam_probe_epochs']} epochs"
-                    if not fit["aborted"] else "no lr on the grid was monotone: the smallest, unfinished")
+            rule = (
+                f"largest lr on the grid with monotone loss over {p['adam_probe_epochs']} epochs"
+                if not fit["aborted"]
+                else "no lr on the grid was monotone: the smallest, unfinished"
+            )
             record(method, batch, lr, rule, fit)
     table = pd.DataFrame(rows)
     # the batch-size effect (Thm 5.1b): distance of each run to full-batch Adam, in units of |f_GD|
-    for seed, grp in table.groupby("seed"):
+    for _seed, grp in table.groupby("seed"):
         adam_full = grp[(grp.method == "Adam") & (grp.batch_size == n)]._f.iloc[0]
         norm_gd = np.linalg.norm(grp[grp.method == "GD (closed form)"]._f.iloc[0])
-        table.loc[grp.index, "dist_to_adam_full"] = [float(np.linalg.norm(f - adam_full)) / norm_gd
-                                                     for f in grp._f]
+        table.loc[grp.index, "dist_to_adam_full"] = [
+            float(np.linalg.norm(f - adam_full)) / norm_gd for f in grp._f
+        ]
     return table.drop(columns="_f"), pd.DataFrame(grid_rows), pd.DataFrame(curves)
 
 
 # --------------------------------------------------------------------------------------------
 # Study interface
 # --------------------------------------------------------------------------------------------
+
 
 def run_study(params: dict) -> dict[str, pd.DataFrame]:
     """Both parts.  Tables: ``init_runs`` (one row per network: closed form or trained),
@@ -628,8 +799,9 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
     optimizers, grid, curves_lin = optimiser_tables(task, p)
     curves = pd.concat([curves_init, curves_lin], ignore_index=True)
     curves.insert(0, "dataset", task["dataset"])
-    return dict(init_runs=runs, init_pairs=pairs, optimizers=optimizers, adam_lr_grid=grid,
-                loss_curves=curves)
+    return dict(
+        init_runs=runs, init_pairs=pairs, optimizers=optimizers, adam_lr_grid=grid, loss_curves=curves
+    )
 
 
 def _fmt(values, spec=".3g") -> str:
@@ -643,8 +815,20 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     rows = []
 
     def row(short, claim, source, prediction, measurement, tolerance, verdict, **numbers):
-        rows.append(claim_row(f"004-{short}", claim, dataset, f"{SOURCE}, {source}", prediction,
-                              measurement, tolerance, verdict, section=SECTION, **numbers))
+        rows.append(
+            claim_row(
+                f"004-{short}",
+                claim,
+                dataset,
+                f"{SOURCE}, {source}",
+                prediction,
+                measurement,
+                tolerance,
+                verdict,
+                section=SECTION,
+                **numbers,
+            )
+        )
 
     closed = pairs[pairs.method == "closed form"]
     for depth, grp in closed.groupby("depth"):
@@ -652,22 +836,34 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         exponent = loglog_slope(mean.index, mean.pair_excess)
         per_seed = [loglog_slope(g.sigma, g.pair_excess) for _, g in grp.groupby("seed")]
         predicted = 2 * (depth + 1)
-        row(f"excess-exponent-L{depth}",
+        row(
+            f"excess-exponent-L{depth}",
             f"The pair-averaged excess test MSE of the linearised minimiser grows as σ^{predicted} "
-            f"for L={depth}", "Thm 3.1, Lemma 4, Thm 3.2",
+            f"for L={depth}",
+            "Thm 3.1, Lemma 4, Thm 3.2",
             f"slope {predicted} (f0 ∝ σ^{depth + 1}, Θ ∝ σ^{2 * depth})",
             f"log-log slope {exponent:.4f} of the seed-mean over σ ∈ {{{_fmt(mean.index)}}} "
             f"(m={int(grp.width.iloc[0])}, {grp.seed.nunique()} pairs; per pair "
             f"{min(per_seed):.4f}…{max(per_seed):.4f}); excess {_fmt(mean.pair_excess)}",
-            "± 0.1", "holds" if abs(exponent - predicted) <= 0.1 else "fails",
-            predicted_value=predicted, measured_value=exponent, tolerance_value=0.1)
+            "± 0.1",
+            "holds" if abs(exponent - predicted) <= 0.1 else "fails",
+            predicted_value=predicted,
+            measured_value=exponent,
+            tolerance_value=0.1,
+        )
 
     # the same claim for the trained network, at two (or more) sigmas
     trained = pairs[pairs.method == "trained"]
     if trained.empty:
-        row("trained-ratio", "The trained network's pair-averaged excess scales as σ^4 (L=1)",
-            "Thm 3.1 and Fig. 2", "—", "no trained network in these parameters", "± 30%",
-            "inconclusive")
+        row(
+            "trained-ratio",
+            "The trained network's pair-averaged excess scales as σ^4 (L=1)",
+            "Thm 3.1 and Fig. 2",
+            "—",
+            "no trained network in these parameters",
+            "± 30%",
+            "inconclusive",
+        )
     else:
         mean = trained.groupby("sigma").pair_excess.mean()
         s1, s2 = mean.index[0], mean.index[-1]
@@ -675,96 +871,151 @@ def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
         ratio = mean.iloc[-1] / mean.iloc[0]
         closed_same = closed[(closed.depth == 1) & closed.seed.isin(trained.seed.unique())]
         closed_mean = closed_same.groupby("sigma").pair_excess.mean()
-        closed_ratio = (closed_mean.get(s2, math.nan) / closed_mean.get(s1, math.nan))
-        row("trained-ratio",
-            "The trained L=1 network's pair-averaged excess test MSE scales as σ^4", "Thm 3.1 and Fig. 2",
+        closed_ratio = closed_mean.get(s2, math.nan) / closed_mean.get(s1, math.nan)
+        row(
+            "trained-ratio",
+            "The trained L=1 network's pair-averaged excess test MSE scales as σ^4",
+            "Thm 3.1 and Fig. 2",
             f"ratio (σ2/σ1)^4 = ({s2:g}/{s1:g})^4 = {predicted:.4g}",
             f"heavy ball to train MSE < {params['train_tol']:g}: excess {mean.iloc[0]:.4g} (σ={s1:g}), "
             f"{mean.iloc[-1]:.4g} (σ={s2:g}), ratio {ratio:.4g} ({100 * (ratio / predicted - 1):+.1f}%); "
             f"closed form on the same inits: ratio {closed_ratio:.4g}; "
             f"{trained.seed.nunique()} pair(s)",
-            "± 30%", "holds" if abs(ratio / predicted - 1) <= 0.3 else "fails",
-            predicted_value=predicted, measured_value=ratio, tolerance_value=0.3)
+            "± 30%",
+            "holds" if abs(ratio / predicted - 1) <= 0.3 else "fails",
+            predicted_value=predicted,
+            measured_value=ratio,
+            tolerance_value=0.3,
+        )
 
     # the pair average removes the init term; one run keeps it, growing as sigma^(L+1)
     worst_closed = closed.pair_dist_to_ker.max()
     worst_trained = trained.pair_dist_to_ker.max() if not trained.empty else 0.0
     inf_dist = closed.groupby("depth").pair_dist_to_ker_inf.max()
     largest = closed[closed.sigma == closed.sigma.max()].single_run_deviation.mean()
-    row("pair-average",
+    row(
+        "pair-average",
         "The pair-averaged predictor equals the kernel interpolator f_ker = Θ(x,X)Θ⁻¹y at every σ",
-        "Thm 3.1 (the init term is odd in θ0)", "‖f̄_pair − f_ker‖/‖f_ker‖ ≈ 0 (closed form exactly)",
+        "Thm 3.1 (the init term is odd in θ0)",
+        "‖f̄_pair − f_ker‖/‖f_ker‖ ≈ 0 (closed form exactly)",
         f"max over σ, L, pairs: closed form {worst_closed:.2g}, trained network "
         + (f"{worst_trained:.3f}" if not trained.empty else "—")
         + "; distance to the infinite-width kernel interpolator (finite-width Θ): "
         + ", ".join(f"L={d}: {v:.3f}" for d, v in inf_dist.items())
         + f"; single-run deviation rms(f − f̄_pair) at σ={closed.sigma.max():g}: {largest:.3g}",
-        "≤ 0.2", "holds" if max(worst_closed, worst_trained) <= 0.2 else "fails",
-        predicted_value=0.0, measured_value=max(worst_closed, worst_trained), tolerance_value=0.2)
+        "≤ 0.2",
+        "holds" if max(worst_closed, worst_trained) <= 0.2 else "fails",
+        predicted_value=0.0,
+        measured_value=max(worst_closed, worst_trained),
+        tolerance_value=0.2,
+    )
     slopes = {}
     for depth, grp in closed.groupby("depth"):
         mean = grp.groupby("sigma").single_run_deviation.mean()
         slopes[depth] = loglog_slope(mean.index, mean.values)
-    row("single-run-growth",
-        "A single run's deviation from the pair average grows as σ^(L+1)", "Thm 3.1, Lemma 4",
+    row(
+        "single-run-growth",
+        "A single run's deviation from the pair average grows as σ^(L+1)",
+        "Thm 3.1, Lemma 4",
         ", ".join(f"L={d}: slope {d + 1}" for d in slopes),
         ", ".join(f"L={d}: slope {s:.4f}" for d, s in slopes.items()),
-        "± 0.1", "holds" if all(abs(s - (d + 1)) <= 0.1 for d, s in slopes.items()) else "fails")
+        "± 0.1",
+        "holds" if all(abs(s - (d + 1)) <= 0.1 for d, s in slopes.items()) else "fails",
+    )
 
     # (B) optimisers on the linearised model
     non_adaptive = opt[opt.method.isin(["heavy ball", "SGD+momentum"])]
     adam = opt[opt.method == "Adam"]
     leak = non_adaptive.groupby("method").leakage.max()
-    row("leakage-sgd", "Heavy ball and SGD with momentum keep θ−θ0 in the row space of J",
-        "Thm 5.1(a)", "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ = 0",
-        ", ".join(f"{m}: {v:.2g}" for m, v in leak.items())
-        + f" (batch {int(params['batch_size'])} for SGD)", "≤ 1e-10",
+    row(
+        "leakage-sgd",
+        "Heavy ball and SGD with momentum keep θ−θ0 in the row space of J",
+        "Thm 5.1(a)",
+        "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ = 0",
+        ", ".join(f"{m}: {v:.2g}" for m, v in leak.items()) + f" (batch {int(params['batch_size'])} for SGD)",
+        "≤ 1e-10",
         "holds" if leak.max() <= 1e-10 else "fails",
-        predicted_value=0.0, measured_value=leak.max(), tolerance_value=1e-10)
+        predicted_value=0.0,
+        measured_value=leak.max(),
+        tolerance_value=1e-10,
+    )
     adam_leak = adam.groupby("batch_size").leakage.min()
-    row("leakage-adam", "Adam leaves the row space of J", "Thm 4.1, Example 1",
-        "leakage > 0", ", ".join(f"b={b}: {v:.3f}" for b, v in adam_leak.items()), "≥ 1e-2",
+    row(
+        "leakage-adam",
+        "Adam leaves the row space of J",
+        "Thm 4.1, Example 1",
+        "leakage > 0",
+        ", ".join(f"b={b}: {v:.3f}" for b, v in adam_leak.items()),
+        "≥ 1e-2",
         "holds" if adam_leak.min() >= 1e-2 else "fails",
-        measured_value=adam_leak.min(), tolerance_value=1e-2)
+        measured_value=adam_leak.min(),
+        tolerance_value=1e-2,
+    )
     tol = params["lin_tol"]
     for method, short in (("heavy ball", "hb"), ("SGD+momentum", "sgd")):
         r = opt[opt.method == method]
         converged = bool((r.train_mse < tol).all())
         dist = r.dist_to_gd.max()
         verdict = ("holds" if dist <= 1e-3 else "fails") if converged else "inconclusive"
-        row(f"{short}-equals-gd", f"{method} converges to the GD minimiser",
-            "Thm 3.1, Thm 5.1(a)", "‖f_test − f_GD,test‖/‖f_GD,test‖ → 0",
+        row(
+            f"{short}-equals-gd",
+            f"{method} converges to the GD minimiser",
+            "Thm 3.1, Thm 5.1(a)",
+            "‖f_test − f_GD,test‖/‖f_GD,test‖ → 0",
             f"{dist:.3g} after {int(r.steps.max())} steps (train MSE {r.train_mse.max():.2g}, "
             f"tolerance {tol:g}); test MSE {r.test_mse.mean():.4f} vs GD "
-            f"{opt[opt.method == 'GD (closed form)'].test_mse.mean():.4f}", "≤ 1e-3", verdict,
-            predicted_value=0.0, measured_value=dist, tolerance_value=1e-3)
+            f"{opt[opt.method == 'GD (closed form)'].test_mse.mean():.4f}",
+            "≤ 1e-3",
+            verdict,
+            predicted_value=0.0,
+            measured_value=dist,
+            tolerance_value=1e-3,
+        )
     finished = bool((adam.train_mse < params["adam_tol"]).all())
     dist = adam.groupby("batch_size").dist_to_gd.min()
-    row("adam-differs", "Adam converges to a different minimiser than GD", "Thm 4.1, Fig. 3",
+    row(
+        "adam-differs",
+        "Adam converges to a different minimiser than GD",
+        "Thm 4.1, Fig. 3",
         "‖f_Adam − f_GD‖/‖f_GD‖ > 0 on test points",
         ", ".join(f"b={b}: {v:.3f}" for b, v in dist.items())
         + f" (train MSE ≤ {adam.train_mse.max():.2g}; test MSE "
-        + ", ".join(f"b={b}: {v:.4f}" for b, v in adam.groupby("batch_size").test_mse.mean().items()) + ")",
-        "≥ 0.05", ("holds" if dist.min() >= 0.05 else "fails") if finished else "inconclusive",
-        measured_value=dist.min(), tolerance_value=0.05)
+        + ", ".join(f"b={b}: {v:.4f}" for b, v in adam.groupby("batch_size").test_mse.mean().items())
+        + ")",
+        "≥ 0.05",
+        ("holds" if dist.min() >= 0.05 else "fails") if finished else "inconclusive",
+        measured_value=dist.min(),
+        tolerance_value=0.05,
+    )
     n_train = int(opt[opt.method == "heavy ball"].batch_size.iloc[0])
     batch = adam[adam.batch_size < n_train]
     effect = batch.dist_to_adam_full.min() if not batch.empty else math.nan
-    row("adam-batch-effect", "Adam's minimiser depends on the batch size", "Thm 5.1(b), Fig. 4",
+    row(
+        "adam-batch-effect",
+        "Adam's minimiser depends on the batch size",
+        "Thm 5.1(b), Fig. 4",
         "‖f_Adam,b − f_Adam,full‖/‖f_GD‖ > 0",
-        f"b={int(params['batch_size'])} vs full batch: {effect:.3f}", "≥ 0.02",
+        f"b={int(params['batch_size'])} vs full batch: {effect:.3f}",
+        "≥ 0.02",
         ("holds" if effect >= 0.02 else "fails") if finished and not batch.empty else "inconclusive",
-        measured_value=effect, tolerance_value=0.02)
+        measured_value=effect,
+        tolerance_value=0.02,
+    )
 
     curves = tables["loss_curves"]
     lin = curves[curves.regime == "linearised heavy ball"]
     rel = (lin.loss - lin.loss_linearised).abs() / lin.loss_linearised
-    row("hb-spectral-curve",
+    row(
+        "hb-spectral-curve",
         "Heavy ball on the linearised model follows the spectral loss recursion",
         "companions.md §0 (shared spectral loss curve; the linear dynamics behind Thm 3.1)",
         "L_t = Σ_k C_k(t)/(2n) from se_loss_trajectory (γ=0) on the eigenpairs of Θ/n",
         f"max relative deviation {rel.max():.2g} over {len(lin)} recorded steps "
-        f"(loss {lin.loss.max():.3g} → {lin.loss.min():.3g})", "≤ 1e-6",
+        f"(loss {lin.loss.max():.3g} → {lin.loss.min():.3g})",
+        "≤ 1e-6",
         "holds" if rel.max() <= 1e-6 else "fails",
-        predicted_value=0.0, measured_value=rel.max(), tolerance_value=1e-6)
+        predicted_value=0.0,
+        measured_value=rel.max(),
+        tolerance_value=1e-6,
+    )
     return rows

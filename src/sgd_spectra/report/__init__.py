@@ -13,20 +13,62 @@ rule's inputs onto :class:`ReportInputs`.  The modules:
 
 The names below are re-exported so that ``from sgd_spectra.report import X`` keeps working.
 """
+
 from .claims_view import VERDICTS, read_claims, verdict_counts
 from .context import ReportContext, ReportInputs, build_context
 from .format import ROUND_OFF, data_uri, esc, fmt, is_round_off, math, pm, table, tex_number, tex_pm
 from .page import build_report, render
 from .provenance import config_listing, git_state, machine_description, package_versions, runtime_frame
-from .style import (ASYMPTOTE_COLOUR, DATA_COLOUR, DIVERGED_COLOUR, FIT_COLOUR, REGIME_COLOURS, SE_LINESTYLES,
-                    regime_colour, regime_key, regime_label, se_linestyle)
+from .style import (
+    ASYMPTOTE_COLOUR,
+    DATA_COLOUR,
+    DIVERGED_COLOUR,
+    FIT_COLOUR,
+    REGIME_COLOURS,
+    SE_LINESTYLES,
+    regime_colour,
+    regime_key,
+    regime_label,
+    se_linestyle,
+)
 from .tables import fits_table, seed_outcomes, stability_frame, stability_table
 
 __all__ = [
-    "ASYMPTOTE_COLOUR", "DATA_COLOUR", "DIVERGED_COLOUR", "FIT_COLOUR", "REGIME_COLOURS", "ROUND_OFF",
-    "SE_LINESTYLES", "VERDICTS", "ReportContext", "ReportInputs", "build_context", "build_report",
-    "config_listing", "data_uri", "esc", "fits_table", "fmt", "git_state", "is_round_off", "machine_description",
-    "math", "package_versions", "pm", "read_claims", "regime_colour", "regime_key", "regime_label", "render",
-    "runtime_frame", "se_linestyle", "seed_outcomes", "stability_frame", "stability_table", "table",
-    "tex_number", "tex_pm", "verdict_counts",
+    "ASYMPTOTE_COLOUR",
+    "DATA_COLOUR",
+    "DIVERGED_COLOUR",
+    "FIT_COLOUR",
+    "REGIME_COLOURS",
+    "ROUND_OFF",
+    "SE_LINESTYLES",
+    "VERDICTS",
+    "ReportContext",
+    "ReportInputs",
+    "build_context",
+    "build_report",
+    "config_listing",
+    "data_uri",
+    "esc",
+    "fits_table",
+    "fmt",
+    "git_state",
+    "is_round_off",
+    "machine_description",
+    "math",
+    "package_versions",
+    "pm",
+    "read_claims",
+    "regime_colour",
+    "regime_key",
+    "regime_label",
+    "render",
+    "runtime_frame",
+    "se_linestyle",
+    "seed_outcomes",
+    "stability_frame",
+    "stability_table",
+    "table",
+    "tex_number",
+    "tex_pm",
+    "verdict_counts",
 ]

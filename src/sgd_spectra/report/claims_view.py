@@ -1,4 +1,5 @@
 """The claims table as the report shows it: read, counted, summarised and turned into rows."""
+
 from __future__ import annotations
 
 import math as _math
@@ -53,8 +54,9 @@ def verdict_class(verdict: str) -> str:
 class ClaimView:
     """One claims-table row, ready for the template: text fields are plain (the template escapes
     them), ``*_html`` fields are HTML, ``*_value`` the numeric columns (sort keys, '' if none)."""
+
     claim_id: str
-    anchor: str             # the row's id, unique within its table: the summary links to it
+    anchor: str  # the row's id, unique within its table: the summary links to it
     claim: str
     source: str
     dataset: str
@@ -104,14 +106,25 @@ def row_anchor(claim_id: str, dataset: str, taken: set[str]) -> str:
 def claim_views(claims: pd.DataFrame, anchors: set[str]) -> list[ClaimView]:
     out, taken = [], set()
     for _, r in claims.iterrows():
-        out.append(ClaimView(
-            claim_id=r["claim_id"], anchor=row_anchor(r["claim_id"], r["dataset"], taken), claim=r["claim"],
-            source=r.get("source") or "", dataset=r["dataset"],
-            prediction_html=cell_value(r["prediction"]), measurement_html=cell_value(r["measurement"]),
-            tolerance_html=cell_value(r["tolerance"]), verdict=r["verdict"] or "—",
-            verdict_class=verdict_class(r["verdict"]), section=(r.get("section") or "").strip().lstrip("#"),
-            section_html=section_link(r, anchors), predicted_value=_sort_key(r.get("predicted_value")),
-            measured_value=_sort_key(r.get("measured_value")), tolerance_value=_sort_key(r.get("tolerance_value"))))
+        out.append(
+            ClaimView(
+                claim_id=r["claim_id"],
+                anchor=row_anchor(r["claim_id"], r["dataset"], taken),
+                claim=r["claim"],
+                source=r.get("source") or "",
+                dataset=r["dataset"],
+                prediction_html=cell_value(r["prediction"]),
+                measurement_html=cell_value(r["measurement"]),
+                tolerance_html=cell_value(r["tolerance"]),
+                verdict=r["verdict"] or "—",
+                verdict_class=verdict_class(r["verdict"]),
+                section=(r.get("section") or "").strip().lstrip("#"),
+                section_html=section_link(r, anchors),
+                predicted_value=_sort_key(r.get("predicted_value")),
+                measured_value=_sort_key(r.get("measured_value")),
+                tolerance_value=_sort_key(r.get("tolerance_value")),
+            )
+        )
     return out
 
 

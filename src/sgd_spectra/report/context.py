@@ -4,12 +4,13 @@
 The context holds data and small pieces of pre-rendered HTML (tables, equations); the page's
 structure and prose live in ``templates/report/index.html.j2``.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,15 @@ from ..io import read_json
 from .claims_view import ClaimView, claim_views, needing_attention, read_claims, split_claims, verdict_counts
 from .format import pm
 from .provenance import Provenance, provenance
-from .tables import (THEORY_EQUATIONS, dataset_equations, datasets_table, fits_table, sgd_settings_table,
-                     stability_frame, stability_table)
+from .tables import (
+    THEORY_EQUATIONS,
+    dataset_equations,
+    datasets_table,
+    fits_table,
+    sgd_settings_table,
+    stability_frame,
+    stability_table,
+)
 
 PathLike = str | os.PathLike
 CURVE_COLUMNS = ["regime", "tau", "lr", "momentum", "batch", "seed", "step", "loss", "diverged_at"]
@@ -42,6 +50,7 @@ class ReportInputs:
     (:data:`sgd_spectra.companions.STUDIES`).  ``default_config``: the embedded default, to
     highlight what the run changed.
     """
+
     config: dict
     datasets: list[str]
     data: Mapping[str, PathLike]
@@ -69,6 +78,7 @@ class ReportInputs:
 @dataclass
 class DeepKernelView:
     """The deep-network section (paper Figs. 9, 11 in kind): figure, exponents table, claims."""
+
     figure: PathLike | None
     table_html: str
     notes: list[str]
@@ -80,10 +90,11 @@ class DeepKernelView:
 @dataclass
 class DatasetView:
     """One dataset's part of the page (§3 spectra and §5 training)."""
+
     name: str
     info: dict
     fit: dict
-    nu: str                 # fitted exponents as HTML (value ± error, or "(exact)")
+    nu: str  # fitted exponents as HTML (value ± error, or "(exact)")
     kappa: str
     spectrum_figure: PathLike | None
     loss_figure: PathLike | None
@@ -91,12 +102,13 @@ class DatasetView:
     equations_html: str
     stability_html: str
     has_network: bool
-    notebooks: list[tuple[str, str]]   # (label, link)
+    notebooks: list[tuple[str, str]]  # (label, link)
 
 
 @dataclass
 class CompanionView:
     """One companion study's subsection: its metadata (:data:`STUDY`), figure, claims, notebook."""
+
     name: str
     meta: dict
     figure: PathLike | None
@@ -107,15 +119,16 @@ class CompanionView:
 @dataclass
 class ReportContext:
     """Everything the template shows.  ``*_html`` fields are HTML; everything else is data."""
+
     config: dict
-    sections: list[tuple[str, str]]          # (anchor, title) in page order, numbered 1, 2, ...
-    counts: dict[str, int]                   # verdicts of the paper's claims
+    sections: list[tuple[str, str]]  # (anchor, title) in page order, numbered 1, 2, ...
+    counts: dict[str, int]  # verdicts of the paper's claims
     check_counts: dict[str, int]
-    attention: list[ClaimView]               # failing, then inconclusive paper claims
+    attention: list[ClaimView]  # failing, then inconclusive paper claims
     claims: list[ClaimView]
     checks: list[ClaimView]
     datasets: list[DatasetView]
-    networks: list[str]                      # datasets with a real network run
+    networks: list[str]  # datasets with a real network run
     datasets_html: str
     settings_html: str
     n_settings: int
@@ -124,7 +137,7 @@ class ReportContext:
     theory_notebook: str | None
     experiment_figures: Mapping[str, PathLike]
     experiment_notebooks: Mapping[str, str]
-    experiment_captions: dict[str, str]      # captions written next to their experiment's code
+    experiment_captions: dict[str, str]  # captions written next to their experiment's code
     companions: list[CompanionView]
     deep_kernels: DeepKernelView | None
     provenance: Provenance
@@ -135,10 +148,17 @@ class ReportContext:
         return {anchor: i for i, (anchor, _) in enumerate(self.sections, start=1)}
 
 
-def section_list(has_experiments: bool, has_companions: bool, has_deep_kernels: bool = False) -> list[tuple[str, str]]:
+def section_list(
+    has_experiments: bool, has_companions: bool, has_deep_kernels: bool = False
+) -> list[tuple[str, str]]:
     """The numbered sections of the page, optional ones only where the run has them."""
-    sections = [("claims", "Claims"), ("run", "Data"), ("spectra", "Spectra and exponents"),
-                ("theory", "Theory"), ("training", "Training")]
+    sections = [
+        ("claims", "Claims"),
+        ("run", "Data"),
+        ("spectra", "Spectra and exponents"),
+        ("theory", "Theory"),
+        ("training", "Training"),
+    ]
     if has_experiments:
         sections.append(("experiments", "Experiments"))
     if has_deep_kernels:
@@ -150,8 +170,19 @@ def section_list(has_experiments: bool, has_companions: bool, has_deep_kernels: 
 
 def page_anchors(datasets, companions) -> set[str]:
     """Every anchor a claim's section may link to."""
-    anchors = {"claims", "checks", "run", "spectra", "theory", "training", "methods", "across", "experiments",
-               "companions", DEEP_KERNEL_SECTION}
+    anchors = {
+        "claims",
+        "checks",
+        "run",
+        "spectra",
+        "theory",
+        "training",
+        "methods",
+        "across",
+        "experiments",
+        "companions",
+        DEEP_KERNEL_SECTION,
+    }
     anchors |= {f"companion-{name}" for name in companions}
     for d in datasets:
         anchors |= {d, f"{d}-spectrum", f"{d}-fits", f"{d}-loss", f"{d}-stability", f"{d}-notebooks"}
@@ -185,21 +216,34 @@ def dataset_view(name: str, inputs: ReportInputs, info: dict, curves: pd.DataFra
     fit, theory = read_json(inputs.fits[name]), read_json(inputs.theory[name])
     figures = inputs.figures.get(name) or {}
     return DatasetView(
-        name=name, info=info, fit=fit,
+        name=name,
+        info=info,
+        fit=fit,
         nu=pm(fit["nu"]["exponent"], fit["nu"]["exponent_err"]),
         kappa=pm(fit["kappa"]["exponent"], fit["kappa"]["exponent_err"]),
-        spectrum_figure=figures.get("spectrum"), loss_figure=figures.get("loss_curves"),
-        fits_html=fits_table(fit), equations_html=dataset_equations(fit),
+        spectrum_figure=figures.get("spectrum"),
+        loss_figure=figures.get("loss_curves"),
+        fits_html=fits_table(fit),
+        equations_html=dataset_equations(fit),
         stability_html=stability_table(stability_frame(theory, curves)),
-        has_network=has_network(curves), notebooks=notebook_links(inputs.notebooks.get(name) or {}))
+        has_network=has_network(curves),
+        notebooks=notebook_links(inputs.notebooks.get(name) or {}),
+    )
 
 
 def companion_views(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[str]) -> list[CompanionView]:
     from ..companions import study_module
-    return [CompanionView(name, study_module(name).STUDY, figure,
-                          claim_views(claims[claims.section == f"companion-{name}"], anchors),
-                          inputs.companion_notebooks.get(name))
-            for name, figure in inputs.companion_figures.items()]
+
+    return [
+        CompanionView(
+            name,
+            study_module(name).STUDY,
+            figure,
+            claim_views(claims[claims.section == f"companion-{name}"], anchors),
+            inputs.companion_notebooks.get(name),
+        )
+        for name, figure in inputs.companion_figures.items()
+    ]
 
 
 def deep_kernel_view(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[str]) -> DeepKernelView | None:
@@ -208,19 +252,28 @@ def deep_kernel_view(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[st
     summaries = read_summaries(inputs.deep_kernel_summaries)
     if summaries.empty:
         return None
-    return DeepKernelView(inputs.deep_kernel_figure, exponents_table(summaries), dataset_notes(summaries),
-                          "; ".join(dict.fromkeys(summaries.source)),
-                          claim_views(claims[claims.section == DEEP_KERNEL_SECTION], anchors),
-                          inputs.deep_kernel_notebook)
+    return DeepKernelView(
+        inputs.deep_kernel_figure,
+        exponents_table(summaries),
+        dataset_notes(summaries),
+        "; ".join(dict.fromkeys(summaries.source)),
+        claim_views(claims[claims.section == DEEP_KERNEL_SECTION], anchors),
+        inputs.deep_kernel_notebook,
+    )
 
 
 def n_settings(config: dict) -> int:
-    return len(config.get("learning_rates", [])) * len(config.get("momenta", [])) * len(config.get("batch_sizes", []))
+    return (
+        len(config.get("learning_rates", []))
+        * len(config.get("momenta", []))
+        * len(config.get("batch_sizes", []))
+    )
 
 
 def experiment_captions() -> dict[str, str]:
     from ..noise_fit import TRACE_DISTANCE_CAPTION
     from ..phase_asymptotics import PHASE_ASYMPTOTICS_CAPTION
+
     return {"trace_distance": TRACE_DISTANCE_CAPTION, "asymptotics": PHASE_ASYMPTOTICS_CAPTION}
 
 
@@ -237,16 +290,26 @@ def build_context(inputs: ReportInputs) -> ReportContext:
     deep_kernels = deep_kernel_view(inputs, claims, anchors)
     return ReportContext(
         config=inputs.config,
-        sections=section_list(bool(inputs.experiment_figures), bool(inputs.companion_figures), deep_kernels is not None),
-        counts=verdict_counts(paper), check_counts=verdict_counts(checks),
-        attention=needing_attention(paper_views), claims=paper_views, checks=claim_views(checks, anchors),
+        sections=section_list(
+            bool(inputs.experiment_figures), bool(inputs.companion_figures), deep_kernels is not None
+        ),
+        counts=verdict_counts(paper),
+        check_counts=verdict_counts(checks),
+        attention=needing_attention(paper_views),
+        claims=paper_views,
+        checks=claim_views(checks, anchors),
         datasets=[dataset_view(d, inputs, infos[d], curves[d]) for d in datasets],
         networks=[d for d in datasets if has_network(curves[d])],
-        datasets_html=datasets_table(datasets, infos, scales), settings_html=sgd_settings_table(inputs.config),
-        n_settings=n_settings(inputs.config), theory_equations=THEORY_EQUATIONS,
-        theory_figures=inputs.theory_figures, theory_notebook=inputs.theory_notebook,
-        experiment_figures=inputs.experiment_figures, experiment_notebooks=inputs.experiment_notebooks,
+        datasets_html=datasets_table(datasets, infos, scales),
+        settings_html=sgd_settings_table(inputs.config),
+        n_settings=n_settings(inputs.config),
+        theory_equations=THEORY_EQUATIONS,
+        theory_figures=inputs.theory_figures,
+        theory_notebook=inputs.theory_notebook,
+        experiment_figures=inputs.experiment_figures,
+        experiment_notebooks=inputs.experiment_notebooks,
         experiment_captions=experiment_captions(),
-        companions=companion_views(inputs, claims, anchors), deep_kernels=deep_kernels,
-        provenance=provenance(inputs.config, inputs.default_config, inputs.repo_dir, inputs.benchmarks_dir))
-
+        companions=companion_views(inputs, claims, anchors),
+        deep_kernels=deep_kernels,
+        provenance=provenance(inputs.config, inputs.default_config, inputs.repo_dir, inputs.benchmarks_dir),
+    )

@@ -4,15 +4,16 @@
 matplotlib mathtext for the figure notebooks.  An uncertainty that is only floating-point
 round-off (:func:`is_round_off`) is printed as "(exact)" by both families.
 """
+
 from __future__ import annotations
 
 import base64
 import html
 import math as _math
 import os
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -42,15 +43,24 @@ def to_float(value) -> float:
 def math(latex: str, display: bool = False) -> str:
     """LaTeX -> MathML (inline, or a centred block with ``display=True``), converted now."""
     from latex2mathml.converter import convert
+
     return convert(latex, display="block" if display else "inline")
 
 
-@lru_cache(maxsize=None)
+@cache
 def symbols() -> dict[str, str]:
     """MathML of symbols used inside f-strings (Python 3.11 forbids backslashes there)."""
-    tex = {"nu": r"\nu", "kappa": r"\kappa", "lambda_k": r"\lambda_k", "K/N": "K/N",
-           "lambda_1": r"\lambda_1=1", "Lk^-nu": r"\Lambda k^{-\nu}", "k": "k", "S_k/S_1": "S_k/S_1",
-           "S_k": r"S_k=\sum_{l\ge k}c_l"}
+    tex = {
+        "nu": r"\nu",
+        "kappa": r"\kappa",
+        "lambda_k": r"\lambda_k",
+        "K/N": "K/N",
+        "lambda_1": r"\lambda_1=1",
+        "Lk^-nu": r"\Lambda k^{-\nu}",
+        "k": "k",
+        "S_k/S_1": "S_k/S_1",
+        "S_k": r"S_k=\sum_{l\ge k}c_l",
+    }
     return {key: math(value) for key, value in tex.items()}
 
 
@@ -124,8 +134,9 @@ def cell_value(value: str) -> str:
     return esc(value)
 
 
-def table(header: Sequence[str] | None, rows: Sequence[Sequence[str]], cls: str = "",
-          caption: str | None = None) -> str:
+def table(
+    header: Sequence[str] | None, rows: Sequence[Sequence[str]], cls: str = "", caption: str | None = None
+) -> str:
     """An HTML table; cells are already HTML (escape text yourself)."""
     out = [f'<table class="{cls}">' if cls else "<table>"]
     if caption:

@@ -2,6 +2,7 @@
 self-contained HTML file: the CSS and the small table script are inlined, figures are data URIs,
 and the template's LaTeX (``$...$``, ``$$...$$``) becomes MathML when the template is loaded, so
 the page needs no network and works without JavaScript."""
+
 from __future__ import annotations
 
 import itertools
@@ -23,6 +24,7 @@ class MathLoader(jinja2.FileSystemLoader):
 
     def get_source(self, environment, template):
         from ..notebook_html import latex_to_mathml
+
         source, filename, uptodate = super().get_source(environment, template)
         return (latex_to_mathml(source) if template.endswith(".j2") else source), filename, uptodate
 
@@ -40,10 +42,21 @@ def _escape_as_esc(value):
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=MathLoader(str(TEMPLATE_DIR)), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined, finalize=_escape_as_esc)
-    env.globals.update(fmt=_html(fmt), pm=_html(pm), math=_html(math), data_uri=data_uri,
-                       exists=lambda path: path is not None and Path(path).exists())
+    env = jinja2.Environment(
+        loader=MathLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_escape_as_esc,
+    )
+    env.globals.update(
+        fmt=_html(fmt),
+        pm=_html(pm),
+        math=_html(math),
+        data_uri=data_uri,
+        exists=lambda path: path is not None and Path(path).exists(),
+    )
     env.filters["html"] = Markup
     return env
 
@@ -51,10 +64,16 @@ def environment() -> jinja2.Environment:
 def render(context: ReportContext) -> str:
     """The page as one string; figures are numbered in order of appearance."""
     figure_numbers = itertools.count(1)
-    return environment().get_template("index.html.j2").render(
-        c=context, css=Markup((TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")),
-        script=Markup((TEMPLATE_DIR / "report.js").read_text(encoding="utf-8")),
-        next_figure=lambda: next(figure_numbers))
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            c=context,
+            css=Markup((TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")),
+            script=Markup((TEMPLATE_DIR / "report.js").read_text(encoding="utf-8")),
+            next_figure=lambda: next(figure_numbers),
+        )
+    )
 
 
 def write_atomically(output: str | os.PathLike, text: str) -> None:

@@ -1,4 +1,5 @@
 """Where a report came from: the config as run, git state, package versions, machine, runtimes."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -7,17 +8,29 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from ..io import to_plain
 from .format import esc, fmt, table
 
-PROVENANCE_PACKAGES = ("sgd-spectra", "numpy", "scipy", "torch", "pandas", "snakemake", "papermill",
-                       "nbconvert", "seaborn", "matplotlib", "latex2mathml", "jinja2")
+PROVENANCE_PACKAGES = (
+    "sgd-spectra",
+    "numpy",
+    "scipy",
+    "torch",
+    "pandas",
+    "snakemake",
+    "papermill",
+    "nbconvert",
+    "seaborn",
+    "matplotlib",
+    "latex2mathml",
+    "jinja2",
+)
 
 
 def runtime_frame(benchmarks_dir: str | os.PathLike) -> pd.DataFrame:
@@ -29,7 +42,7 @@ def runtime_frame(benchmarks_dir: str | os.PathLike) -> pd.DataFrame:
         rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
         try:
             s = pd.read_csv(path, sep="\t")["s"].astype(float)
-        except Exception:  # noqa: BLE001 - a malformed benchmark file should not stop the report
+        except Exception:
             continue
         rows.append({"rule": rule, "seconds": float(s.mean())})
     if not rows:
@@ -41,9 +54,10 @@ def runtime_frame(benchmarks_dir: str | os.PathLike) -> pd.DataFrame:
 
 def git_state(repo_dir: str | os.PathLike = ".") -> str:
     """'<commit> (clean|dirty tree)' or why there is no commit to name."""
+
     def git(*args):
-        return subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True, text=True,
-                              timeout=20)
+        return subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True, text=True, timeout=20)
+
     try:
         inside = git("rev-parse", "--is-inside-work-tree")
     except (OSError, subprocess.SubprocessError):
@@ -84,6 +98,7 @@ def machine_description() -> str:
 def config_listing(config: dict, default: dict | None) -> tuple[str, list[str]]:
     """The config as YAML, top-level keys that differ from ``default`` wrapped in <mark>."""
     import yaml
+
     config, default = to_plain(config), to_plain(default) if default is not None else None
     blocks, changed = [], []
     for key, value in config.items():
@@ -99,32 +114,50 @@ def runtime_table(runtimes: pd.DataFrame) -> str:
     """Per-rule runtimes (:func:`runtime_frame`) with a total row; '' without any."""
     if runtimes.empty:
         return ""
-    rows = [[f"<code>{esc(r.rule)}</code>", fmt(r.jobs), f"{r.total_s:.1f}", f"{r.max_s:.1f}"]
-            for r in runtimes.itertuples()]
-    rows.append(["<b>all benchmarked rules</b>", fmt(int(runtimes.jobs.sum())),
-                 f"<b>{runtimes.total_s.sum():.1f}</b>", f"{runtimes.max_s.max():.1f}"])
-    return table(["rule", "jobs", "total s", "max s"], rows,
-                 caption="Per-rule runtimes from Snakemake's benchmark files: wall-clock seconds per "
-                         "job, summed over the rule's jobs (jobs run in parallel, so the sum exceeds "
-                         "the workflow's wall time).")
+    rows = [
+        [f"<code>{esc(r.rule)}</code>", fmt(r.jobs), f"{r.total_s:.1f}", f"{r.max_s:.1f}"]
+        for r in runtimes.itertuples()
+    ]
+    rows.append(
+        [
+            "<b>all benchmarked rules</b>",
+            fmt(int(runtimes.jobs.sum())),
+            f"<b>{runtimes.total_s.sum():.1f}</b>",
+            f"{runtimes.max_s.max():.1f}",
+        ]
+    )
+    return table(
+        ["rule", "jobs", "total s", "max s"],
+        rows,
+        caption="Per-rule runtimes from Snakemake's benchmark files: wall-clock seconds per "
+        "job, summed over the rule's jobs (jobs run in parallel, so the sum exceeds "
+        "the workflow's wall time).",
+    )
 
 
 @dataclass
 class Provenance:
     """What the methods section shows: the config listing (HTML), the keys changed from the
     default (None without a default to compare with), facts (label, text) and per-rule runtimes."""
+
     config_html: str
     changed: list[str] | None
     facts: list[tuple[str, str]]
-    runtimes_html: str        # '' when no benchmark file was found
+    runtimes_html: str  # '' when no benchmark file was found
 
 
 def provenance(config: dict, default_config: dict | None, repo_dir, benchmarks_dir) -> Provenance:
     listing, changed = config_listing(config, default_config)
     versions = package_versions()
-    facts = [("git commit", git_state(repo_dir)),
-             ("machine", machine_description()),
-             ("report built", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
-             ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))]
-    return Provenance(listing, changed if default_config is not None else None, facts,
-                      runtime_table(runtime_frame(benchmarks_dir)))
+    facts = [
+        ("git commit", git_state(repo_dir)),
+        ("machine", machine_description()),
+        ("report built", _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
+    return Provenance(
+        listing,
+        changed if default_config is not None else None,
+        facts,
+        runtime_table(runtime_frame(benchmarks_dir)),
+    )

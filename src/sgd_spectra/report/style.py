@@ -1,16 +1,17 @@
 """Plotting conventions shared by the figure notebooks: regime colours, labels, line styles, and
 the matplotlib settings every notebook applies first (:func:`apply`)."""
+
 from __future__ import annotations
 
 import zlib
 
 #: One colour per regime (Okabe-Ito, colour-blind safe); SE(tau) curves have one key per tau.
 REGIME_COLOURS: dict[str, str] = {
-    "network": "#000000",       # the real ReLU network (black)
-    "linearized": "#0072B2",    # sampled SGD of its linearisation (blue)
-    "se tau=1": "#D55E00",      # spectrally expressible approximation, tau = +1 (vermilion)
-    "se tau=0": "#009E73",      # tau = 0 (green)
-    "se tau=-1": "#CC79A7",     # tau = -1 (purple)
+    "network": "#000000",  # the real ReLU network (black)
+    "linearized": "#0072B2",  # sampled SGD of its linearisation (blue)
+    "se tau=1": "#D55E00",  # spectrally expressible approximation, tau = +1 (vermilion)
+    "se tau=0": "#009E73",  # tau = 0 (green)
+    "se tau=-1": "#CC79A7",  # tau = -1 (purple)
 }
 #: Colours of the spectrum figure: data and fitted theory lines.
 DATA_COLOUR = "#0072B2"
@@ -31,12 +32,14 @@ LEGEND_POINTS = 9.0
 def _points(size) -> float:
     """A matplotlib font size ('small', 8.5, ...) in points."""
     from matplotlib.font_manager import FontProperties
+
     return FontProperties(size=size).get_size_in_points()
 
 
 def apply() -> None:
     """Use the report's figure settings; call it once, after any seaborn theme (which sets fonts)."""
     import matplotlib as mpl
+
     mpl.rcParams.update(RC_PARAMS)
     for key in ("legend.fontsize", "legend.title_fontsize"):
         size = mpl.rcParams[key]
