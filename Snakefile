@@ -21,11 +21,19 @@ configfile: "config.yaml"
 container: os.environ.get("SGD_SPECTRA_IMAGE", os.path.join(workflow.basedir, "envs", "sgd-spectra.sif"))
 
 
-from sgd_spectra.config import coerce_command_line
+import yaml
 
-# Types, ranges and unknown keys first (numbers given with --config arrive as text), then the
-# relations between keys (in common.smk); both stop the run before any job starts.
-validate(coerce_command_line(config), "workflow/schemas/config.schema.yaml")
+from sgd_spectra.config import ConfigError, check_schema, coerce_command_line
+
+# Types, ranges and unknown keys first (numbers given with --config arrive as text), naming the
+# dotted key (e.g. experiments.loss_map.lr_points); then the schema's defaults are filled in, and
+# the relations between keys are checked (in common.smk); all before any job starts.
+with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")) as fh:
+    try:
+        check_schema(coerce_command_line(config), yaml.safe_load(fh))
+    except ConfigError as err:
+        raise WorkflowError(f"Invalid configuration: {err}") from None
+validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -1,7 +1,7 @@
 """Memory and wall time each rule asks for, as a dry run plans them (the rules' own scaling in
 workflow/rules/common.smk, first attempt), for any config.
 
-    python benchmarks/job_resources.py [snakemake arguments, e.g. --config n_samples=20000]
+    python benchmarks/job_resources.py [snakemake arguments, e.g. --config 'data={n_samples: 20000}']
 
 Runs ``snakemake --dry-run`` with the given arguments and prints, per rule, the number of jobs and
 the range of mem_mb and runtime (minutes) over its jobs.  A value that depends on input files not

@@ -1,4 +1,5 @@
-"""Measured-vs-predicted late-time checks (sgd_spectra.asymptotics; theory.md §6, §7, §10, §11).
+"""Measured-vs-predicted late-time checks (sgd_spectra.asymptotics, divergence_checks and
+transition_checks; theory.md §6, §7, §10, §11).
 
 Every reference is independent of the function under test: finite differences of
 theory.asymptotic_loss, SE runs made here with theory.se_loss_trajectory, brute-force sums
@@ -15,30 +16,31 @@ from scipy.optimize import brentq
 
 from sgd_spectra.asymptotics import (
     critical_lr_bounds_check,
-    divergence_root,
-    eventual_divergence_closed_form,
-    eventual_divergence_scan,
-    measured_divergence_rate,
-    measured_eventual_divergence,
     momentum_effect,
     momentum_scan_effect,
     momentum_sign_derived,
     momentum_sign_notebook,
     noise_phase_optimal_lr,
     se_momentum_slope_at_optimal_lr,
-    transition_time_check,
-    transition_time_from_curve,
 )
+from sgd_spectra.divergence_checks import (
+    divergence_root,
+    eventual_divergence_closed_form,
+    eventual_divergence_scan,
+    measured_divergence_rate,
+    measured_eventual_divergence,
+)
+from sgd_spectra.generating_functions import divergence_rate
 from sgd_spectra.spectra import binned_power_law
 from sgd_spectra.theory import (
     asymptotic_loss,
     batch_noise_factor,
     critical_lr,
-    divergence_rate,
     se_loss_trajectory,
     u_at_one,
     v_at_one,
 )
+from sgd_spectra.transition_checks import transition_time_check, transition_time_from_curve
 
 FIG6_POINTS = [(1.5, 2.5), (1.5, 3.5), (2.0, 3.5), (2.0, 5.0)]  # theory.md §11: the authors' L(beta) problems
 N = 10_000  # theory.md §11/§14: Fig. 6 uses N = 1e4, b = 1
@@ -226,7 +228,7 @@ def test_divergence_rate_matches_se_and_closed_form(finite_power_law):
     # theory.md §7: prefactor ratio 0.98-0.997 at t = 1000-4000 for alpha = 1.05 alpha_c
     assert list(got["prefactor_ratios"]) == [1000, 2000, 3000, 4000]
     assert np.all((ratios > 0.975) & (ratios < 1.0005)) and np.all(np.diff(ratios) > 0)
-    # the binned-spectrum root finder against theory.divergence_rate (two implementations)
+    # the binned-spectrum root finder against generating_functions.divergence_rate (two implementations)
     root, ref = (
         divergence_root(lam, c, lr, 0.0, 1.0, 0.0, 1000),
         divergence_rate(lam, c, lr, 0.0, 1.0, 0.0, 1000),

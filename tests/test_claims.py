@@ -6,7 +6,10 @@ import pandas as pd
 import pytest
 
 from sgd_spectra import claims as cl
+from sgd_spectra import curve_claims as cc
+from sgd_spectra import deep_kernel_claims as dk
 from sgd_spectra import experiment_claims as ec
+from sgd_spectra import hyperparameter_claims as hc
 from sgd_spectra.io import curves_frame
 
 STEPS = np.unique(np.round(np.geomspace(1, 1000, 60)).astype(int))
@@ -46,25 +49,25 @@ def verdicts(rows):
 
 def test_late_slope_claims_fail_each_for_its_own_reason():
     c = curves(-0.5, -0.5)
-    assert verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-0.5), 1.0, "rule")) == {
+    assert verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-0.5), 1.0, "rule")) == {
         "late_slope_se": "holds",
         "late_time_exponent": "holds",
     }
     # SE has the wrong slope: the approximation fails, the spectrum's prediction still holds
     c = curves(-0.5, -0.8)
-    assert verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-0.5), 1.0, "rule")) == {
+    assert verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-0.5), 1.0, "rule")) == {
         "late_slope_se": "fails",
         "late_time_exponent": "holds",
     }
     # the spectrum predicts the wrong slope: Theorem 2 fails, SE still tracks
     c = curves(-0.5, -0.5)
-    assert verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-0.2), 1.0, "rule")) == {
+    assert verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-0.2), 1.0, "rule")) == {
         "late_slope_se": "holds",
         "late_time_exponent": "fails",
     }
     # a large fit uncertainty widens the tolerance, as propagated: sqrt(0.1^2 + (2 * 0.2)^2) > 0.3
     assert (
-        verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-0.2, err=0.2), 1.0, "rule"))[
+        verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-0.2, err=0.2), 1.0, "rule"))[
             "late_time_exponent"
         ]
         == "holds"
@@ -74,20 +77,20 @@ def test_late_slope_claims_fail_each_for_its_own_reason():
 def test_late_slope_is_judged_with_the_a_priori_tau():
     c = curves(-1.0, -0.5)  # SE(tau=-1) has slope -1.0 = linearised, SE(tau=+1) does not
     assert (
-        verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-1.0), -1.0, "rule"))["late_slope_se"]
+        verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-1.0), -1.0, "rule"))["late_slope_se"]
         == "holds"
     )
     assert (
-        verdicts(cl.slope_claims("d", c, cl.mean_curves(c), theory(-1.0), 1.0, "rule"))["late_slope_se"]
+        verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-1.0), 1.0, "rule"))["late_slope_se"]
         == "fails"
     )
 
 
 def test_tracking_is_judged_with_the_a_priori_tau_not_the_best():
     c = curves(-1.0, -0.5)
-    rows = cl.tracking_claims("d", c, cl.mean_curves(c), 1.0, "rule")
+    rows = cc.tracking_claims("d", c, cl.mean_curves(c), 1.0, "rule")
     assert verdicts(rows)["se_tracks_linearized"] == "fails"  # tau = -1 would fit, but was not chosen
-    rows = cl.tracking_claims("d", c, cl.mean_curves(c), -1.0, "rule")
+    rows = cc.tracking_claims("d", c, cl.mean_curves(c), -1.0, "rule")
     assert verdicts(rows)["se_tracks_linearized"] == "holds"
 
 
@@ -208,11 +211,11 @@ def test_power_law_and_fit_recovery_claims_fail():
 def test_stability_claim_fails_on_a_wrong_prediction():
     c = curves(-0.5, -0.5)
     assert (
-        verdicts(cl.stability_claims("d", c, theory(-0.5, stable=True), 1.0))["stability_linearized"]
+        verdicts(cc.stability_claims("d", c, theory(-0.5, stable=True), 1.0))["stability_linearized"]
         == "holds"
     )
     assert (
-        verdicts(cl.stability_claims("d", c, theory(-0.5, stable=False), 1.0))["stability_linearized"]
+        verdicts(cc.stability_claims("d", c, theory(-0.5, stable=False), 1.0))["stability_linearized"]
         == "fails"
     )
 
@@ -281,13 +284,13 @@ def momentum_optima(slopes, supported):
 
 
 def test_momentum_claims_fail_for_a_wrong_sign_or_no_effect():
-    ok = verdicts(ec.hyperparameter_claims(momentum_optima([0.05, 0.08], ["negative", "negative"]), 10, 10))
+    ok = verdicts(hc.hyperparameter_claims(momentum_optima([0.05, 0.08], ["negative", "negative"]), 10, 10))
     assert ok == {"momentum_sign_criterion": "holds", "negative_momentum": "holds"}
     # a gain below the minimum effect: the sign still holds, "negative momentum helps" does not
-    none = verdicts(ec.hyperparameter_claims(momentum_optima([0.05, 0.08], ["negative", "none"]), 10, 10))
+    none = verdicts(hc.hyperparameter_claims(momentum_optima([0.05, 0.08], ["negative", "none"]), 10, 10))
     assert none == {"momentum_sign_criterion": "holds", "negative_momentum": "fails"}
     wrong = verdicts(
-        ec.hyperparameter_claims(momentum_optima([0.05, -0.08], ["negative", "negative"]), 10, 10)
+        hc.hyperparameter_claims(momentum_optima([0.05, -0.08], ["negative", "negative"]), 10, 10)
     )
     assert wrong["momentum_sign_criterion"] == "fails"
 
@@ -296,8 +299,8 @@ def test_printed_optimal_lr_claim_fails_when_off():
     optima = pd.DataFrame(
         {"nu": [1.5], "kappa": [4.0], "scan": "lr", "lr_opt": [0.113], "lr_printed": [0.113]}
     )
-    assert verdicts(ec.hyperparameter_claims(optima, 10, 10))["optimal_lr"] == "holds"
-    assert verdicts(ec.hyperparameter_claims(optima.assign(lr_opt=0.2), 10, 10))["optimal_lr"] == "fails"
+    assert verdicts(hc.hyperparameter_claims(optima, 10, 10))["optimal_lr"] == "holds"
+    assert verdicts(hc.hyperparameter_claims(optima.assign(lr_opt=0.2), 10, 10))["optimal_lr"] == "fails"
 
 
 def loss_map_table(exact_shift):
@@ -444,18 +447,18 @@ def test_fig2_optimum_claims_fail_off_the_printed_cells():
     def verdicts(rows):
         return [r["verdict"] for r in rows]
 
-    assert verdicts(ec.fig2_optimum_claims(se, {})) == ["holds"]
-    assert verdicts(ec.fig2_optimum_claims(dict(se, lr_index=20), {})) == ["fails"]
-    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((23, 21), (18, 22)), meta)})
+    assert verdicts(hc.fig2_optimum_claims(se, {})) == ["holds"]
+    assert verdicts(hc.fig2_optimum_claims(dict(se, lr_index=20), {})) == ["fails"]
+    rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((23, 21), (18, 22)), meta)})
     assert verdicts(rows) == ["holds", "holds"]
-    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((26, 23), (18, 21)), meta)})  # linearised 4 cells off
+    rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((26, 23), (18, 21)), meta)})  # linearised 4 cells off
     assert rows[1]["verdict"] == "fails"
-    rows = ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (15, 21)), meta)})  # SE 3 cells off
+    rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (15, 21)), meta)})  # SE 3 cells off
     assert rows[1]["verdict"] == "fails"
-    coarse = ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21), 20, 11, 2000), meta)})
+    coarse = hc.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21), 20, 11, 2000), meta)})
     assert coarse[1]["verdict"] == "inconclusive" and "T = 2000" in coarse[1]["measurement"]
     other = dict(meta, kappa=0.75)  # a map of another problem is not compared
-    assert len(ec.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21)), other)})) == 1
+    assert len(hc.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (18, 21)), other)})) == 1
 
 
 def deep_summary(error=0.05, converged=True):
@@ -479,19 +482,19 @@ def deep_summary(error=0.05, converged=True):
 
 def test_deep_kernel_tracking_claim_fails_when_se_misses():
     assert (
-        verdicts(ec.deep_kernel_claims(deep_summary(0.05), critical_table(0.5, 0.51, 0.8)))[
+        verdicts(dk.deep_kernel_claims(deep_summary(0.05), critical_table(0.5, 0.51, 0.8)))[
             "deep_se_tracks_linearized"
         ]
         == "holds"
     )
     assert (
-        verdicts(ec.deep_kernel_claims(deep_summary(0.3), critical_table(0.5, 0.51, 0.8)))[
+        verdicts(dk.deep_kernel_claims(deep_summary(0.3), critical_table(0.5, 0.51, 0.8)))[
             "deep_se_tracks_linearized"
         ]
         == "fails"
     )
     assert (
-        verdicts(ec.deep_kernel_claims(deep_summary(0.05, converged=False), critical_table(0.5, 0.51, 0.8)))[
+        verdicts(dk.deep_kernel_claims(deep_summary(0.05, converged=False), critical_table(0.5, 0.51, 0.8)))[
             "deep_se_tracks_linearized"
         ]
         == "inconclusive"
@@ -499,14 +502,14 @@ def test_deep_kernel_tracking_claim_fails_when_se_misses():
 
 
 def test_deep_kernel_critical_lr_claim_fails_when_the_prediction_misses():
-    rows = ec.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.51, 0.8))
+    rows = dk.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.51, 0.8))
     assert verdicts(rows)["deep_critical_lr_vs_batch"] == "holds"
     row = next(r for r in rows if r["claim_id"] == "deep_critical_lr_vs_batch")
     assert np.isfinite([row["predicted_value"], row["measured_value"], row["tolerance_value"]]).all()
-    assert row["section"] == ec.DEEP_KERNEL_SECTION and row["dataset"] == "cnn on digits"
+    assert row["section"] == dk.DEEP_KERNEL_SECTION and row["dataset"] == "cnn on digits"
     # U(1) = 1 with tau = +1 predicts 0.8 where the exact second moments give 0.5
     assert (
-        verdicts(ec.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.8, 0.5)))[
+        verdicts(dk.deep_kernel_claims(deep_summary(), critical_table(0.5, 0.8, 0.5)))[
             "deep_critical_lr_vs_batch"
         ]
         == "fails"

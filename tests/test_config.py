@@ -9,57 +9,113 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from snakemake.utils import validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
 
-from sgd_spectra.config import ConfigError, check_config, coerce_command_line, setting_name, sgd_settings
+from sgd_spectra.config import (
+    ConfigError,
+    check_config,
+    check_schema,
+    coerce_command_line,
+    setting_name,
+    sgd_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
+def load_config(*files):
+    """config.yaml with each --configfile merged in key by key, as Snakemake does."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for name in files:
+        update_config(cfg, yaml.safe_load((ROOT / name).read_text()))
+    return cfg
+
+
 @pytest.fixture
 def default_config():
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
+    return load_config()
 
 
-def test_default_and_tiny_configs_are_valid(default_config):
-    for cfg in (default_config, yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())):
+def test_default_tiny_and_paper_configs_are_valid():
+    for files in ((), ("config/tiny.yaml",), ("config/paper.yaml",)):
+        cfg = load_config(*files)
+        check_schema(cfg, yaml.safe_load(Path(SCHEMA).read_text()))
         validate(cfg, SCHEMA)
-        check_config(cfg)
+        if "config/paper.yaml" not in files:  # paper needs Fashion-MNIST installed
+            check_config(cfg)
+
+
+def test_tiny_and_paper_hold_only_what_they_change():
+    """They are merged into config.yaml key by key: a key they leave out keeps its default (also
+    inside a section), a list they give replaces the default's whole."""
+    tiny = load_config("config/tiny.yaml")
+    assert tiny["data"]["synthetic"]["synthetic_noise"] == {"nu": 1.5, "kappa": 3.0}  # kept
+    assert tiny["data"]["datasets"] == ["digits", "synthetic_signal"]  # replaced whole
+    assert tiny["experiments"]["regimes"]["datasets"] == ["digits"]  # the default's
+    assert tiny["sgd"]["steps"] == 60 and tiny["model"]["width"] == 128
+
+    def leaves(node, path=()):
+        for key, value in node.items():
+            if isinstance(value, dict) and value and key != "companions":
+                yield from leaves(value, (*path, key))
+            else:
+                yield (*path, key), value
+
+    default = dict(leaves(load_config()))
+    for name in ("config/tiny.yaml", "config/paper.yaml"):
+        for key, value in leaves(yaml.safe_load((ROOT / name).read_text())):
+            assert default.get(key) != value, f"{name}: {'.'.join(key)} repeats the default"
 
 
 @pytest.mark.parametrize(
-    "key, value, named",
+    "section, key, value, named",
     [
-        ("batch_sizes", [-1], "batch_sizes"),
-        ("momenta", [1.0], "momenta"),
-        ("momenta", [-1.0], "momenta"),
-        ("learning_rates", [0.0], "learning_rates"),
-        ("n_samples", "many", "n_samples"),
-        ("steps", 0, "steps"),
-        ("lernrate", 0.1, "lernrate"),  # a typo is an unknown key
+        ("sgd", "batch_sizes", [-1], "sgd.batch_sizes"),
+        ("sgd", "momenta", [1.0], "sgd.momenta"),
+        ("sgd", "momenta", [-1.0], "sgd.momenta"),
+        ("sgd", "learning_rates", [0.0], "sgd.learning_rates"),
+        ("data", "n_samples", "many", "data.n_samples"),
+        ("sgd", "steps", 0, "sgd.steps"),
+        ("sgd", "lernrate", 0.1, "sgd.lernrate"),  # a typo is an unknown key
+        (None, "lernrate", 0.1, "'lernrate'"),
+        ("experiments.loss_map", "lr_pointz", 3, "experiments.loss_map.lr_pointz"),
+        ("experiments.loss_map", "lr_points", 1, "experiments.loss_map.lr_points"),
+        ("theory.divergence", "zeta", 1.5, "theory.divergence.zeta"),
+        ("theory.stability_map", "momentum_points", 1, "theory.stability_map.momentum_points"),
+        ("report", "timeout", 10, "report.timeout"),
     ],
 )
-def test_schema_rejects_bad_values_naming_the_key(default_config, key, value, named):
+def test_schema_rejects_bad_values_naming_the_dotted_key(default_config, section, key, value, named):
     cfg = copy.deepcopy(default_config)
-    cfg[key] = value
-    with pytest.raises(Exception) as err:
-        validate(cfg, SCHEMA)
+    node = cfg
+    for part in section.split(".") if section else []:
+        node = node[part]
+    node[key] = value
+    with pytest.raises(ConfigError) as err:
+        check_schema(cfg, yaml.safe_load(Path(SCHEMA).read_text()))
     assert named in str(err.value)
+    with pytest.raises(WorkflowError):  # the schema itself refuses it too
+        validate(cfg, SCHEMA)
 
 
 def test_cross_key_checks_name_the_key(default_config):
     cfg = copy.deepcopy(default_config)
-    cfg["batch_sizes"] = [10, cfg["n_samples"] + 1]
-    with pytest.raises(ConfigError, match="batch_sizes"):
+    cfg["sgd"]["batch_sizes"] = [10, cfg["data"]["n_samples"] + 1]
+    with pytest.raises(ConfigError, match=r"'sgd\.batch_sizes'"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
-    cfg["fit_range"] = [5, cfg["n_samples"] + 1]
-    with pytest.raises(ConfigError, match="fit_range"):
+    cfg["theory"]["fit_range"] = [5, cfg["data"]["n_samples"] + 1]
+    with pytest.raises(ConfigError, match=r"'theory\.fit_range'"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
-    cfg["datasets"] = ["digits", "cifar11"]
-    with pytest.raises(ConfigError, match="datasets"):
+    cfg["data"]["datasets"] = ["digits", "cifar11"]
+    with pytest.raises(ConfigError, match=r"'data\.datasets'"):
+        check_config(cfg)
+    cfg = checked(copy.deepcopy(default_config))
+    cfg["experiments"]["hyperparameters"]["batch_size"] = 20000
+    with pytest.raises(ConfigError, match=r"'experiments\.hyperparameters\.batch_size'"):
         check_config(cfg)
 
 
@@ -67,47 +123,51 @@ def test_diabetes_is_a_tabular_dataset_with_its_own_n(default_config):
     from sgd_spectra.config import dataset_kind, dataset_size, has_network
 
     cfg = copy.deepcopy(default_config)
-    for key in ("datasets", "regime_datasets", "critical_datasets"):
-        cfg[key] = sorted({*cfg[key], "diabetes"})
+    cfg["data"]["datasets"] = sorted({*cfg["data"]["datasets"], "diabetes"})
+    for name in ("regimes", "critical_lr"):
+        cfg["experiments"][name]["datasets"] = sorted({*cfg["experiments"][name]["datasets"], "diabetes"})
     validate(cfg, SCHEMA)
-    check_config(cfg)  # critical_batch_sizes' 1000 > 442 is allowed: full batch there
+    check_config(cfg)  # critical_lr.batch_sizes' 1000 > 442 is allowed: full batch there
     assert dataset_kind("diabetes", cfg) == "tabular" and has_network("diabetes", cfg)
-    assert dataset_size("diabetes", cfg) == 442 and dataset_size("digits", cfg) == cfg["n_samples"]
-    cfg["n_samples"] = 300
+    assert dataset_size("diabetes", cfg) == 442 and dataset_size("digits", cfg) == cfg["data"]["n_samples"]
+    cfg["data"]["n_samples"] = 300
     assert dataset_size("diabetes", cfg) == 300
-    cfg["n_samples"] = 1000
-    cfg["regime_batch_sizes"] = [10, 500]  # sampled runs need b <= N = 442
-    with pytest.raises(ConfigError, match="regime_batch_sizes.*diabetes"):
+    cfg["data"]["n_samples"] = 1000
+    cfg["experiments"]["regimes"]["batch_sizes"] = [10, 500]  # sampled runs need b <= N = 442
+    with pytest.raises(ConfigError, match=r"experiments\.regimes\.batch_sizes.*diabetes"):
         check_config(cfg)
-    cfg["regime_batch_sizes"], cfg["batch_sizes"] = [10], [10, 500]
-    with pytest.raises(ConfigError, match="batch_sizes.*diabetes"):
+    cfg["experiments"]["regimes"]["batch_sizes"], cfg["sgd"]["batch_sizes"] = [10], [10, 500]
+    with pytest.raises(ConfigError, match=r"sgd\.batch_sizes.*diabetes"):
         check_config(cfg)
 
 
 def test_experiment_datasets_follow_the_selection(default_config):
-    from sgd_spectra.config import experiment_datasets
+    from sgd_spectra.config import EXPERIMENT_DATASET_KEYS, experiment_datasets
 
+    assert "experiments.loss_map.datasets" in EXPERIMENT_DATASET_KEYS
     cfg = copy.deepcopy(default_config)
-    cfg["datasets"] = ["digits"]
-    cfg["map_datasets"] = ["digits", "synthetic_noise"]
+    cfg["data"]["datasets"] = ["digits"]
+    cfg["experiments"]["loss_map"]["datasets"] = ["digits", "synthetic_noise"]
     check_config(cfg)  # known but unselected: skipped, not an error
-    assert experiment_datasets(cfg, "map_datasets") == ["digits"]
-    cfg["map_datasets"] = ["digitz"]
-    with pytest.raises(ConfigError, match="map_datasets"):
+    assert experiment_datasets(cfg, "loss_map") == ["digits"]
+    cfg["experiments"]["loss_map"]["datasets"] = ["digitz"]
+    with pytest.raises(ConfigError, match=r"experiments\.loss_map\.datasets"):
         check_config(cfg)
 
 
 def test_missing_fashion_mnist_says_how_to_install(default_config, tmp_path):
     cfg = copy.deepcopy(default_config)
-    cfg["datasets"] = ["fashion_mnist"]
-    cfg["fashion_mnist_dir"] = str(tmp_path / "nowhere")
+    cfg["data"]["datasets"] = ["fashion_mnist"]
+    cfg["data"]["fashion_mnist_dir"] = str(tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="apt-get install dataset-fashion-mnist"):
         check_config(cfg)
 
 
 def test_command_line_numbers_are_coerced():
-    cfg = coerce_command_line({"learning_rates": ["0.5", "1e-3", "2"], "datasets": ["digits"], "seed": "3"})
-    assert cfg == {"learning_rates": [0.5, 1e-3, 2], "datasets": ["digits"], "seed": 3}
+    cfg = coerce_command_line(
+        {"sgd": {"learning_rates": ["0.5", "1e-3", "2"]}, "data": {"datasets": ["digits"]}, "seed": "3"}
+    )
+    assert cfg == {"sgd": {"learning_rates": [0.5, 1e-3, 2]}, "data": {"datasets": ["digits"]}, "seed": 3}
 
 
 def test_setting_names_round_trip(default_config):
@@ -117,27 +177,36 @@ def test_setting_names_round_trip(default_config):
     assert float(setting_name(1e-3, 0.5, 1).split("_")[0][2:]) == 1e-3
 
 
-def test_snakemake_stops_before_any_job_naming_the_key(tmp_path):
-    """The real entry point: a bad value on the command line stops `snakemake -n`."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--directory",
-            str(ROOT),
-            "--config",
-            "batch_sizes=[5000]",
-        ],
+def _dry_run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--directory", str(ROOT), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("sgd={batch_sizes: [5000]}", "sgd.batch_sizes"),  # a relation between keys (common.smk)
+        ("sgd={steps: 0}", "sgd.steps"),  # the schema
+        ("experiments={loss_map: {lr_pointz: 3}}", "experiments.loss_map.lr_pointz"),  # unknown key
+    ],
+)
+def test_snakemake_stops_before_any_job_naming_the_key(override, named):
+    """The real entry point: a bad value on the command line (nested syntax) stops `snakemake -n`."""
+    out = _dry_run("--config", override)
     assert out.returncode != 0
-    assert "batch_sizes" in out.stdout + out.stderr
+    assert named in out.stdout + out.stderr
+
+
+def test_nested_command_line_overrides_merge_into_the_section():
+    """`--config 'sgd={steps: 7}'` changes that one key; the section's other keys stay (Snakemake
+    merges --config into the config files recursively)."""
+    out = _dry_run("--configfile", "config/tiny.yaml", "--config", "sgd={steps: 7}", "--printshellcmds")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "train_linearized" in out.stdout
 
 
 def test_companion_parameters_are_validated_by_their_study(default_config):
@@ -148,49 +217,77 @@ def test_companion_parameters_are_validated_by_their_study(default_config):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
     cfg["companions"]["gradient_span"]["grf_stepz"] = 3
-    with pytest.raises(ConfigError, match=r"companions\.gradient_span"):
+    with pytest.raises(ConfigError, match=r"'companions\.gradient_span\.grf_stepz'"):
         check_config(cfg)
+    cfg = copy.deepcopy(default_config)
+    cfg["companions"]["gradient_span"]["preset"] = "huge"
+    with pytest.raises(ConfigError, match=r"'companions\.gradient_span\.preset'.*huge.*default, tiny, paper"):
+        check_config(cfg)
+
+
+def test_companion_presets_and_overrides_resolve_as_documented(default_config):
+    """`companions.<study>: {preset: <name>, <param>: <value>}`: the module's named parameter set
+    with the overrides on top; no preset means "default"; a study left out or null is skipped."""
+    from sgd_spectra.companions import STUDIES, resolve_params, study_module, study_presets
+    from sgd_spectra.config import companion_params, companion_studies
+
+    for name in STUDIES:
+        module = study_module(name)
+        # read from the source (no import at config-check time) = the module's own PRESETS
+        assert study_presets(name) == module.PRESETS
+        assert module.PRESETS == {
+            "default": module.DEFAULT_PARAMS,
+            "tiny": module.TINY_PARAMS,
+            "paper": module.PAPER_PARAMS,
+        }
+        assert resolve_params(name, {}) == module.DEFAULT_PARAMS
+        assert resolve_params(name, {"preset": "tiny"}) == module.TINY_PARAMS
+    gs = study_module("gradient_span")
+    cfg = copy.deepcopy(default_config)
+    cfg["companions"]["gradient_span"] = {"preset": "paper", "grf_seeds": 10}
+    assert companion_params(cfg, "gradient_span") == {**gs.PAPER_PARAMS, "grf_seeds": 10}
+    check_config(cfg)
+    assert companion_studies(cfg) == list(STUDIES)
+    cfg["companions"]["du_gram"] = None  # e.g. --config "companions={du_gram: null}"
+    del cfg["companions"]["edge_of_stability"]
+    check_config(cfg)
+    assert companion_studies(cfg) == ["gradient_span", "which_minimizer"]
+    # the config files pick the presets by name
+    for files, preset in (
+        ((), "default"),
+        (("config/tiny.yaml",), "tiny"),
+        (("config/paper.yaml",), "paper"),
+    ):
+        cfg = load_config(*files)
+        for name in STUDIES:
+            assert companion_params(cfg, name) == {
+                **study_presets(name)[preset],
+                **(
+                    {"fashion_mnist_dir": cfg["data"]["fashion_mnist_dir"]}
+                    if name == "which_minimizer"
+                    else {}
+                ),
+            }
 
 
 def test_regime_and_budget_batch_sizes_fit_the_dataset(default_config):
     cfg = copy.deepcopy(default_config)
-    cfg["budget_batch_sizes"] = [1, 5000]
-    with pytest.raises(ConfigError, match="budget_batch_sizes"):
+    cfg["experiments"]["budget"]["batch_sizes"] = [1, 5000]
+    with pytest.raises(ConfigError, match=r"experiments\.budget\.batch_sizes"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
-    cfg["trace_batch_size"] = 5000
-    with pytest.raises(ConfigError, match="trace_batch_size"):
+    cfg["experiments"]["trace"]["batch_size"] = 5000
+    with pytest.raises(ConfigError, match=r"experiments\.trace\.batch_size"):
         check_config(cfg)
     cfg = copy.deepcopy(default_config)
-    cfg["trace_datasets"] = ["mnist"]
-    with pytest.raises(ConfigError, match="trace_datasets"):
+    cfg["experiments"]["trace"]["datasets"] = ["mnist"]
+    with pytest.raises(ConfigError, match=r"experiments\.trace\.datasets"):
         check_config(cfg)
-
-
-@pytest.mark.parametrize(
-    "path, kind",
-    [
-        ("config.yaml", "DEFAULT_PARAMS"),
-        ("config/tiny.yaml", "TINY_PARAMS"),
-        ("config/paper.yaml", "PAPER_PARAMS"),
-    ],
-)
-def test_config_files_carry_each_companion_study_s_own_sizes(path, kind):
-    """The config files and the modules' parameter sets (used by the unit tests) must not drift."""
-    import yaml
-
-    from sgd_spectra.companions import STUDIES, study_module
-
-    root = Path(__file__).resolve().parents[1]
-    companions = yaml.safe_load((root / path).read_text())["companions"]
-    assert set(companions) == set(STUDIES)
-    for name in STUDIES:
-        assert companions[name] == getattr(study_module(name), kind), name
 
 
 def test_companion_study_requiring_missing_fashion_mnist_stops_before_any_job(default_config, tmp_path):
     cfg = copy.deepcopy(default_config)
-    cfg["fashion_mnist_dir"] = str(tmp_path)  # an empty folder: no IDX files there
+    cfg["data"]["fashion_mnist_dir"] = str(tmp_path)  # an empty folder: no IDX files there
     check_config(cfg)  # dataset "auto" falls back to digits
     cfg["companions"]["which_minimizer"]["dataset"] = "fashion_mnist"
     with pytest.raises(
@@ -221,8 +318,8 @@ def test_sized_names_give_one_source_at_several_sizes(default_config):
     from sgd_spectra.config import all_datasets, dataset_kind, dataset_size, dataset_spec, experiment_datasets
 
     cfg = copy.deepcopy(default_config)
-    cfg["datasets"] = ["digits", "synthetic_noise"]
-    cfg["map_datasets"] = ["digits_500", "synthetic_noise_2k", "diabetes_300"]
+    cfg["data"]["datasets"] = ["digits", "synthetic_noise"]
+    cfg["experiments"]["loss_map"]["datasets"] = ["digits_500", "synthetic_noise_2k", "diabetes_300"]
     check_config(cfg)
     assert dataset_kind("digits_500", cfg) == "digits" and dataset_size("digits_500", cfg) == 500
     assert dataset_size("synthetic_noise_2k", cfg) == 2000
@@ -230,21 +327,22 @@ def test_sized_names_give_one_source_at_several_sizes(default_config):
         "name": "synthetic_noise_2k",
         "source": "synthetic_noise",
         "kind": "synthetic",
-        **cfg["synthetic"]["synthetic_noise"],
+        **cfg["data"]["synthetic"]["synthetic_noise"],
     }
     # diabetes is not selected, so its sized copy is skipped like any unselected experiment dataset
-    assert experiment_datasets(cfg, "map_datasets") == ["digits_500", "synthetic_noise_2k"]
+    assert experiment_datasets(cfg, "loss_map") == ["digits_500", "synthetic_noise_2k"]
     assert all_datasets(cfg) == ["digits", "synthetic_noise", "digits_500", "synthetic_noise_2k"]
-    cfg["datasets"].append("diabetes")
+    cfg["data"]["datasets"].append("diabetes")
     assert dataset_size("diabetes_300", cfg) == 300 and dataset_size("diabetes_1k", cfg) == 442
-    cfg["map_batch_size"] = 400  # b <= N of every dataset the map runs on
-    with pytest.raises(ConfigError, match="map_batch_size.*diabetes_300"):
+    loss_map = cfg["experiments"]["loss_map"]
+    loss_map["batch_size"] = 400  # b <= N of every dataset the map runs on
+    with pytest.raises(ConfigError, match=r"experiments\.loss_map\.batch_size.*diabetes_300"):
         check_config(cfg)
-    cfg["map_batch_size"], cfg["map_datasets"] = 10, ["digits_0k"]
-    with pytest.raises(ConfigError, match="map_datasets.*digits_0k"):
+    loss_map["batch_size"], loss_map["datasets"] = 10, ["digits_0k"]
+    with pytest.raises(ConfigError, match=r"experiments\.loss_map\.datasets.*digits_0k"):
         check_config(cfg)
-    cfg["map_datasets"] = ["cifar_1k"]
-    with pytest.raises(ConfigError, match="map_datasets.*cifar_1k"):
+    loss_map["datasets"] = ["cifar_1k"]
+    with pytest.raises(ConfigError, match=r"experiments\.loss_map\.datasets.*cifar_1k"):
         check_config(cfg)
 
 
@@ -252,19 +350,13 @@ def test_paper_config_runs_each_experiment_at_the_paper_s_n():
     """theory.md §14: Figs. 2 and 12-14 at N = 1000, Fig. 5 at N = 10^4, Figs. 1 and 7 at 3000."""
     from sgd_spectra.config import dataset_size, experiment_datasets
 
-    with open(ROOT / "config" / "paper.yaml") as fh:
-        cfg = yaml.safe_load(fh)
+    cfg = load_config("config/paper.yaml")
     sizes = {
         key: {dataset_size(d, cfg) for d in experiment_datasets(cfg, key) if d != "diabetes"}
-        for key in ("map_datasets", "critical_datasets", "budget_datasets", "regime_datasets")
+        for key in ("loss_map", "critical_lr", "budget", "regimes")
     }
-    assert sizes == {
-        "map_datasets": {1000},
-        "critical_datasets": {1000},
-        "budget_datasets": {10000},
-        "regime_datasets": {3000},
-    }
-    assert {dataset_size(d, cfg) for d in cfg["datasets"] if d != "diabetes"} == {3000}
+    assert sizes == {"loss_map": {1000}, "critical_lr": {1000}, "budget": {10000}, "regimes": {3000}}
+    assert {dataset_size(d, cfg) for d in cfg["data"]["datasets"] if d != "diabetes"} == {3000}
 
 
 # ----------------------------------------------------------------------------- the model section
@@ -300,7 +392,7 @@ def checked(cfg):
 
 @pytest.fixture
 def tiny_config():
-    return yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    return load_config("config/tiny.yaml")
 
 
 @pytest.mark.parametrize(
@@ -413,13 +505,15 @@ def test_width_stays_the_default_mlp_s_width(default_config):
         "depth": 1,
         "activation": "relu",
         "parametrisation": "ntk",
-        "width": cfg["width"],
+        "width": 1000,
     }
     assert has_closed_form(model_spec(cfg))
-    cfg["model"]["width"] = 64  # the model's own key wins
+    cfg["model"]["width"] = 64
     assert model_spec(cfg)["width"] == 64
-    cfg["model"] = {"kind": "cnn"}
-    assert "width" not in model_spec(checked(cfg))
+    cnn = copy.deepcopy(default_config)
+    cnn["model"]["kind"] = "cnn"  # as --config "model={kind: cnn}" does: the mlp's width is ignored
+    assert "width" in cnn["model"] and "width" not in model_spec(checked(cnn))
+    assert model_spec(checked({**copy.deepcopy(default_config), "model": {}}))["width"] == 1000
 
 
 def test_schema_defaults_are_the_package_defaults():
@@ -436,10 +530,8 @@ def test_schema_defaults_are_the_package_defaults():
         kind = branch["if"]["properties"]["kind"]["const"]
         schema_defaults = {k: v["default"] for k, v in branch["then"]["properties"].items() if "default" in v}
         assert set(branch["then"]["properties"]) == set(DEFAULTS[kind]), kind
-        # no default for an mlp's width (the top-level `width`) nor for a custom factory (required)
-        assert schema_defaults == {
-            k: v for k, v in DEFAULTS[kind].items() if k not in ("width", "factory")
-        }, kind
+        # no default for a custom factory (required)
+        assert schema_defaults == {k: v for k, v in DEFAULTS[kind].items() if k != "factory"}, kind
 
 
 def test_feature_shapes_are_the_data_s():
@@ -458,14 +550,16 @@ def test_feature_shapes_are_the_data_s():
 
 
 def test_pretraining_split_must_fit_beside_the_training_samples(default_config):
+    from sgd_spectra.config import DATASET_EXPERIMENTS
+
     cfg = copy.deepcopy(default_config)
-    cfg["datasets"] = ["diabetes"]
+    cfg["data"]["datasets"] = ["diabetes"]
     cfg["model"] = {"pretrain": {"epochs": 1, "n_samples": 100}}
-    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets", "trace_datasets"):
-        cfg[key] = []
-    cfg["n_samples"] = 300
+    for name in DATASET_EXPERIMENTS:
+        cfg["experiments"][name]["datasets"] = []
+    cfg["data"]["n_samples"] = 300
     checked(copy.deepcopy(cfg))  # 300 + 100 <= 442 rows
-    cfg["n_samples"] = 400
+    cfg["data"]["n_samples"] = 400
     with pytest.raises(ConfigError, match=r"model\.pretrain\.n_samples"):
         checked(cfg)
 
@@ -496,11 +590,13 @@ def test_user_dataset_shape_is_read_from_the_file_header(tiny_config, tmp_path):
 
     np = pytest.importorskip("numpy")
     np.savez_compressed(tmp_path / "mine.npz", images=np.zeros((30, 3, 4, 4)), labels=np.arange(30) % 3)
-    tiny_config["user_datasets"] = {"mine": str(tmp_path / "mine.npz")}
-    tiny_config["datasets"] = ["mine"]
+    from sgd_spectra.config import DATASET_EXPERIMENTS
+
+    tiny_config["data"]["user_datasets"] = {"mine": str(tmp_path / "mine.npz")}
+    tiny_config["data"]["datasets"] = ["mine"]
     tiny_config["model"] = {"kind": "cnn", "channels": [2], "input_shape": [3, 4, 4]}
-    for key in ("map_datasets", "critical_datasets", "regime_datasets", "budget_datasets", "trace_datasets"):
-        tiny_config[key] = []
+    for name in DATASET_EXPERIMENTS:
+        tiny_config["experiments"][name]["datasets"] = []
     checked(tiny_config)
     assert feature_shape("mine", tiny_config) == (48,)
     tiny_config["model"]["input_shape"] = [1, 8, 8]
@@ -571,11 +667,19 @@ def test_digits_size_check_agrees_with_the_loader():
 
 
 def test_too_many_digits_stop_the_run_naming_the_key(default_config):
-    checked({**copy.deepcopy(default_config), "n_samples": 1748})
-    with pytest.raises(ConfigError, match=r"config key 'n_samples'.*at most 1748"):
-        checked({**copy.deepcopy(default_config), "n_samples": 1749})
-    with pytest.raises(ConfigError, match=r"config key 'datasets entry 'digits_2k''"):
-        checked({**copy.deepcopy(default_config), "map_datasets": ["digits_2k"]})
+    def with_(section, key, value):
+        cfg = copy.deepcopy(default_config)
+        node = cfg
+        for part in section.split("."):
+            node = node[part]
+        node[key] = value
+        return cfg
+
+    checked(with_("data", "n_samples", 1748))
+    with pytest.raises(ConfigError, match=r"config key 'data\.n_samples'.*at most 1748"):
+        checked(with_("data", "n_samples", 1749))
+    with pytest.raises(ConfigError, match=r"config key 'experiments\.loss_map\.datasets entry 'digits_2k''"):
+        checked(with_("experiments.loss_map", "datasets", ["digits_2k"]))
     pretrained = {**copy.deepcopy(default_config), "model": {"pretrain": {"epochs": 1, "n_samples": 1000}}}
-    with pytest.raises(ConfigError, match=r"config key 'n_samples'.*1000 plus 1000 for pretraining"):
+    with pytest.raises(ConfigError, match=r"config key 'data\.n_samples'.*1000 plus 1000 for pretraining"):
         checked(pretrained)

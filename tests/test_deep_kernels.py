@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from sgd_spectra import deep_kernels as dk
 from sgd_spectra.config import DEEP_KERNEL_DEFAULTS, ConfigError, check_config, deep_kernel_params
@@ -89,25 +90,30 @@ def test_digits_pretraining_is_capped_to_fit_beside_the_kernel_samples():
 
 @pytest.fixture
 def tiny_config():
-    return yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text()))
+    return cfg
 
 
 def test_config_checks_name_the_deep_kernel_keys(tiny_config, tmp_path):
     cfg = copy.deepcopy(tiny_config)
-    cfg["deep_kernel_batch_size"] = 41
-    with pytest.raises(ConfigError, match="deep_kernel_batch_size"):
+    cfg["experiments"]["deep_kernels"]["batch_size"] = 41
+    with pytest.raises(ConfigError, match=r"experiments\.deep_kernels\.batch_size"):
         check_config(cfg)
     cfg = copy.deepcopy(tiny_config)
-    cfg.update(deep_kernel_dataset="fashion_mnist", fashion_mnist_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="deep_kernel_dataset"):
+    cfg["experiments"]["deep_kernels"]["dataset"] = "fashion_mnist"
+    cfg["data"]["fashion_mnist_dir"] = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"experiments\.deep_kernels\.dataset"):
         check_config(cfg)
-    cfg["deep_kernel_models"] = []  # not run: nothing to check
-    cfg["fashion_mnist_dir"] = None
+    cfg["experiments"]["deep_kernels"]["models"] = []  # not run: nothing to check
+    cfg["data"]["fashion_mnist_dir"] = None
     check_config(cfg)
 
 
 def test_schema_defaults_are_the_package_defaults():
     props = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
-    assert {k: props[f"deep_kernel_{k}"]["default"] for k in DEEP_KERNEL_DEFAULTS} == DEEP_KERNEL_DEFAULTS
-    assert set(props["deep_kernel_models"]["items"]["enum"]) == set(dk.DEEP_KERNEL_SPECS)
+    section = props["experiments"]["properties"]["deep_kernels"]["properties"]
+    assert {k: section[k]["default"] for k in DEEP_KERNEL_DEFAULTS} == DEEP_KERNEL_DEFAULTS
+    assert set(section) == {"models", *DEEP_KERNEL_DEFAULTS}
+    assert set(section["models"]["items"]["enum"]) == set(dk.DEEP_KERNEL_SPECS)
     assert deep_kernel_params({})["n_samples"] == DEEP_KERNEL_DEFAULTS["n_samples"]

@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from sgd_spectra import generating_functions as gf
 from sgd_spectra import theory as th
 
 
@@ -64,15 +65,15 @@ def test_power_series_equal_closed_forms(lr, beta, gamma, tau):
     z, T = 0.97, 2500  # 0.97^2500 ~ 1e-33: the series has converged
     loss, _ = th.se_loss_trajectory(lam, c, lr, beta, gamma, tau, np.arange(T))
     series = np.sum(loss[0] * z ** np.arange(T))
-    assert series == pytest.approx(float(th.loss_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8)
+    assert series == pytest.approx(float(gf.loss_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8)
     # U and V separately, from the propagators iterated per eigenvalue
     A = per_mode_matrices(lam, lr, beta, gamma, tau)
     u_t, v_t = propagators(A, lam, c, lr, gamma, T)
     assert np.sum(u_t * z ** np.arange(T)) == pytest.approx(
-        float(th.noise_gf(z, lam, lr, beta, gamma, tau)), rel=1e-8
+        float(gf.noise_gf(z, lam, lr, beta, gamma, tau)), rel=1e-8
     )
     assert np.sum(v_t * z ** np.arange(T)) == pytest.approx(
-        float(th.signal_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8
+        float(gf.signal_gf(z, lam, c, lr, beta, gamma, tau)), rel=1e-8
     )
 
 
@@ -160,8 +161,8 @@ def test_divergence_rate_matches_se():
     lam, c = power_spectrum(500)
     gamma = float(th.batch_noise_factor(500, 10))
     lr = 1.02 * th.critical_lr(lam, 0.5, gamma)
-    assert th.divergence_rate(lam, c, 0.9 * lr, 0.5, gamma) is None
-    div = th.divergence_rate(lam, c, lr, 0.5, gamma)
+    assert gf.divergence_rate(lam, c, 0.9 * lr, 0.5, gamma) is None
+    div = gf.divergence_rate(lam, c, lr, 0.5, gamma)
     # late enough for the leading pole to dominate, early enough to stay below the
     # divergence cut-off (10^6 L_0 ~ e^13.8, i.e. ~13 t_div)
     t = np.round(np.array([6.0, 10.0]) * div["t_div"]).astype(int)

@@ -1,7 +1,8 @@
-"""Fig. 3 centre and right (sgd_spectra.phase_asymptotics; theory.md §7, §10).
+"""Fig. 3 centre and right (sgd_spectra.phase_asymptotics, eventual_divergence_study and
+transition_study; theory.md §7, §10).
 
 References are independent of the code under test: U(z) and the GD loss written out here,
-theory.divergence_rate (the unbinned eq. 24 root and prefactor), analytic curves with known
+generating_functions.divergence_rate (the unbinned eq. 24 root and prefactor), analytic curves with known
 crossings, and gamma(b, N) from its formula.  Every claim gets an input built to make it fail.
 """
 
@@ -15,24 +16,29 @@ from scipy.optimize import brentq
 from scipy.special import gamma as gamma_fn
 
 from sgd_spectra.claims import CLAIM_COLUMNS
-from sgd_spectra.io import read_json, write_json
-from sgd_spectra.phase_asymptotics import (
-    DIVERGENCE_EXPONENT_TOLERANCE,
-    EVENTUAL_TRANSITION_TOLERANCE,
+from sgd_spectra.eventual_divergence_study import (
     eventual_divergence_run,
     eventual_divergence_study,
     exponential_fit,
     first_crossing,
-    jackknife_transition,
-    linearized_transition,
     lrs_for_divergence_times,
-    nearest_batch,
-    phase_asymptotics_claims,
-    smoothed_transition_time,
     transition_x_star,
 )
+from sgd_spectra.generating_functions import divergence_rate
+from sgd_spectra.io import read_json, write_json
+from sgd_spectra.phase_asymptotics import (
+    DIVERGENCE_EXPONENT_TOLERANCE,
+    EVENTUAL_TRANSITION_TOLERANCE,
+    phase_asymptotics_claims,
+)
 from sgd_spectra.spectra import binned_power_law
-from sgd_spectra.theory import divergence_rate, transition_time, u_at_one, v_at_one
+from sgd_spectra.theory import transition_time, u_at_one, v_at_one
+from sgd_spectra.transition_study import (
+    jackknife_transition,
+    linearized_transition,
+    nearest_batch,
+    smoothed_transition_time,
+)
 
 
 def brute_u(z, lam, mult, lr, gamma):
@@ -78,7 +84,7 @@ def test_lrs_for_divergence_times_hit_the_root_of_a_brute_force_u():
 
 
 def test_eventual_divergence_run_against_unbinned_eq24_and_exact_gd():
-    """An exact (unbinned) 20000-mode k^-0.6 law: theory.divergence_rate gives r and the eq. (24)
+    """An exact (unbinned) 20000-mode k^-0.6 law: generating_functions.divergence_rate gives r and the eq. (24)
     prefactor by its own root finder; the GD loss is written out here; their crossing is t_tr."""
     nu, kappa, lr = 0.6, 0.3, 0.05
     k = np.arange(1, 20001, dtype=np.float64)

@@ -24,6 +24,17 @@ def test_config_listing_marks_changed_keys():
     assert changed == ["steps", "new"]
     assert listing.count('<mark class="changed">') == 2 and "seed: 0" in listing
     assert config_listing({"seed": 0}, None)[1] == []
+    # nested sections: the changed keys by their dotted names, the unchanged ones unmarked
+    listing, changed = config_listing(
+        {"seed": 0, "sgd": {"steps": 10, "momenta": [0.0]}, "companions": {"du_gram": {"preset": "tiny"}}},
+        {
+            "seed": 0,
+            "sgd": {"steps": 1000, "momenta": [0.0]},
+            "companions": {"du_gram": {"preset": "default"}},
+        },
+    )
+    assert changed == ["sgd.steps", "companions.du_gram.preset"]
+    assert "sgd:\n" in listing and "  momenta: [0.0]" in listing and listing.count("<mark") == 2
 
 
 @pytest.mark.skipif(

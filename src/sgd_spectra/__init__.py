@@ -5,8 +5,9 @@ ReLU network), ``models`` and ``ntk_generic`` (any scalar-output network, its NT
 ``sgd_spectra.empirical_spectrum`` is imported lazily), ``pretrain`` (a disjoint split and a few
 epochs before the kernel is taken), ``spectra`` (eigenvalues and coefficients), ``powerlaw``
 (exponent fits), ``prediction`` (one setting from a spectrum: ``sgd_spectra.predict``, lazily),
-``theory`` (SE dynamics, generating functions, stability, asymptotics), ``dynamics`` (sampled
-SGD of the linearised model and of the real network), ``claims`` (verdicts) and ``report``.
+``theory`` (SE dynamics, stability, asymptotics), ``generating_functions`` (|z| < 1 and the
+divergence rate), ``dynamics`` (sampled SGD of the linearised model and of the real network),
+``claims`` (verdicts) and ``report``.
 """
 
 __version__ = "0.1.0"

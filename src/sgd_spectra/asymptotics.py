@@ -1,8 +1,12 @@
-"""Late-time theory measured on SE runs and put next to its closed forms (theory.md §6, §7, §10, §11).
+"""Late-time theory measured on SE runs and put next to its closed forms (theory.md §6, §11):
+negative momentum in the noise phase (§11), the Prop. 4 bounds on alpha_c, and the workflow's
+per-dataset checks (:func:`spectrum_asymptotics`), which also use the divergence rate
+(:mod:`sgd_spectra.divergence_checks`, §7) and the transition time
+(:mod:`sgd_spectra.transition_checks`, §10).
 
 Each function measures one quantity -- on SE loss curves or on exact sums over a spectrum -- and
 returns it with its prediction as plain numbers (a dict, or a DataFrame for scans); nothing is
-formatted here, and only the named tolerances below turn a comparison into a yes/no.
+formatted here, and only the named tolerances turn a comparison into a yes/no.
 
 Conventions are theory.py's: output space (eigenvalues of K/N, ``c_k = <u_k, e0>^2``,
 ``L = sum c / (2N)``), with the parameter-space moments ``C_k = c_k / (N lambda_k)`` where a
@@ -18,29 +22,22 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, minimize_scalar
 
+from .divergence_checks import measured_divergence_rate
 from .spectra import binned_power_law
 from .theory import (
     asymptotic_loss,
-    characteristic_polynomial,
     critical_lr,
     critical_regularisation,
-    divergence_rate,
     effective_lr_bounds,
-    gd_constant,
     noiseless_lr_bound,
     se_loss_trajectory,
-    signal_gf,
-    transition_time,
     u_at_one,
     v_at_one,
 )
+from .transition_checks import transition_time_check
 
 #: A momentum that lowers the final loss by less than this fraction is "no effect".
 MIN_MOMENTUM_GAIN = 0.01
-#: Measured/predicted transition time within this relative error "agrees".
-TRANSITION_TOLERANCE = 0.10
-#: Measured/predicted exponential growth rate within this relative error "agrees".
-RATE_TOLERANCE = 0.02
 #: alpha_eff,c / (2 / (gamma lambda_crit)) within this of 1 at the largest momentum is "tight".
 TIGHTNESS_TOLERANCE = 0.01
 
@@ -60,35 +57,6 @@ def parameter_moments(eigenvalues, coefficients, n_samples: int | None = None) -
     lam = np.asarray(eigenvalues, dtype=np.float64)
     n = len(lam) if n_samples is None else n_samples
     return np.asarray(coefficients, dtype=np.float64) / (n * lam)
-
-
-def noise_gf_binned(
-    z, eigenvalues, lr: float, momentum: float, gamma: float, tau: float = 1.0, multiplicity=None
-):
-    """theory.noise_gf with a multiplicity per eigenvalue (binned spectra), tau1 = 1."""
-    lam, mult = _weights(eigenvalues, multiplicity)
-    zz = np.asarray(z, dtype=np.float64)
-    s = characteristic_polynomial(zz, lam, lr, momentum, gamma, tau)
-    return gamma * lr**2 * np.sum(mult * lam**2 * (zz * (1 + momentum * zz))[..., None] / s, axis=-1)
-
-
-def local_slopes(steps, loss) -> np.ndarray:
-    """``d ln L / d ln t`` of a sampled curve (steps > 0), by centred differences in ln t."""
-    return np.gradient(
-        np.log(np.asarray(loss, dtype=np.float64)), np.log(np.asarray(steps, dtype=np.float64))
-    )
-
-
-def growth_rate(steps, loss, window: float = 0.5) -> float:
-    """Least-squares slope of ``ln L`` against t over the last ``window`` of the finite part of
-    the curve: the late-time exponential rate ``ln(1/r)`` (negative for a decaying run)."""
-    t, y = np.asarray(steps, dtype=np.float64), np.asarray(loss, dtype=np.float64)
-    ok = np.isfinite(y) & (y > 0)
-    t, y = t[ok], y[ok]
-    if len(t) < 3:
-        return math.nan
-    sel = t >= t[0] + (1 - window) * (t[-1] - t[0])
-    return float(np.polyfit(t[sel], np.log(y[sel]), 1)[0]) if sel.sum() >= 2 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,232 +343,15 @@ def momentum_sign_comparison(
 
 
 # --------------------------------------------------------------------------------------------
-# 2. signal -> noise transition time (eq. 29, §10)
+# 2. Prop. 4 bounds on the critical effective learning rate
 # --------------------------------------------------------------------------------------------
 
-
-def transition_time_from_curve(steps, loss, nu: float, kappa: float) -> float:
-    """Time the local log-log slope last rises through ``-(zeta + 2 - 1/nu)/2``.
-
-    For ``L = C_s t^-zeta + C_n t^-p`` the local slope is the term-weighted mean of -zeta and -p,
-    so it is exactly half way where the two terms are equal: this *is* eq. (29)'s t_trans, but it
-    reads only the exponents off the curve, none of the (28a/b) constants under test (a "2x one
-    term" rule would need one of them).  The *last upward* crossing: the first steps are
-    transients (the slope starts near 0 and wiggles through the midpoint on its way down to
-    -zeta).  nan when the curve ends with its slope below the midpoint (transition not reached).
-    """
-    t, y = np.asarray(steps, dtype=np.float64), np.asarray(loss, dtype=np.float64)
-    ok = (t > 0) & np.isfinite(y) & (y > 0)
-    t, y = t[ok], y[ok]
-    mid = -(kappa / nu + 2 - 1 / nu) / 2
-    s = local_slopes(t, y)
-    up = np.flatnonzero((s[:-1] < mid) & (s[1:] >= mid))
-    if not len(up) or s[-1] < mid:
-        return math.nan
-    i = up[-1]
-    w = (mid - s[i]) / (s[i + 1] - s[i])
-    return float(np.exp((1 - w) * np.log(t[i]) + w * np.log(t[i + 1])))
-
-
-def transition_time_check(
-    eigenvalues,
-    coefficients,
-    nu: float,
-    kappa: float,
-    Lambda: float,
-    K: float,
-    lr: float,
-    gamma: float,
-    steps: int,
-    tau: float = 1.0,
-    momentum: float = 0.0,
-    n_samples=None,
-    multiplicity=None,
-    points: int = 400,
-) -> dict:
-    """Eq. (29) against :func:`transition_time_from_curve` on an SE run; also the two-term model
-    ``C_s t^-zeta + C_n t^-p`` over SE at the predicted time (theory.md §10: about 1.006)."""
-    u1 = u_at_one(eigenvalues, lr, momentum, gamma, tau, multiplicity)
-    v1 = v_at_one(eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples)
-    pred = transition_time(nu, kappa, Lambda, K, lr, momentum, gamma, u1, v1) if u1 < 1 else math.nan
-    t = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
-    loss, _ = se_loss_trajectory(
-        eigenvalues, coefficients, lr, momentum, gamma, tau, t, n_samples, multiplicity=multiplicity
-    )
-    measured = transition_time_from_curve(t, loss[0], nu, kappa)
-    two_term = math.nan
-    if np.isfinite(pred) and t[0] <= pred <= t[-1]:
-        z, p = kappa / nu, 2 - 1 / nu
-        c_s = gd_constant(nu, kappa, Lambda, K, lr, momentum) / (1 - u1)
-        c_n = float(asymptotic_loss(1.0, nu, kappa, Lambda, K, lr, momentum, gamma, u1, v1))
-        se_at = np.exp(np.interp(np.log(pred), np.log(t), np.log(loss[0])))
-        two_term = float((c_s * pred**-z + c_n * pred**-p) / se_at)
-    ratio = measured / pred if np.isfinite(pred) and pred > 0 else math.nan
-    return dict(
-        predicted=pred,
-        measured=measured,
-        ratio=ratio,
-        two_term_over_se=two_term,
-        u1=u1,
-        agrees=bool(np.isfinite(ratio) and abs(ratio - 1) <= TRANSITION_TOLERANCE),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# 3./4. divergence above alpha_c (eq. 24) and eventual divergence for 1/2 < nu < 1 (§7)
-# --------------------------------------------------------------------------------------------
-
-
-def divergence_root(
-    eigenvalues,
-    coefficients,
-    lr: float,
-    momentum: float,
-    gamma: float,
-    tau: float = 1.0,
-    n_samples=None,
-    multiplicity=None,
-) -> dict | None:
-    """r with U(r) = 1 on a binned spectrum, solved for ``eps = 1 - r`` in log space (eps down to
-    1e-13, far below what theory.divergence_rate's bracket resolves), and the eq. (24) prefactor.
-    Assumes U increases on (0, 1) (true for beta >= 0, 0 <= gamma tau <= 1); None when U(1) < 1."""
-    f = lambda le: (
-        float(
-            noise_gf_binned(
-                1 - math.exp(le),
-                eigenvalues,
-                lr,
-                momentum,
-                gamma,
-                tau,
-                multiplicity,
-            )
-        )
-        - 1
-    )
-    lo, hi = math.log(1e-13), math.log(1 - 1e-9)
-    if not (np.isfinite(f(lo)) and f(lo) > 0 and f(hi) < 0):
-        return None
-    eps = math.exp(brentq(f, lo, hi, xtol=1e-13, rtol=1e-13))
-    r = 1 - eps
-    h = 1e-4 * eps
-    du = (f(math.log(eps - h)) - f(math.log(eps + h))) / (2 * h)
-    v_r = float(signal_gf(r, eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples))
-    return dict(r=r, one_minus_r=eps, t_div=float(-1 / math.log1p(-eps)), prefactor=v_r / (r * du))
-
-
-def measured_divergence_rate(
-    eigenvalues,
-    coefficients,
-    lr: float,
-    momentum: float,
-    gamma: float,
-    tau: float,
-    steps: int,
-    n_samples=None,
-    multiplicity=None,
-    points: int = 2001,
-) -> dict:
-    """Late-time exponential rate of an SE run (:func:`growth_rate`, last half) against eq. (24):
-    ``ln(1/r)`` and the prefactor ``V(r)/(r U'(r))`` (theory.divergence_rate, or
-    :func:`divergence_root` for binned spectra).  A convergent setting has no prediction."""
-    if multiplicity is None:
-        pred = divergence_rate(eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples)
-    else:
-        pred = divergence_root(eigenvalues, coefficients, lr, momentum, gamma, tau, n_samples, multiplicity)
-    t = np.unique(np.linspace(0, steps, points).astype(np.int64))
-    loss, div = se_loss_trajectory(
-        eigenvalues, coefficients, lr, momentum, gamma, tau, t, n_samples, multiplicity=multiplicity
-    )
-    loss = loss[0]
-    g = growth_rate(t, loss)
-    out = dict(
-        diverges_measured=bool(g > 0 or div[0] >= 0),
-        growth_measured=g,
-        r_measured=math.exp(-g),
-        t_div_measured=1 / g if g > 0 else math.inf,
-        diverged_at=int(div[0]),
-        t_exceeds_initial=next((int(s) for s, v in zip(t[1:], loss[1:]) if v >= loss[0]), -1),
-        diverges_predicted=pred is not None,
-        growth_predicted=math.nan,
-        r_predicted=math.nan,
-        t_div_predicted=math.nan,
-        rate_ratio=math.nan,
-        prefactor_ratios={},
-    )
-    if pred is None:
-        return dict(out, agrees=False)
-    rate = -math.log(pred["r"])
-    ok = np.isfinite(loss) & (t > 0)
-    quarters = [t[ok][int(q * (ok.sum() - 1))] for q in (0.25, 0.5, 0.75, 1.0)] if ok.any() else []
-    ratios = {int(s): float(loss[t == s][0] / (pred["prefactor"] * math.exp(rate * s))) for s in quarters}
-    out.update(
-        growth_predicted=rate,
-        r_predicted=pred["r"],
-        t_div_predicted=pred["t_div"],
-        rate_ratio=g / rate,
-        prefactor_ratios=ratios,
-    )
-    return dict(out, agrees=bool(np.isfinite(g) and abs(g / rate - 1) <= RATE_TOLERANCE))
-
-
-def eventual_divergence_closed_form(nu: float, lr: float, gamma: float, Lambda: float = 1.0) -> float:
-    """``1 - r ~ [gamma Lambda^(1/nu) alpha^(1/nu) 2^-s pi / (nu sin(pi s))]^(nu/(1-nu))``, s = 2 - 1/nu
-    (§7; beta = 0, tau2 = 0, small alpha, 1/2 < nu < 1)."""
-    s = 2 - 1 / nu
-    base = gamma * Lambda ** (1 / nu) * lr ** (1 / nu) * 2**-s * math.pi / (nu * math.sin(math.pi * s))
-    return float(base ** (nu / (1 - nu)))
-
-
-def eventual_divergence_scan(nu: float, lrs, gamma: float, n_modes: float = 1e15, bins: int = 800) -> dict:
-    """1 - r from U(r) = 1 on a (nearly) infinite binned k^-nu spectrum for several small alpha
-    (beta = tau = 0), the closed form beside it, and the fitted exponent of 1 - r in alpha
-    against the predicted 1/(1 - nu).  Rows without a root (U(1) < 1) hold nan."""
-    lam, coef, mult = binned_power_law(nu, 1.0, int(n_modes), bins=bins)
-    rows = []
-    for lr in lrs:
-        root = divergence_root(lam, coef, lr, 0.0, gamma, 0.0, 1, mult)
-        eps = root["one_minus_r"] if root else math.nan
-        closed = eventual_divergence_closed_form(nu, lr, gamma) if 0.5 < nu < 1 else math.nan
-        rows.append(
-            dict(
-                lr=float(lr),
-                one_minus_r=eps,
-                closed_form=closed,
-                ratio=eps / closed,
-                t_div=root["t_div"] if root else math.nan,
-            )
-        )
-    table = pd.DataFrame(rows)
-    ok = np.isfinite(table.one_minus_r)
-    slope = (
-        float(np.polyfit(np.log(table.lr[ok]), np.log(table.one_minus_r[ok]), 1)[0])
-        if ok.sum() >= 2
-        else math.nan
-    )
-    return dict(
-        table=table, exponent_measured=slope, exponent_predicted=1 / (1 - nu) if 0.5 < nu < 1 else math.nan
-    )
-
-
-def measured_eventual_divergence(
-    nu: float, lr: float, gamma: float, steps: int, n_modes: float = 1e12, kappa: float = 1.0, bins: int = 400
-) -> dict:
-    """SE run (beta = tau = 0) on a binned k^-nu spectrum: measured 1 - r, e-folding time and the
-    step the loss is back at L_0, against U(r) = 1 on the same spectrum and the closed form."""
-    lam, coef, mult = binned_power_law(nu, kappa, int(n_modes), bins=bins)
-    m = measured_divergence_rate(lam, coef, lr, 0.0, gamma, 0.0, steps, 1, mult)
-    return dict(
-        m,
-        one_minus_r_measured=-math.expm1(-m["growth_measured"]),
-        one_minus_r_root=1 - m["r_predicted"],
-        one_minus_r_closed_form=eventual_divergence_closed_form(nu, lr, gamma) if 0.5 < nu < 1 else math.nan,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# 5. Prop. 4 bounds on the critical effective learning rate
-# --------------------------------------------------------------------------------------------
+#: Relative round-off allowed when alpha_c is compared with its Prop. 4 bounds.
+BOUNDS_ROUND_OFF = 1e-9
+#: alpha_c within this relative distance below the noiseless bound 2(1+beta) is "noiseless-limited".
+NOISELESS_LIMITED_SLACK = 1e-6
+#: Round-off allowed in "the ratio alpha_eff,c gamma lambda_crit / 2 does not decrease with beta".
+MONOTONE_ROUND_OFF = 1e-12
 
 
 def critical_lr_bounds_check(eigenvalues, momenta, gamma: float, tau: float = 1.0) -> dict:
@@ -624,15 +375,19 @@ def critical_lr_bounds_check(eigenvalues, momenta, gamma: float, tau: float = 1.
                 lr_critical=lr_c,
                 lr_lower=lo,
                 lr_upper=hi,
-                inside=bool(lo * (1 - 1e-9) <= lr_c <= hi * (1 + 1e-9)),
-                noiseless_limited=bool(lr_c >= noiseless_lr_bound(beta, float(lam.max())) * (1 - 1e-6)),
+                inside=bool(lo * (1 - BOUNDS_ROUND_OFF) <= lr_c <= hi * (1 + BOUNDS_ROUND_OFF)),
+                noiseless_limited=bool(
+                    lr_c >= noiseless_lr_bound(beta, float(lam.max())) * (1 - NOISELESS_LIMITED_SLACK)
+                ),
                 ratio=lr_c / (1 - beta) * gamma * lc / 2,
             )
         )
     table = pd.DataFrame(rows).sort_values("momentum", ignore_index=True)
     r = table.ratio.to_numpy()
     tight = bool(
-        np.all(np.isfinite(r)) and np.all(np.diff(r) >= -1e-12) and abs(r[-1] - 1) <= TIGHTNESS_TOLERANCE
+        np.all(np.isfinite(r))
+        and np.all(np.diff(r) >= -MONOTONE_ROUND_OFF)
+        and abs(r[-1] - 1) <= TIGHTNESS_TOLERANCE
     )
     return dict(table=table, lambda_crit=lc, all_inside=bool(table.inside.all()), tight=tight)
 
@@ -646,6 +401,10 @@ PROP4_MOMENTA = (0.0, 0.5, 0.9, 0.99, 0.999)
 #: The transition-time check runs at theory.md §10's example setting (alpha, gamma): late enough
 #: for both power laws to show, early enough for a 10^6-step run.
 TRANSITION_SETTING = (0.5, 0.03)
+#: Modes of the binned power law "made infinite" for the transition-time check.
+TRANSITION_N_MODES = 10**12
+#: The divergence check runs at this multiple of alpha_c (beta = 0), just above the boundary.
+DIVERGENCE_LR_FACTOR = 1.05
 
 
 def spectrum_asymptotics(
@@ -658,7 +417,8 @@ def spectrum_asymptotics(
     transition_steps: int = 10**6,
 ) -> dict:
     """Prop. 4, eq. (24) and eq. (29) on one dataset, tau = 1.  ``gamma = 1`` (b = 1) by default:
-    there the batch noise, not the noiseless bound, sets alpha_c, so 1.05 alpha_c tests U(r) = 1.
+    there the batch noise, not the noiseless bound, sets alpha_c, so :data:`DIVERGENCE_LR_FACTOR` alpha_c
+    tests U(r) = 1.
 
     * ``prop4``: alpha_c inside its bounds at :data:`PROP4_MOMENTA`, tight as beta -> 1;
     * ``divergence``: the SE loss of the dataset's own spectrum at 1.05 alpha_c (beta = 0) grows at
@@ -668,7 +428,7 @@ def spectrum_asymptotics(
     """
     lam = np.asarray(eigenvalues, dtype=np.float64)
     prop4 = critical_lr_bounds_check(lam, PROP4_MOMENTA, gamma, 1.0)
-    lr_div = 1.05 * critical_lr(lam, 0.0, gamma, 1.0)
+    lr_div = DIVERGENCE_LR_FACTOR * critical_lr(lam, 0.0, gamma, 1.0)
     div = measured_divergence_rate(lam, coefficients, lr_div, 0.0, gamma, 1.0, divergence_steps)
     out = {
         "prop4": dict(prop4, table=prop4["table"].to_dict("records")),
@@ -676,7 +436,7 @@ def spectrum_asymptotics(
         "transition": None,
     }
     if nu > 1 and kappa / nu > 2 - 1 / nu:
-        b_lam, b_coef, mult = binned_power_law(nu, kappa, 10**12)
+        b_lam, b_coef, mult = binned_power_law(nu, kappa, TRANSITION_N_MODES)
         lr, g = TRANSITION_SETTING
         check = transition_time_check(
             b_lam,

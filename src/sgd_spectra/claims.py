@@ -10,6 +10,10 @@ inconclusive with the reason, never dropped.
 ``check`` rows (:data:`IMPLEMENTATION_CHECKS`) compare the code with itself or with an identity
 (SE against SE, a fit against its own generator, Monte Carlo against a closed form) and are shown
 in a table of their own.
+
+This module holds the table's columns and rows, the shared tolerances, the claims on a dataset's
+fits and theory summary, and :func:`dataset_claims`, which gathers them with the claims read off
+the loss curves (:mod:`sgd_spectra.curve_claims`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .io import as_float as _as_float
-from .powerlaw import late_slope, loglog_slope  # noqa: F401  (re-exported for the companion studies)
+from .outcomes import SETTING_KEYS
+from .powerlaw import loglog_slope  # noqa: F401  (re-exported for the companion studies)
 
 CLAIM_COLUMNS = [
     "claim_id",
@@ -69,6 +74,8 @@ def claim_kind(claim_id: str) -> str:
 #: A fitted power law "holds" with at least this R^2 and at most this relative sub-range spread.
 POWER_LAW_R2 = 0.98
 POWER_LAW_SPREAD = 0.10
+#: A fit short of those with at least this R^2 is "inconclusive", not "fails".
+POWER_LAW_R2_INCONCLUSIVE = 0.95
 #: Synthetic problems: the fit must recover the generating exponents within this.
 EXPONENT_TOLERANCE = 0.05
 #: Mean relative error over time within which one loss curve "tracks" another.
@@ -77,8 +84,6 @@ TRACKING_TOLERANCE = 0.10
 SLOPE_TOLERANCE = 0.10
 #: Relative agreement of the critical learning rate measured by SE bisection with U(1) = 1.
 BISECTION_TOLERANCE = 0.005
-
-SETTING_KEYS = ["lr", "momentum", "batch"]
 
 
 def claim_row(
@@ -136,33 +141,13 @@ def relative_curve_error(loss: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(np.abs(loss[ok] - reference[ok]) / reference[ok])) if ok.any() else math.nan
 
 
-def _curve(means: pd.DataFrame, regime: str, setting: dict, tau=None) -> pd.Series:
-    sel = (means.regime == regime) & np.all([means[k] == setting[k] for k in SETTING_KEYS], axis=0)
-    if tau is not None:
-        sel &= means.tau == tau
-    return means[sel].set_index("step")["loss"].sort_index()
-
-
-def _converged(curves: pd.DataFrame, regime: str, setting: dict) -> bool | None:
-    """Did every seed of a regime converge (no divergence, final loss below the initial)?"""
-    sel = (curves.regime == regime) & np.all([curves[k] == setting[k] for k in SETTING_KEYS], axis=0)
-    runs = curves[sel]
-    if runs.empty:
-        return None
-    if (runs.diverged_at >= 0).any():
-        return False
-    first = runs[runs.step == runs.step.min()].loss.mean()
-    last = runs[runs.step == runs.step.max()].loss.mean()
-    return bool(np.isfinite(last) and last < first)
-
-
 def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
     rows = []
     for key, what, symbol in (("nu", "NTK eigenvalues", "ν"), ("kappa", "target coefficient tail sums", "κ")):
         f = fit[key]
         spread = f["exponent_err"] / abs(f["exponent"]) if f["exponent"] else math.inf
         good = f["r2"] >= POWER_LAW_R2 and spread <= POWER_LAW_SPREAD
-        verdict = "holds" if good else ("inconclusive" if f["r2"] >= 0.95 else "fails")
+        verdict = "holds" if good else ("inconclusive" if f["r2"] >= POWER_LAW_R2_INCONCLUSIVE else "fails")
         rows.append(
             claim_row(
                 f"power_law_{key}",
@@ -201,149 +186,6 @@ def power_law_claims(dataset: str, fit: dict, meta: dict) -> list[dict]:
     return rows
 
 
-def tracking_claims(
-    dataset: str, curves: pd.DataFrame, means: pd.DataFrame, tau: float = 1.0, tau_rule: str = "τ = +1"
-) -> list[dict]:
-    """SE(tau) vs linearised SGD, judged for the a-priori ``tau`` (the other taus are shown, not
-    chosen from), and the real network vs its linearisation (``means``: :func:`mean_curves`)."""
-    settings = [
-        dict(zip(SETTING_KEYS, k)) for k in curves[SETTING_KEYS].drop_duplicates().itertuples(index=False)
-    ]
-    taus = sorted(t for t in curves.tau.dropna().unique())
-    judged = tau if tau in taus else None
-    both = [
-        s
-        for s in settings
-        if _converged(curves, "linearized", s)
-        and judged is not None
-        and np.isfinite(_curve(means, "se", s, judged).iloc[-1])
-    ]
-    rows = []
-    if not both:
-        rows.append(
-            claim_row(
-                "se_tracks_linearized",
-                "SE(τ) loss tracks the linearised SGD loss",
-                dataset,
-                "paper §3, Fig. 1",
-                f"τ = {tau:+g} ({tau_rule})",
-                "no setting where both converged" if judged is not None else f"τ = {tau:+g} was not run",
-                "—",
-                "inconclusive",
-                section="loss",
-            )
-        )
-    else:
-        per_setting = {
-            t: np.array(
-                [
-                    relative_curve_error(
-                        _curve(means, "se", s, t).values, _curve(means, "linearized", s).values
-                    )
-                    for s in both
-                ]
-            )
-            for t in taus
-        }
-        # median over settings: one setting where SE(tau) predicts divergence but SGD converges
-        # would otherwise swamp the summary; such settings are counted instead
-        errors = {t: float(np.median(e)) for t, e in per_setting.items()}
-        detail = "; ".join(
-            f"τ={t:g}: {100 * errors[t]:.1f}% ({int(np.sum(e > TRACKING_TOLERANCE))} of "
-            f"{len(e)} settings over {100 * TRACKING_TOLERANCE:.0f}%)"
-            for t, e in per_setting.items()
-        )
-        rows.append(
-            claim_row(
-                "se_tracks_linearized",
-                "SE(τ) loss tracks the linearised SGD loss",
-                dataset,
-                "paper §3 and Fig. 1",
-                f"SE(τ = {judged:+g}) = seed-averaged linearised loss ({tau_rule})",
-                f"median over converged settings of the mean relative error over time: {detail}",
-                f"≤ {100 * TRACKING_TOLERANCE:.0f}% for τ = {judged:+g}",
-                "holds" if errors[judged] <= TRACKING_TOLERANCE else "fails",
-                section="loss",
-                measured_value=errors[judged],
-                tolerance_value=TRACKING_TOLERANCE,
-            )
-        )
-    if (curves.regime == "network").any():
-        pairs = [
-            s for s in settings if _converged(curves, "network", s) and _converged(curves, "linearized", s)
-        ]
-        errs = [
-            relative_curve_error(_curve(means, "network", s).values, _curve(means, "linearized", s).values)
-            for s in pairs
-        ]
-        median_err = float(np.median(errs)) if errs else math.nan
-        rows.append(
-            claim_row(
-                "network_tracks_linearized",
-                "The real network trains like its linearisation (NTK regime)",
-                dataset,
-                "paper §2 and Fig. 1",
-                "network loss = linearised loss (same batches, same effective learning rate)",
-                f"median over {len(pairs)} settings where both converged of the mean relative error over time: "
-                f"{100 * median_err:.1f}% (largest {100 * max(errs):.1f}%)"
-                if errs
-                else "no setting where both converged",
-                f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
-                ("holds" if median_err <= TRACKING_TOLERANCE else "fails") if errs else "inconclusive",
-                section="loss",
-                measured_value=median_err,
-                tolerance_value=TRACKING_TOLERANCE,
-            )
-        )
-    return rows
-
-
-def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict, tau: float = 1.0) -> list[dict]:
-    """U(1) < 1 and alpha lambda_max < 2(1 + beta) with the a-priori ``tau`` predict which runs
-    converge (Prop. 3)."""
-    rows = []
-    predicted = {
-        (s["lr"], s["momentum"], s["batch"]): s["stable"] for s in theory["settings"] if s["tau"] == tau
-    }
-    for regime in ("linearized", "network"):
-        agree, total, mismatches = 0, 0, []
-        for (lr, mom, b), stable in predicted.items():
-            observed = _converged(curves, regime, {"lr": lr, "momentum": mom, "batch": b})
-            if observed is None:
-                continue
-            total += 1
-            if observed == stable:
-                agree += 1
-            else:
-                mismatches.append(
-                    f"α={lr:g}, β={mom:g}, b={b}: predicted "
-                    f"{'stable' if stable else 'unstable'}, "
-                    f"{'converged' if observed else 'diverged'}"
-                )
-        if total == 0:
-            continue
-        n_unstable = sum(not v for v in predicted.values())
-        claim = (
-            "Linearised SGD converges exactly where U(1) < 1 and αλ_max < 2(1+β)"
-            if regime == "linearized"
-            else "The real network converges exactly where its linearisation is predicted stable"
-        )
-        rows.append(
-            claim_row(
-                f"stability_{regime}",
-                claim,
-                dataset,
-                "paper Prop. 3 (eq. 21)",
-                f"{total - n_unstable} settings stable, {n_unstable} unstable (SE τ={tau:+g})",
-                f"{agree}/{total} settings agree" + (": " + "; ".join(mismatches) if mismatches else ""),
-                "all settings",
-                "holds" if agree == total else "fails",
-                section="stability",
-            )
-        )
-    return rows
-
-
 def data_modality(meta: dict) -> str:
     """'synthetic', 'tabular' or 'image' (digits, Fashion-MNIST, a user .npz copy), from a
     dataset's metadata ``kind``."""
@@ -372,30 +214,6 @@ def a_priori_tau(meta: dict, distances: pd.DataFrame | None = None, allowed=None
     return 1.0, f"real ({data_modality(meta)}) data: the paper's MNIST finding (τ = +1)"
 
 
-def _late_slopes(curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: float) -> list[dict]:
-    """Per stable setting whose linearised seeds all converged: the slopes over the last decade
-    of linearised SGD and of SE(tau), and the slope predicted from the modes it resolves there."""
-    out, seen = [], set()
-    for s in theory["settings"]:
-        setting = {k: s[k] for k in SETTING_KEYS}
-        key = tuple(setting.values())
-        if key in seen or not s["stable"] or not _converged(curves, "linearized", setting):
-            continue
-        seen.add(key)
-        lin, se = _curve(means, "linearized", setting), _curve(means, "se", setting, tau)
-        out.append(
-            dict(
-                setting,
-                linearized=late_slope(lin.index.values, lin.values),
-                se=late_slope(se.index.values, se.values) if len(se) else math.nan,
-                predicted=_as_float(s.get("late_slope_predicted")),
-                err=_as_float(s.get("late_slope_err")),
-                fit_range=s.get("late_fit_range"),
-            )
-        )
-    return [r for r in out if np.isfinite(r["linearized"])]
-
-
 def _value_pm(value: float, err: float) -> str:
     """``value ± err`` to three decimals; "(exact)" for an error that is only round-off (as
     everywhere in the report), no "± nan" for an unknown error."""
@@ -411,96 +229,6 @@ def _pm_text(value: float, err: float) -> str:
     if not np.isfinite(value):
         return "no prediction (ν ≤ 1)"
     return _value_pm(value, err)
-
-
-def _setting_label(r: dict) -> str:
-    return f"α={r['lr']:g}, β={r['momentum']:g}, b={r['batch']}"
-
-
-def slope_claims(
-    dataset: str, curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: float, tau_rule: str
-) -> list[dict]:
-    """Two claims about the late-time slope over [T/10, T], each able to fail on its own:
-    SE(tau) reproduces the linearised slope (the approximation), and the spectrum's local
-    exponents on the modes resolved there predict it (Theorem 2 on a finite spectrum)."""
-    rows = _late_slopes(curves, means, theory, tau)
-    steps = int(curves.step.max())
-    window = f"steps [{steps // 10}, {steps}]"
-    if not rows:
-        return [
-            claim_row(
-                cid,
-                text,
-                dataset,
-                src,
-                "—",
-                "no stable setting whose runs all converged",
-                "—",
-                "inconclusive",
-                section="across",
-            )
-            for cid, text, src in (
-                ("late_slope_se", "SE(τ) has the late-time slope of linearised SGD", "paper §3 (eq. 7)"),
-                (
-                    "late_time_exponent",
-                    "The late-time loss decays as t^(−min(ζ, 2−1/ν))",
-                    "paper Theorem 2 (eq. 28)",
-                ),
-            )
-        ]
-    gaps = [abs(r["se"] - r["linearized"]) for r in rows]
-    widest = rows[int(np.nanargmax(gaps))] if np.isfinite(gaps).any() else None
-    approx = claim_row(
-        "late_slope_se",
-        "SE(τ) has the late-time slope of linearised SGD",
-        dataset,
-        "paper §3 (eq. 7)",
-        f"slope of SE(τ = {tau:+g}) over {window} = that of the seed-mean linearised loss ({tau_rule})",
-        "; ".join(f"{_setting_label(r)}: SE {r['se']:.3f} vs linearised {r['linearized']:.3f}" for r in rows),
-        f"|Δ| ≤ {SLOPE_TOLERANCE} at every setting",
-        "holds" if np.nanmax(gaps) <= SLOPE_TOLERANCE else "fails",
-        section="across",
-        predicted_value=widest["linearized"] if widest else math.nan,
-        measured_value=widest["se"] if widest else math.nan,
-        tolerance_value=SLOPE_TOLERANCE,
-    )
-    tol = [
-        math.hypot(SLOPE_TOLERANCE, 2 * r["err"]) if np.isfinite(r["err"]) else SLOPE_TOLERANCE for r in rows
-    ]
-    predicted_ok = [np.isfinite(r["predicted"]) for r in rows]
-    within = [ok and abs(r["linearized"] - r["predicted"]) <= t for r, t, ok in zip(rows, tol, predicted_ok)]
-    # the setting that decides the verdict: the one furthest outside (or least inside) its tolerance
-    excess = [
-        abs(r["linearized"] - r["predicted"]) - t if ok else -math.inf
-        for r, t, ok in zip(rows, tol, predicted_ok)
-    ]
-    decisive = int(np.argmax(excess)) if any(predicted_ok) else None
-    theorem = claim_row(
-        "late_time_exponent",
-        "The late-time loss decays as t^(−min(ζ, 2−1/ν))",
-        dataset,
-        "paper Theorem 2 (eq. 28), local exponents of the finite spectrum",
-        f"−min(ζ, 2−1/ν) from ν, κ fitted on the modes each setting resolves over {window} "
-        "(k*(t) = #{k: 2 α_eff λ_k t ≥ 1}), ± the fit's sub-range spread",
-        "; ".join(
-            f"{_setting_label(r)}: predicted {_pm_text(r['predicted'], r['err'])} on k ∈ "
-            f"{r['fit_range']}, linearised {r['linearized']:.3f}"
-            for r in rows
-        ),
-        f"|Δ| ≤ √({SLOPE_TOLERANCE}² + (2σ)²) at every setting",
-        ("holds" if all(within) else "fails") if any(predicted_ok) else "inconclusive",
-        section="across",
-        **(
-            {}
-            if decisive is None
-            else dict(
-                predicted_value=rows[decisive]["predicted"],
-                measured_value=rows[decisive]["linearized"],
-                tolerance_value=tol[decisive],
-            )
-        ),
-    )
-    return [approx, theorem]
 
 
 def theorem2_claims(dataset: str, theory: dict) -> list[dict]:
@@ -534,90 +262,103 @@ def theorem2_claims(dataset: str, theory: dict) -> list[dict]:
     ]
 
 
+def _prop4_row(dataset: str, p4: dict) -> dict:
+    from .asymptotics import TIGHTNESS_TOLERANCE
+
+    return claim_row(
+        "prop4_bounds",
+        "α_c lies within the Prop. 4 bounds, which tighten to 2/(γλ_crit) as β → 1",
+        dataset,
+        "paper Prop. 4 (eqs. 22–23)",
+        f"(1−β)·2/(γλ_crit + λ_max(1−β)/(1+β)) ≤ α_c ≤ (1−β)·2/(γλ_crit), b = 1, λ_crit = {_as_float(p4['lambda_crit']):.4f}",
+        "; ".join(
+            f"β={r['momentum']:g}: {_as_float(r['lr_lower']):.4f} ≤ {_as_float(r['lr_critical']):.4f} ≤ "
+            f"{_as_float(r['lr_upper']):.4f}, α_eff,c·γλ_crit/2 = {_as_float(r['ratio']):.4f}"
+            for r in p4["table"]
+        ),
+        f"inside at every β; ratio → 1 within {TIGHTNESS_TOLERANCE:g}",
+        "holds" if p4["all_inside"] and p4["tight"] else "fails",
+        section="theory",
+        # the tightness: the ratio at the largest momentum, which should be 1
+        predicted_value=1.0,
+        measured_value=_as_float(max(p4["table"], key=lambda r: r["momentum"])["ratio"])
+        if p4["table"]
+        else math.nan,
+        tolerance_value=TIGHTNESS_TOLERANCE,
+    )
+
+
+def _divergence_rate_row(dataset: str, div: dict) -> dict:
+    from .asymptotics import DIVERGENCE_LR_FACTOR
+    from .divergence_checks import RATE_TOLERANCE
+
+    return claim_row(
+        "divergence_rate",
+        "Above α_c the loss grows as r^−t with U(r) = 1",
+        dataset,
+        "paper eq. (24), theory.md §7",
+        f"growth rate ln(1/r) = {_as_float(div['growth_predicted']):.5f} at α = {DIVERGENCE_LR_FACTOR:g} α_c = "
+        f"{div['lr']:.4f}, b = 1",
+        f"SE(τ = 1) on the dataset's spectrum, last half of {div['steps']} steps: {_as_float(div['growth_measured']):.5f} "
+        f"(ratio {_as_float(div['rate_ratio']):.4f})",
+        f"ratio within ±{100 * RATE_TOLERANCE:g}%",
+        "holds" if div["agrees"] else "fails",
+        section="theory",
+        predicted_value=_as_float(div["growth_predicted"]),
+        measured_value=_as_float(div["growth_measured"]),
+        tolerance_value=RATE_TOLERANCE,
+    )
+
+
+def _transition_time_row(dataset: str, tr: dict | None) -> dict:
+    from .transition_checks import TRANSITION_TOLERANCE
+
+    claim, source = (
+        "The signal→noise transition happens at t_trans of eq. (29)",
+        "paper eq. (29), Fig. 3 (centre)",
+    )
+    if tr is None:
+        return claim_row(
+            "transition_time",
+            claim,
+            dataset,
+            source,
+            "—",
+            "signal phase: there is no transition",
+            "—",
+            "inconclusive",
+            section="theory",
+        )
+    return claim_row(
+        "transition_time",
+        claim,
+        dataset,
+        source,
+        f"t_trans = {_as_float(tr['predicted']):.1f} for ν = {tr['nu']:.3f}, κ = {tr['kappa']:.3f}, "
+        f"α = {tr['lr']:g}, γ = {tr['gamma']:g}",
+        f"SE on the fitted power law (binned, effectively infinite): the local slope crosses half way between "
+        f"−ζ and −(2−1/ν) at t = {_as_float(tr['measured']):.1f} (ratio {_as_float(tr['ratio']):.3f})",
+        f"ratio within ±{100 * TRANSITION_TOLERANCE:g}%",
+        "holds" if tr["agrees"] else "fails",
+        section="theory",
+        predicted_value=_as_float(tr["predicted"]),
+        measured_value=_as_float(tr["measured"]),
+        tolerance_value=TRANSITION_TOLERANCE,
+    )
+
+
 def asymptotics_claims(dataset: str, theory: dict) -> list[dict]:
     """Prop. 4 (bounds on alpha_c, tight as beta -> 1), eq. (24) (the divergence rate above
     alpha_c) and eq. (29) (the signal -> noise transition time), measured as
     :func:`sgd_spectra.asymptotics.spectrum_asymptotics` describes."""
-    from .asymptotics import RATE_TOLERANCE, TIGHTNESS_TOLERANCE, TRANSITION_TOLERANCE
-
     a = theory.get("asymptotics")
     if not a:
         return []
-    p4, div, tr = a["prop4"], a["divergence"], a["transition"]
-    rows = [
-        claim_row(
-            "prop4_bounds",
-            "α_c lies within the Prop. 4 bounds, which tighten to 2/(γλ_crit) as β → 1",
-            dataset,
-            "paper Prop. 4 (eqs. 22–23)",
-            f"(1−β)·2/(γλ_crit + λ_max(1−β)/(1+β)) ≤ α_c ≤ (1−β)·2/(γλ_crit), b = 1, λ_crit = {_as_float(p4['lambda_crit']):.4f}",
-            "; ".join(
-                f"β={r['momentum']:g}: {_as_float(r['lr_lower']):.4f} ≤ {_as_float(r['lr_critical']):.4f} ≤ "
-                f"{_as_float(r['lr_upper']):.4f}, α_eff,c·γλ_crit/2 = {_as_float(r['ratio']):.4f}"
-                for r in p4["table"]
-            ),
-            f"inside at every β; ratio → 1 within {TIGHTNESS_TOLERANCE:g}",
-            "holds" if p4["all_inside"] and p4["tight"] else "fails",
-            section="theory",
-            # the tightness: the ratio at the largest momentum, which should be 1
-            predicted_value=1.0,
-            measured_value=_as_float(max(p4["table"], key=lambda r: r["momentum"])["ratio"])
-            if p4["table"]
-            else math.nan,
-            tolerance_value=TIGHTNESS_TOLERANCE,
-        )
+    return [
+        _prop4_row(dataset, a["prop4"]),
+        _divergence_rate_row(dataset, a["divergence"]),
+        _transition_time_row(dataset, a["transition"]),
     ]
-    rows.append(
-        claim_row(
-            "divergence_rate",
-            "Above α_c the loss grows as r^−t with U(r) = 1",
-            dataset,
-            "paper eq. (24), theory.md §7",
-            f"growth rate ln(1/r) = {_as_float(div['growth_predicted']):.5f} at α = 1.05 α_c = {div['lr']:.4f}, b = 1",
-            f"SE(τ = 1) on the dataset's spectrum, last half of {div['steps']} steps: {_as_float(div['growth_measured']):.5f} "
-            f"(ratio {_as_float(div['rate_ratio']):.4f})",
-            f"ratio within ±{100 * RATE_TOLERANCE:g}%",
-            "holds" if div["agrees"] else "fails",
-            section="theory",
-            predicted_value=_as_float(div["growth_predicted"]),
-            measured_value=_as_float(div["growth_measured"]),
-            tolerance_value=RATE_TOLERANCE,
-        )
-    )
-    if tr is None:
-        rows.append(
-            claim_row(
-                "transition_time",
-                "The signal→noise transition happens at t_trans of eq. (29)",
-                dataset,
-                "paper eq. (29), Fig. 3 (centre)",
-                "—",
-                "signal phase: there is no transition",
-                "—",
-                "inconclusive",
-                section="theory",
-            )
-        )
-    else:
-        rows.append(
-            claim_row(
-                "transition_time",
-                "The signal→noise transition happens at t_trans of eq. (29)",
-                dataset,
-                "paper eq. (29), Fig. 3 (centre)",
-                f"t_trans = {_as_float(tr['predicted']):.1f} for ν = {tr['nu']:.3f}, κ = {tr['kappa']:.3f}, "
-                f"α = {tr['lr']:g}, γ = {tr['gamma']:g}",
-                f"SE on the fitted power law (binned, effectively infinite): the local slope crosses half way between "
-                f"−ζ and −(2−1/ν) at t = {_as_float(tr['measured']):.1f} (ratio {_as_float(tr['ratio']):.3f})",
-                f"ratio within ±{100 * TRANSITION_TOLERANCE:g}%",
-                "holds" if tr["agrees"] else "fails",
-                section="theory",
-                predicted_value=_as_float(tr["predicted"]),
-                measured_value=_as_float(tr["measured"]),
-                tolerance_value=TRANSITION_TOLERANCE,
-            )
-        )
-    return rows
 
 
 def bisection_claims(dataset: str, stability_map: pd.DataFrame) -> list[dict]:
@@ -658,6 +399,8 @@ def dataset_claims(
     tau_rule: str = "τ = +1",
 ) -> pd.DataFrame:
     """All claim rows for one dataset; ``tau`` is its a-priori SE parameter (:func:`a_priori_tau`)."""
+    from .curve_claims import slope_claims, stability_claims, tracking_claims
+
     means = mean_curves(curves)
     rows = (
         power_law_claims(dataset, fit, meta)

@@ -1,9 +1,12 @@
 """Config checks that a JSON schema cannot express, and the names the workflow derives from it.
 
-The schema (``workflow/schemas/config.schema.yaml``) checks types, ranges and unknown keys;
-:func:`check_config` then checks relations between keys (a batch larger than the data set, a
-fit range past N, a dataset that is not on this machine).  Both run before any job starts and
-name the offending key.
+The config is nested, one section per stage and per experiment (``data``, ``model``, ``sgd``,
+``theory``, ``experiments.<name>``, ``companions.<study>``, ``report``); a key is named by its
+dotted path, e.g. ``experiments.loss_map.lr_points``.  The schema
+(``workflow/schemas/config.schema.yaml``) checks types, ranges and unknown keys
+(:func:`check_schema` names the dotted key); :func:`check_config` then checks relations between
+keys (a batch larger than the data set, a fit range past N, a dataset that is not on this
+machine).  Both run before any job starts and name the offending key.
 """
 
 from __future__ import annotations
@@ -19,20 +22,51 @@ from .pretrain import PRETRAIN_DEFAULTS
 #: Built-in image datasets (their kind is their name) and bundled tabular ones (kind "tabular").
 BUILTIN_DATASETS = ("digits", "fashion_mnist")
 TABULAR = tuple(TABULAR_DATASETS)
+#: The experiments (sections of ``experiments``) that run on datasets of their own choice.
+DATASET_EXPERIMENTS = ("loss_map", "critical_lr", "regimes", "budget", "trace")
 #: The config keys that list an experiment's datasets.
-EXPERIMENT_DATASET_KEYS = (
-    "map_datasets",
-    "critical_datasets",
-    "regime_datasets",
-    "budget_datasets",
-    "trace_datasets",
-)
+EXPERIMENT_DATASET_KEYS = tuple(f"experiments.{name}.datasets" for name in DATASET_EXPERIMENTS)
 #: A sized name: ``<source>_<N>`` or ``<source>_<N>k``, e.g. ``fashion_mnist_1k`` (N = 1000).
 _SIZED_NAME = re.compile(r"(?P<source>.+)_(?P<count>[1-9][0-9]*)(?P<thousands>k?)")
 
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
+
+
+def lookup_key(config: dict, key: str, default=None):
+    """The value of a dotted key (``"experiments.loss_map.lr_points"``), else ``default``."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or node.get(part) is None:
+            return default
+        node = node[part]
+    return node
+
+
+def section(config: dict, key: str) -> dict:
+    """A section by its dotted name (``"sgd"``, ``"experiments.budget"``); {} when absent."""
+    return lookup_key(config, key, {}) or {}
+
+
+def check_schema(config: dict, schema: dict) -> None:
+    """Validate against the JSON schema; the first error raises :class:`ConfigError` naming the
+    full dotted key, also of an unknown key (``experiments.loss_map.lr_pointz``)."""
+    import jsonschema
+
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
+    error = jsonschema.exceptions.best_match(errors)
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path)
+    unexpected = re.search(r"\((.*) (?:was|were) unexpected\)", error.message)
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and unexpected:
+        names = re.findall(r"'([^']*)'", unexpected.group(1))
+        keys = ", ".join(f"'{where + '.' if where else ''}{name}'" for name in names)
+        raise ConfigError(
+            f"unknown config key {keys}; every key is listed in workflow/schemas/config.schema.yaml"
+        )
+    raise ConfigError(f"config key '{where or '(top level)'}': {error.message}")
 
 
 #: YAML's words for null and the booleans, as ``--config`` delivers them (text) inside a mapping.
@@ -57,7 +91,7 @@ def _number_or_text(value):
 def coerce_command_line(config: dict) -> dict:
     """Turn numbers (and null, true, false) that arrive as text into values, in place.
 
-    ``snakemake --config learning_rates=[0.5,1]`` delivers the list items as strings, and
+    ``snakemake --config "sgd={learning_rates: [0.5, 1]}"`` delivers the list items as strings, and
     ``--config "model={kind: cnn, channels: [8]}"`` every value of the mapping; without this the
     schema would reject a valid command line.  Other text is left alone.
     """
@@ -71,15 +105,15 @@ def _source_kind(name: str, config: dict) -> str | None:
         return name
     if name in TABULAR:
         return "tabular"
-    if name in (config.get("synthetic") or {}):
+    if name in section(config, "data.synthetic"):
         return "synthetic"
-    if name in (config.get("user_datasets") or {}):
+    if name in section(config, "data.user_datasets"):
         return "user"
     return None
 
 
-def sized_dataset(name: str, config: dict, key: str = "datasets") -> tuple[str, int | None]:
-    """``(source, N)`` of a dataset name: a configured dataset is its own source at ``n_samples``
+def sized_dataset(name: str, config: dict, key: str = "data.datasets") -> tuple[str, int | None]:
+    """``(source, N)`` of a dataset name: a configured dataset is its own source at ``data.n_samples``
     (N = None); a sized name ``<source>_<N>`` / ``<source>_<N>k`` is that source at N samples, so
     one run can hold, say, ``fashion_mnist_1k`` and ``fashion_mnist_3k`` (each experiment at the
     paper's own N)."""
@@ -91,7 +125,7 @@ def sized_dataset(name: str, config: dict, key: str = "datasets") -> tuple[str, 
     raise ConfigError(
         f"config key '{key}': unknown dataset {name!r}; use 'digits', 'fashion_mnist', "
         + ", ".join(repr(t) for t in TABULAR)
-        + ", a name under 'synthetic' or a name under 'user_datasets'"
+        + ", a name under 'data.synthetic' or a name under 'data.user_datasets'"
         + ", or one of them with its size, e.g. 'fashion_mnist_1k' or 'digits_500'"
     )
 
@@ -108,8 +142,8 @@ def dataset_kind(name: str, config: dict) -> str:
 
 
 def requested_size(name: str, config: dict) -> int:
-    """The N a dataset name asks for: its size suffix, else ``n_samples``."""
-    return sized_dataset(name, config)[1] or config["n_samples"]
+    """The N a dataset name asks for: its size suffix, else ``data.n_samples``."""
+    return sized_dataset(name, config)[1] or config["data"]["n_samples"]
 
 
 def dataset_spec(name: str, config: dict) -> dict:
@@ -117,12 +151,13 @@ def dataset_spec(name: str, config: dict) -> dict:
     source = dataset_source(name, config)
     kind = dataset_kind(name, config)
     spec = {"name": name, "source": source, "kind": kind}
+    data = config["data"]
     if kind == "synthetic":
-        spec.update(config["synthetic"][source])
+        spec.update(data["synthetic"][source])
     elif kind == "fashion_mnist":
-        spec["directory"] = config.get("fashion_mnist_dir")
+        spec["directory"] = data.get("fashion_mnist_dir")
     elif kind == "user":
-        spec["path"] = config["user_datasets"][source]
+        spec["path"] = data["user_datasets"][source]
     return spec
 
 
@@ -159,7 +194,9 @@ def _check_digits_size(name: str, config: dict) -> None:
     n = dataset_size(name, config) + (pretrain["n_samples"] if pretrain else 0)
     if balanced_subset_fits(n, DIGITS_CLASS_COUNTS):
         return
-    key = f"datasets entry {name!r}" if sized_dataset(name, config)[1] else "n_samples"
+    key = (
+        f"{_listing_key(name, config)} entry {name!r}" if sized_dataset(name, config)[1] else "data.n_samples"
+    )
     largest = max(
         m for m in range(sum(DIGITS_CLASS_COUNTS) + 1) if balanced_subset_fits(m, DIGITS_CLASS_COUNTS)
     )
@@ -173,40 +210,54 @@ def _check_digits_size(name: str, config: dict) -> None:
     )
 
 
+def _listing_key(name: str, config: dict) -> str:
+    """The dotted key of the first list that names dataset ``name``."""
+    for key in ("data.datasets", *EXPERIMENT_DATASET_KEYS):
+        if name in (lookup_key(config, key) or []):
+            return key
+    return "data.datasets"
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` naming the key for anything the schema cannot catch."""
-    for key in ("datasets", *EXPERIMENT_DATASET_KEYS):
-        for name in config.get(key) or []:
+    for key in ("data.datasets", *EXPERIMENT_DATASET_KEYS):
+        for name in lookup_key(config, key) or []:
             sized_dataset(name, config, key)
+    data = config["data"]
     for name in all_datasets(config):
         kind = dataset_kind(name, config)
-        if kind == "fashion_mnist" and find_idx_pair(config.get("fashion_mnist_dir")) is None:
+        if kind == "fashion_mnist" and find_idx_pair(data.get("fashion_mnist_dir")) is None:
             raise ConfigError(
-                f"config key 'datasets': {name!r} is selected but the Fashion-MNIST files "
-                "were not found.\n" + FASHION_MNIST_INSTALL_HINT
+                f"config key '{_listing_key(name, config)}': {name!r} is selected but the Fashion-MNIST "
+                "files were not found.\n" + FASHION_MNIST_INSTALL_HINT
             )
         if kind == "digits":
             _check_digits_size(name, config)
-        if kind == "user" and not Path(config["user_datasets"][dataset_source(name, config)]).exists():
+        if kind == "user" and not Path(data["user_datasets"][dataset_source(name, config)]).exists():
             source = dataset_source(name, config)
             raise ConfigError(
-                f"config key 'user_datasets.{source}': file "
-                f"{config['user_datasets'][source]!r} does not exist"
+                f"config key 'data.user_datasets.{source}': file "
+                f"{data['user_datasets'][source]!r} does not exist"
             )
     _check_batch_sizes(config)
-    if config.get("hyper_batch_size", 1) > config.get("hyper_n_samples", config["n_samples"]):
-        raise ConfigError("config key 'hyper_batch_size': larger than hyper_n_samples")
+    hyper = section(config, "experiments.hyperparameters")
+    if hyper.get("batch_size", 1) > hyper.get("n_samples", data["n_samples"]):
+        raise ConfigError(
+            "config key 'experiments.hyperparameters.batch_size': larger than "
+            "experiments.hyperparameters.n_samples"
+        )
     check_companions(config)
     check_model(config)
     check_deep_kernels(config)
-    if config.get("fit_range", "auto") != "auto":
-        lo, hi = config["fit_range"]
+    fit_range = lookup_key(config, "theory.fit_range", "auto")
+    if fit_range != "auto":
+        lo, hi = fit_range
         if not lo < hi:
-            raise ConfigError(f"config key 'fit_range': need k_min < k_max, got [{lo}, {hi}]")
+            raise ConfigError(f"config key 'theory.fit_range': need k_min < k_max, got [{lo}, {hi}]")
         for name in all_datasets(config):
             if hi > dataset_size(name, config):
                 raise ConfigError(
-                    f"config key 'fit_range': k_max = {hi} exceeds the "
+                    f"config key 'theory.fit_range': k_max = {hi} exceeds the "
                     f"{dataset_size(name, config)} samples of dataset {name!r}"
                 )
 
@@ -215,17 +266,17 @@ def _check_batch_sizes(config: dict) -> None:
     """Sampled runs draw b distinct points, so b <= N of every dataset they run on.  The
     critical-lr experiment treats b >= N as full batch, so there b may exceed a smaller dataset's N
     (not the largest one's)."""
-    runs = [("batch_sizes", config["datasets"])] + [
-        (batch_key, experiment_datasets(config, datasets_key))
-        for batch_key, datasets_key in (
-            ("regime_batch_sizes", "regime_datasets"),
-            ("budget_batch_sizes", "budget_datasets"),
-            ("map_batch_size", "map_datasets"),
-            ("trace_batch_size", "trace_datasets"),
+    runs = [("sgd.batch_sizes", config["data"]["datasets"])] + [
+        (f"experiments.{experiment}.{batch_key}", experiment_datasets(config, experiment))
+        for experiment, batch_key in (
+            ("regimes", "batch_sizes"),
+            ("budget", "batch_sizes"),
+            ("loss_map", "batch_size"),
+            ("trace", "batch_size"),
         )
     ]
     for key, names in runs:
-        value = config.get(key)
+        value = lookup_key(config, key)
         for b in value if isinstance(value, list) else [] if value is None else [value]:
             for name in names:
                 if b > dataset_size(name, config):
@@ -234,31 +285,48 @@ def _check_batch_sizes(config: dict) -> None:
                         f"{dataset_size(name, config)} samples of dataset {name!r} "
                         "(batches hold distinct points)"
                     )
-    sizes = [dataset_size(d, config) for d in experiment_datasets(config, "critical_datasets")]
-    for b in config.get("critical_batch_sizes") or []:
+    sizes = [dataset_size(d, config) for d in experiment_datasets(config, "critical_lr")]
+    for b in lookup_key(config, "experiments.critical_lr.batch_sizes") or []:
         if sizes and b > max(sizes):
             raise ConfigError(
-                f"config key 'critical_batch_sizes': batch size {b} exceeds the "
+                f"config key 'experiments.critical_lr.batch_sizes': batch size {b} exceeds the "
                 f"{max(sizes)} samples of the largest critical dataset"
             )
 
 
+def companion_studies(config: dict) -> list[str]:
+    """The companion studies the config runs (a study left out, or null, is skipped), in report order."""
+    from .companions import STUDIES
+
+    chosen = section(config, "companions")
+    return [name for name in STUDIES if chosen.get(name) is not None]
+
+
 def companion_params(config: dict, study: str) -> dict:
-    """A companion study's parameters; a null ``fashion_mnist_dir`` means the workflow's one."""
-    params = dict(config["companions"][study])
+    """A companion study's parameters: its ``preset`` with the section's overrides
+    (:func:`sgd_spectra.companions.resolve_params`); a null ``fashion_mnist_dir`` means the
+    workflow's ``data.fashion_mnist_dir``."""
+    from .companions import resolve_params
+
+    try:
+        params = resolve_params(study, config["companions"][study])
+    except KeyError as err:
+        key, message = err.args if len(err.args) == 2 else (f"companions.{study}", str(err))
+        raise ConfigError(f"config key '{key}': {message}") from None
     if "fashion_mnist_dir" in params and params["fashion_mnist_dir"] is None:
-        params["fashion_mnist_dir"] = config.get("fashion_mnist_dir")
+        params["fashion_mnist_dir"] = lookup_key(config, "data.fashion_mnist_dir")
     return params
 
 
 def check_companions(config: dict) -> None:
-    """Validate each companion study's parameters against its schema (read without importing the
-    study), then that a dataset it asks for is installed."""
+    """Resolve each companion study's parameters (a known preset, known parameter names), validate
+    them against its schema (read without importing the study), then that a dataset it asks for is
+    installed."""
     import jsonschema
 
     from .companions import check_study_data, params_schema
 
-    for name in config.get("companions") or {}:
+    for name in companion_studies(config):
         params = companion_params(config, name)
         try:
             jsonschema.validate(params, params_schema(name))
@@ -273,8 +341,9 @@ def check_companions(config: dict) -> None:
             raise ConfigError(f"config key 'companions.{name}': {err}") from None
 
 
-#: The deep-kernel experiment's config keys (``deep_kernel_<name>``) and their defaults, the
-#: schema's (a test checks they agree); :func:`deep_kernel_params` hands them to the job.
+#: The deep-kernel experiment's config keys (``experiments.deep_kernels.<name>``, but ``models``)
+#: and their defaults, the schema's (a test checks they agree); :func:`deep_kernel_params` hands
+#: them to the job.
 DEEP_KERNEL_DEFAULTS = {
     "dataset": "auto",
     "n_samples": 200,
@@ -291,32 +360,34 @@ DEEP_KERNEL_DEFAULTS = {
 
 
 def deep_kernel_params(config: dict) -> dict:
-    """The parameters of :func:`sgd_spectra.deep_kernels.run_deep_kernel` from the config's flat
-    ``deep_kernel_*`` keys (the workflow's seed, record points and Fashion-MNIST folder added)."""
-    params = {key: config.get(f"deep_kernel_{key}", default) for key, default in DEEP_KERNEL_DEFAULTS.items()}
+    """The parameters of :func:`sgd_spectra.deep_kernels.run_deep_kernel` from the config's
+    ``experiments.deep_kernels`` section (the workflow's seed, record points and Fashion-MNIST folder
+    added)."""
+    deep = section(config, "experiments.deep_kernels")
+    params = {key: deep.get(key, default) for key, default in DEEP_KERNEL_DEFAULTS.items()}
     params.update(
         seed=config.get("seed", 0),
-        record_points=config.get("record_points", 120),
-        fashion_mnist_dir=config.get("fashion_mnist_dir"),
+        record_points=lookup_key(config, "sgd.record_points", 120),
+        fashion_mnist_dir=lookup_key(config, "data.fashion_mnist_dir"),
         pretrain_batch_size=PRETRAIN_DEFAULTS["batch_size"],
     )
     return params
 
 
 def check_deep_kernels(config: dict) -> None:
-    """The deep-kernel experiment (when ``deep_kernel_models`` lists any): its batches fit its N,
-    and Fashion-MNIST, when asked for by name, is installed (``auto`` falls back to digits)."""
-    if not config.get("deep_kernel_models"):
+    """The deep-kernel experiment (when ``experiments.deep_kernels.models`` lists any): its batches
+    fit its N, and Fashion-MNIST, when asked for by name, is installed (``auto`` falls back to digits)."""
+    if not lookup_key(config, "experiments.deep_kernels.models"):
         return
     p = deep_kernel_params(config)
     if p["batch_size"] > p["n_samples"]:
         raise ConfigError(
-            f"config key 'deep_kernel_batch_size': batch size {p['batch_size']} exceeds "
-            f"deep_kernel_n_samples = {p['n_samples']} (batches hold distinct points)"
+            f"config key 'experiments.deep_kernels.batch_size': batch size {p['batch_size']} exceeds "
+            f"experiments.deep_kernels.n_samples = {p['n_samples']} (batches hold distinct points)"
         )
     if p["dataset"] == "fashion_mnist" and find_idx_pair(p["fashion_mnist_dir"]) is None:
         raise ConfigError(
-            "config key 'deep_kernel_dataset': 'fashion_mnist' is asked for but its files were "
+            "config key 'experiments.deep_kernels.dataset': 'fashion_mnist' is asked for but its files were "
             "not found ('auto' falls back to digits).\n" + FASHION_MNIST_INSTALL_HINT
         )
     on_digits = p["dataset"] == "digits" or (
@@ -324,25 +395,27 @@ def check_deep_kernels(config: dict) -> None:
     )
     if on_digits and p["n_samples"] > 1700:
         raise ConfigError(
-            f"config key 'deep_kernel_n_samples': {p['n_samples']} is more than a class-balanced "
+            f"config key 'experiments.deep_kernels.n_samples': {p['n_samples']} is more than a class-balanced "
             "subset of digits (1797 images) leaves room for pretraining; use at most 1700"
         )
 
 
-def experiment_datasets(config: dict, key: str) -> list[str]:
-    """The datasets an experiment runs on: those of ``config[key]`` whose source is selected in
-    ``datasets`` (so ``--config datasets=[digits]`` simply narrows the experiments too, and
+def experiment_datasets(config: dict, experiment: str) -> list[str]:
+    """The datasets an experiment (a name of :data:`DATASET_EXPERIMENTS`, e.g. ``"loss_map"``) runs
+    on: those of ``experiments.<experiment>.datasets`` whose source is selected in ``data.datasets``
+    (so ``--config "data={datasets: [digits]}"`` simply narrows the experiments too, and
     ``fashion_mnist_1k`` runs wherever a Fashion-MNIST dataset is selected)."""
-    selected = {dataset_source(d, config) for d in config["datasets"]}
-    return [d for d in (config.get(key) or []) if dataset_source(d, config) in selected]
+    selected = {dataset_source(d, config) for d in config["data"]["datasets"]}
+    names = lookup_key(config, f"experiments.{experiment}.datasets") or []
+    return [d for d in names if dataset_source(d, config) in selected]
 
 
 def all_datasets(config: dict) -> list[str]:
-    """Every dataset a run builds a kernel for: ``datasets`` first, then those only an experiment
-    uses (e.g. a sized copy at the paper's N for that experiment)."""
-    names = list(config["datasets"])
-    for key in EXPERIMENT_DATASET_KEYS:
-        names += [d for d in experiment_datasets(config, key) if d not in names]
+    """Every dataset a run builds a kernel for: ``data.datasets`` first, then those only an
+    experiment uses (e.g. a sized copy at the paper's N for that experiment)."""
+    names = list(config["data"]["datasets"])
+    for experiment in DATASET_EXPERIMENTS:
+        names += [d for d in experiment_datasets(config, experiment) if d not in names]
     return names
 
 
@@ -357,10 +430,11 @@ def setting_name(lr, momentum, batch) -> str:
 
 
 def sgd_settings(config: dict) -> list[dict]:
-    """Every (learning rate, momentum, batch size) combination of the config."""
+    """Every (learning rate, momentum, batch size) combination of the ``sgd`` section."""
+    sgd = config["sgd"]
     return [
         {"lr": float(lr), "momentum": float(m), "batch": int(b)}
-        for lr, m, b in itertools.product(config["learning_rates"], config["momenta"], config["batch_sizes"])
+        for lr, m, b in itertools.product(sgd["learning_rates"], sgd["momenta"], sgd["batch_sizes"])
     ]
 
 
@@ -373,6 +447,8 @@ def sgd_settings(config: dict) -> list[dict]:
 MODEL_RUN_DEFAULTS = {"pretrain": {}, "ntk_memory_gb": 2.0, "device": "cpu"}
 #: The architecture whose NTK has a closed form (sgd_spectra.ntk): the default model.
 CLOSED_FORM_MLP = {"kind": "mlp", "depth": 1, "activation": "relu", "parametrisation": "ntk"}
+#: The mlp's default hidden width (the paper's M = 1000; sgd_spectra.models.DEFAULTS, the schema).
+MLP_WIDTH = 1000
 #: Per-sample feature shapes of the bundled datasets (the data rule flattens images): 8x8
 #: digits, 28x28 Fashion-MNIST, diabetes' 10 features.  A test checks them against the data.
 FEATURE_SHAPES = {"digits": (64,), "fashion_mnist": (784,), "diabetes": (10,)}
@@ -380,20 +456,25 @@ FEATURE_SHAPES = {"digits": (64,), "fashion_mnist": (784,), "diabetes": (10,)}
 
 def model_spec(config: dict) -> dict:
     """The architecture spec for :func:`sgd_spectra.models.build_model`: the `model` section
-    without its run keys; an mlp without ``model.width`` takes the top-level ``width`` (the key
-    of configs written before the `model` section existed)."""
-    spec = {k: v for k, v in (config.get("model") or {}).items() if k not in MODEL_RUN_DEFAULTS}
+    without its run keys (an mlp's ``width`` defaults to the paper's 1000, as in the schema)."""
+    model = config.get("model") or {}
+    spec = {k: v for k, v in model.items() if k not in MODEL_RUN_DEFAULTS and k != "width"}
     spec.setdefault("kind", "mlp")
-    if spec["kind"] == "mlp" and "width" in config:
-        spec.setdefault("width", config["width"])
+    if spec["kind"] == "mlp":  # width last, where the spec has always had it
+        spec["width"] = model.get("width", MLP_WIDTH)
     return spec
+
+
+def model_width(config: dict) -> int:
+    """The hidden width resource estimates assume: ``model.width``, else the default 1000."""
+    return (config.get("model") or {}).get("width", MLP_WIDTH)
 
 
 def model_options(config: dict) -> dict:
     """``pretrain`` (None without pretraining, i.e. 0 epochs; else its keys with defaults filled
     in), ``ntk_memory_gb`` and ``device``."""
-    section = config.get("model") or {}
-    options = {key: section.get(key, default) for key, default in MODEL_RUN_DEFAULTS.items()}
+    model = config.get("model") or {}
+    options = {key: model.get(key, default) for key, default in MODEL_RUN_DEFAULTS.items()}
     pretrain = {**PRETRAIN_DEFAULTS, **(options["pretrain"] or {})}
     options["pretrain"] = pretrain if pretrain["epochs"] > 0 else None
     return options
@@ -411,7 +492,7 @@ def feature_shape(name: str, config: dict) -> tuple[int, ...]:
     """Per-sample shape of a network dataset's ``X`` (a user .npz: read from its header only)."""
     source, kind = dataset_source(name, config), dataset_kind(name, config)
     if kind == "user":
-        return (math.prod(_npz_array_shape(config["user_datasets"][source], "images")[1:]),)
+        return (math.prod(_npz_array_shape(config["data"]["user_datasets"][source], "images")[1:]),)
     return FEATURE_SHAPES[source if kind == "tabular" else kind]
 
 
@@ -429,7 +510,9 @@ def _npz_array_shape(path: str, key: str) -> tuple[int, ...]:
             )
             return tuple(read_header(fh)[0])
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-        raise ConfigError(f"config key 'user_datasets': cannot read array {key!r} of {path}: {err}") from None
+        raise ConfigError(
+            f"config key 'data.user_datasets': cannot read array {key!r} of {path}: {err}"
+        ) from None
 
 
 def check_model(config: dict) -> None:

@@ -29,7 +29,7 @@ FASHION_MNIST_INSTALL_HINT = (
     "Fashion-MNIST is not installed. Install Debian's package with\n"
     "    sudo apt-get install dataset-fashion-mnist\n"
     "or download train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz from\n"
-    "https://github.com/zalandoresearch/fashion-mnist and set `fashion_mnist_dir` in the config."
+    "https://github.com/zalandoresearch/fashion-mnist and set `data.fashion_mnist_dir` in the config."
 )
 
 

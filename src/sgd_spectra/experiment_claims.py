@@ -1,5 +1,7 @@
-"""Claims of the paper's experiments (regimes, loss maps, critical learning rate, near-boundary
-stability, budget, optimal hyper-parameters), with verdicts; rows as in :mod:`sgd_spectra.claims`.
+"""Claims of the paper's experiments on the datasets' loss maps, critical learning rate,
+near-boundary stability, regimes and budget, with verdicts; rows as in :mod:`sgd_spectra.claims`.
+The optimal hyper-parameters (Figs. 2 and 6) are in :mod:`sgd_spectra.hyperparameter_claims`, the
+deep-network claims in :mod:`sgd_spectra.deep_kernel_claims`.
 
 Each function takes one experiment's tidy table (and, where a verdict needs one, the dataset's
 a-priori tau from :func:`sgd_spectra.claims.a_priori_tau`) and returns claim rows.
@@ -16,8 +18,6 @@ from .claims import claim_row
 
 #: Loss maps: the measured divergence boundary may sit this many grid cells from the predicted one.
 BOUNDARY_CELLS = 1
-#: Optimal learning rates may differ from the paper's printed values by this fraction.
-PRINTED_LR_TOLERANCE = 0.05
 
 
 def loss_map_claims(
@@ -96,89 +96,6 @@ def loss_map_claims(
     return rows
 
 
-def hyperparameter_claims(optima: pd.DataFrame, steps: int, n_samples: int) -> list[dict]:
-    """Fig. 6: the optimal learning rates printed by the authors, and the benefit of negative
-    momentum in the noise phase, both by direct SE simulation at the paper's horizon."""
-    rows = []
-    for r in optima[optima.scan == "lr"].itertuples():
-        if pd.isna(r.lr_printed):
-            continue
-        rel = r.lr_opt / r.lr_printed - 1
-        rows.append(
-            claim_row(
-                "optimal_lr",
-                f"The optimal learning rate for ν = {r.nu:g}, κ = {r.kappa:g} is the printed one",
-                "power law",
-                "paper Fig. 6 (LossDerivative notebook)",
-                f"α_opt = {r.lr_printed:g} (N = 10⁴, b = 1, T = 10⁴, β = 0)",
-                f"α_opt = {r.lr_opt:.4f} ({100 * rel:+.1f}%) by SE simulation, N = {n_samples}, T = {steps}",
-                f"± {100 * PRINTED_LR_TOLERANCE:.0f}%",
-                "holds" if abs(rel) <= PRINTED_LR_TOLERANCE else "fails",
-                section="experiments",
-                predicted_value=r.lr_printed,
-                measured_value=r.lr_opt,
-                tolerance_value=PRINTED_LR_TOLERANCE,
-            )
-        )
-    mom = optima[optima.scan == "momentum"]
-    if len(mom):
-        rows += momentum_claims(mom)
-    return rows
-
-
-_SIGN_WORD = {1: "negative", -1: "positive", 0: "undecided"}
-
-
-def momentum_claims(mom: pd.DataFrame) -> list[dict]:
-    """Fig. 6, right: on each power-law problem the derived criterion (§11, at the (28b)-optimal
-    alpha) predicts the sign of d log L / d beta at beta = 0 -- positive means negative momentum
-    helps.  Two claims, each able to fail alone: the SE derivative has the predicted sign, and the
-    predicted momentum lowers the loss by at least the minimum gain (a gain of 0.04% is "no
-    effect", not "negative momentum helps").  The authors' notebook form is shown, not judged."""
-    from .asymptotics import MIN_MOMENTUM_GAIN
-
-    predicted = {r.Index: _SIGN_WORD[int(r.criterion_derived_sign)] for r in mom.itertuples()}
-    label = {r.Index: f"(ν, κ) = ({r.nu:g}, {r.kappa:g})" for r in mom.itertuples()}
-    slope_sign = {r.Index: _SIGN_WORD[int(np.sign(r.dlogL_dbeta))] for r in mom.itertuples()}
-    prediction = "; ".join(
-        f"{label[r.Index]}: derived {r.criterion_derived:+.3g} at α = {r.criterion_lr:.3g} → {predicted[r.Index]} "
-        f"(small-α form {_SIGN_WORD[int(r.criterion_small_lr_sign)]}, notebook form "
-        f"{_SIGN_WORD[int(r.criterion_notebook_sign)]})"
-        for r in mom.itertuples()
-    )
-    source = "paper §6 (Prop. 5 / eq. 30) and Fig. 6, theory.md §11"
-    return [
-        claim_row(
-            "momentum_sign_criterion",
-            "The closed-form criterion gives the sign of d log L/dβ at β = 0",
-            "power law",
-            source,
-            prediction,
-            "SE at the horizon, α = α_opt(β = 0): "
-            + "; ".join(f"{label[r.Index]}: d log L/dβ = {r.dlogL_dbeta:+.3f}" for r in mom.itertuples()),
-            "sign, every problem",
-            "holds" if all(slope_sign[i] == predicted[i] for i in predicted) else "fails",
-            section="experiments",
-        ),
-        claim_row(
-            "negative_momentum",
-            "The momentum sign the criterion picks lowers the loss",
-            "power law",
-            source,
-            prediction,
-            "SE scan over β at the horizon: "
-            + "; ".join(
-                f"{label[r.Index]}: β* = {r.momentum_opt:+.3f}, L(β*)/L(0) = {r.gain:.4f} "
-                f"(supported: {r.supported_sign})"
-                for r in mom.itertuples()
-            ),
-            f"same sign with a gain ≥ {100 * MIN_MOMENTUM_GAIN:g}%, every problem",
-            "holds" if all(r.supported_sign == predicted[r.Index] for r in mom.itertuples()) else "fails",
-            section="experiments",
-        ),
-    ]
-
-
 #: Measured critical learning rate against the U(1) = 1 prediction, relative.
 CRITICAL_LR_TOLERANCE = 0.15
 
@@ -188,7 +105,7 @@ def predicted_column(tau: float) -> str:
     return f"lr_critical_tau{tau:g}"
 
 
-def _critical_rel(table: pd.DataFrame, tau: float) -> pd.DataFrame:
+def critical_rel(table: pd.DataFrame, tau: float) -> pd.DataFrame:
     """Per (batch, momentum) with batch noise (gamma > 0): measured and predicted alpha_c and their
     relative difference.  At gamma = 0 both are the noiseless bound by definition."""
     g = (
@@ -198,6 +115,14 @@ def _critical_rel(table: pd.DataFrame, tau: float) -> pd.DataFrame:
     )
     g["rel"] = g.measured / g.predicted - 1
     return g
+
+
+def critical_detail(g: pd.DataFrame) -> str:
+    """Measured against predicted alpha_c per (batch, momentum) of :func:`critical_rel`'s table."""
+    return "; ".join(
+        f"b={b}, β={m:g}: {r.measured:.4f} vs {r.predicted:.4f} ({100 * r.rel:+.1f}%)"
+        for (b, m), r in g.iterrows()
+    )
 
 
 def critical_lr_claims(
@@ -219,12 +144,9 @@ def critical_lr_claims(
                 section="experiments",
             )
         ]
-    g = _critical_rel(table, tau)
+    g = critical_rel(table, tau)
     how = table.measured_by.iloc[0] if "measured_by" in table else "measured"
-    detail = "; ".join(
-        f"b={b}, β={m:g}: {r.measured:.4f} vs {r.predicted:.4f} ({100 * r.rel:+.1f}%)"
-        for (b, m), r in g.iterrows()
-    )
+    detail = critical_detail(g)
     worst = g.loc[g.rel.abs().idxmax()]
     return [
         claim_row(
@@ -305,7 +227,7 @@ def tau_claims(dataset: str, table: pd.DataFrame, meta: dict) -> list[dict]:
     and tau = +1 should miss the critical rate: reported as its own claim, with its numbers."""
     if meta.get("kind") != "synthetic" or not {predicted_column(1.0), predicted_column(-1.0)} <= set(table):
         return []
-    plus, minus = _critical_rel(table, 1.0), _critical_rel(table, -1.0)
+    plus, minus = critical_rel(table, 1.0), critical_rel(table, -1.0)
     if plus.empty:
         return []
     misses = plus.rel.abs().max() > CRITICAL_LR_TOLERANCE
@@ -491,201 +413,3 @@ def budget_claims(dataset: str, table: pd.DataFrame, phase: str) -> list[dict]:
             )
         )
     return rows
-
-
-#: Fig. 2 optima, in cells of the reconstructed grid: SE is deterministic, so one cell; sampled
-#: linearised SGD two, because the paper's optimum comes from one sampled run and ours from a seed
-#: mean over a flat valley.
-FIG2_SE_CELLS = 1
-FIG2_LINEARIZED_CELLS = 2
-
-
-def _cells_off(cell, paper) -> int:
-    return int(max(abs(cell[0] - paper[0]), abs(cell[1] - paper[1])))
-
-
-def fig2_optimum_claims(se_optimum: dict, maps: dict) -> list[dict]:
-    """Fig. 2's optimum locations (theory.md §14): SE(τ = 1) on the paper's own problem and
-    reconstructed grid lands on the printed cell; and, on each loss map of the same synthetic
-    problem (``maps``: dataset -> (table, meta)), the linearised and SE optima do too -- judged only
-    where the map has the paper's N, b, horizon and at least its resolution, else inconclusive."""
-    from .experiments import PAPER_FIG2, paper_fig2_grid
-
-    p, paper = PAPER_FIG2, PAPER_FIG2["optima"]
-    lrs, momenta = paper_fig2_grid()
-    cells = (float(lrs[1] - lrs[0]), float(momenta[1] - momenta[0]))
-    setting = f"ν = {p['nu']:g}, κ = {p['kappa']:g}, N = {p['n_samples']}, b = {p['batch']}, T = {p['steps']}"
-    grid = "α = linspace(0, 4, 100) × β = linspace(−1, 1, 50)"
-    off = _cells_off((se_optimum["lr_index"], se_optimum["momentum_index"]), paper["se"])
-    rows = [
-        claim_row(
-            "fig2_optimum_se",
-            "SE(τ = 1) on the paper's Fig. 2 problem has its optimum at the printed cell",
-            "power law",
-            "paper Fig. 2 (NegativeMomentum notebook), theory.md §14",
-            f"cell {tuple(paper['se'])} of {grid} (α ≈ {lrs[paper['se'][0]]:.2f}, β ≈ {momenta[paper['se'][1]]:+.2f}); {setting}",
-            f"SE optimum: cell ({se_optimum['lr_index']}, {se_optimum['momentum_index']}), α = {se_optimum['lr']:.3f}, "
-            f"β = {se_optimum['momentum']:+.3f}",
-            f"≤ {FIG2_SE_CELLS} cell per axis",
-            "holds" if off <= FIG2_SE_CELLS else "fails",
-            section="experiments",
-            measured_value=off,
-            tolerance_value=FIG2_SE_CELLS,
-        )
-    ]
-    for ds, (table, meta) in maps.items():
-        if meta.get("kind") == "synthetic" and (meta.get("nu"), meta.get("kappa")) == (p["nu"], p["kappa"]):
-            rows.append(_fig2_map_claim(ds, table, meta, cells, setting))
-    return rows
-
-
-def _fig2_map_claim(dataset: str, table: pd.DataFrame, meta: dict, cells, setting: str) -> dict:
-    from .experiments import PAPER_FIG2, fig2_cell, loss_map_optimum
-
-    p, paper = PAPER_FIG2, PAPER_FIG2["optima"]
-    lrs, momenta = np.sort(table.lr.unique()), np.sort(table.momentum.unique())
-    ours = {"N": meta["n_samples"], "b": int(table.batch.iloc[0]), "T": int(table.steps.iloc[0])}
-    differs = [
-        f"{k} = {v} (paper {ref})"
-        for (k, v), ref in zip(ours.items(), (p["n_samples"], p["batch"], p["steps"]))
-        if v != ref
-    ]
-    if (
-        len(lrs) < 2
-        or np.median(np.diff(lrs)) > 1.01 * cells[0]
-        or np.median(np.diff(momenta)) > 1.01 * cells[1]
-    ):
-        differs.append(f"grid {len(lrs)} × {len(momenta)} coarser than the paper's 100 × 50")
-    claim = "The loss map's optima (linearised and SE) sit at the paper's Fig. 2 cells"
-    source = "paper Fig. 2 (NegativeMomentum notebook), theory.md §14"
-    prediction = f"linearised cell {tuple(paper['linearized'])}, SE cell {tuple(paper['se'])}; {setting}"
-    if differs:
-        return claim_row(
-            "fig2_optimum_map",
-            claim,
-            dataset,
-            source,
-            prediction,
-            "not comparable: " + "; ".join(differs) + " (config/paper.yaml has the paper's map)",
-            "—",
-            "inconclusive",
-            section="experiments",
-        )
-    best = {r: loss_map_optimum(table, r) for r in ("linearized", "se")}
-    cell = {r: fig2_cell(b.lr, b.momentum) for r, b in best.items()}
-    ok = (
-        _cells_off(cell["linearized"], paper["linearized"]) <= FIG2_LINEARIZED_CELLS
-        and _cells_off(cell["se"], paper["se"]) <= FIG2_SE_CELLS
-    )
-    return claim_row(
-        "fig2_optimum_map",
-        claim,
-        dataset,
-        source,
-        prediction,
-        "; ".join(
-            f"{'linearised' if r == 'linearized' else 'SE'}: cell {cell[r]}, α = {b.lr:.3f}, "
-            f"β = {b.momentum:+.3f}"
-            for r, b in best.items()
-        ),
-        f"≤ {FIG2_LINEARIZED_CELLS} cells (linearised), ≤ {FIG2_SE_CELLS} (SE) per axis",
-        "holds" if ok else "fails",
-        section="experiments",
-    )
-
-
-#: Report anchor of the deep-network section (paper Figs. 9 and 11, in kind).
-DEEP_KERNEL_SECTION = "deep-kernels"
-
-
-def deep_kernel_label(model: str, dataset: str) -> str:
-    """The claims table's dataset cell of one deep-kernel model, e.g. ``cnn on fashion_mnist``."""
-    return f"{model} on {dataset}"
-
-
-def deep_kernel_claims(summary: dict, critical: pd.DataFrame) -> list[dict]:
-    """Figs. 9 and 11 in kind, for one pretrained model's empirical NTK (:mod:`sgd_spectra.deep_kernels`):
-    SE(tau = +1) tracks the seed-mean linearised loss within the tracking claim's tolerance, and
-    alpha_c(b) of the exact second moments is U(1) = 1 with tau = +1 within the critical-lr
-    claims' tolerance.  tau is fixed a priori (real image data, the paper's choice in both figures)."""
-    from .claims import TRACKING_TOLERANCE
-
-    label = deep_kernel_label(summary["model"], summary["dataset"])
-    tau, steps = float(summary["tau"]), int(summary["steps"])
-    setting = f"α = {summary['lr']:g}, β = {summary['momentum']:g}, b = {int(summary['batch'])}"
-    prediction = (
-        f"SE(τ = {tau:+g}) = mean of {int(summary['seeds'])} linearised runs, {setting}, "
-        f"{steps} steps (predicted α_c = {summary['lr_critical_setting']:.3f})"
-    )
-    error = float(summary["tracking_error"])
-    if (
-        not summary["linearized_converged"]
-        or not np.isfinite(summary["loss_final_se"])
-        or not np.isfinite(error)
-    ):
-        tracking = claim_row(
-            "deep_se_tracks_linearized",
-            "SE(τ = +1) tracks linearised SGD on a pretrained network's NTK",
-            label,
-            "paper §4, Fig. 9 (in kind)",
-            prediction,
-            "a linearised seed or SE did not converge at this setting: choose deep_kernel_lr inside "
-            "the stable region",
-            "—",
-            "inconclusive",
-            section=DEEP_KERNEL_SECTION,
-        )
-    else:
-        tracking = claim_row(
-            "deep_se_tracks_linearized",
-            "SE(τ = +1) tracks linearised SGD on a pretrained network's NTK",
-            label,
-            "paper §4, Fig. 9 (in kind)",
-            prediction,
-            f"mean relative error over {steps} steps: {100 * error:.1f}% (final loss SE {summary['loss_final_se']:.4g}, "
-            f"linearised {summary['loss_final_linearized']:.4g}, initial {summary['loss0']:.4g})",
-            f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
-            "holds" if error <= TRACKING_TOLERANCE else "fails",
-            section=DEEP_KERNEL_SECTION,
-            measured_value=error,
-            tolerance_value=TRACKING_TOLERANCE,
-        )
-    return [tracking, _deep_critical_claim(label, critical, tau)]
-
-
-def _deep_critical_claim(label: str, critical: pd.DataFrame, tau: float) -> dict:
-    claim = "α_c(b) of a pretrained network's NTK is the U(1) = 1 root with τ = +1, up to 2(1+β)"
-    source = "paper §5, Fig. 11 (in kind)"
-    prediction = f"α_c(b) from U(1) = 1 with τ = {tau:+g}, capped by 2(1+β)"
-    if predicted_column(tau) not in critical or not (critical.gamma > 0).any():
-        return claim_row(
-            "deep_critical_lr_vs_batch",
-            claim,
-            label,
-            source,
-            prediction,
-            "no batch size with noise (every b ≥ N)",
-            "—",
-            "inconclusive",
-            section=DEEP_KERNEL_SECTION,
-        )
-    g = _critical_rel(critical, tau)
-    worst = g.loc[g.rel.abs().idxmax()]
-    return claim_row(
-        "deep_critical_lr_vs_batch",
-        claim,
-        label,
-        source,
-        prediction,
-        "exact second moments (N×N): "
-        + "; ".join(
-            f"b={b}, β={m:g}: {r.measured:.4f} vs {r.predicted:.4f} ({100 * r.rel:+.1f}%)"
-            for (b, m), r in g.iterrows()
-        ),
-        f"± {100 * CRITICAL_LR_TOLERANCE:.0f}% at every b < N",
-        "holds" if g.rel.abs().max() <= CRITICAL_LR_TOLERANCE else "fails",
-        section=DEEP_KERNEL_SECTION,
-        predicted_value=worst.predicted,
-        measured_value=worst.measured,
-        tolerance_value=CRITICAL_LR_TOLERANCE,
-    )

@@ -41,7 +41,7 @@ NAMED_TAUS = {"m1": (1.0, -1.0), "0": (1.0, 0.0), "p1": (1.0, 1.0)}
 TRANSIENT_STEPS = 10
 #: |tau1* - 1| allowed for "the optimal tau1 is extremely close to 1": tau1 scales U(1) and hence
 #: the predicted critical learning rate linearly, so 5% is the accuracy at which the project judges
-#: printed learning rates (experiment_claims.PRINTED_LR_TOLERANCE).  Fixed before any run.
+#: printed learning rates (hyperparameter_claims.PRINTED_LR_TOLERANCE).  Fixed before any run.
 TAU1_TOLERANCE = 0.05
 #: Largest ratio of smaller to larger principal axis of the level-set ellipses that counts as
 #: "extremely stretched": at least an order of magnitude between the axes.  Fixed before any run.

@@ -105,6 +105,7 @@ def prediction_dict(
 ) -> dict:
     """The whole prediction as a plain dict (the ``--json`` output)."""
     from . import theory
+    from .generating_functions import divergence_rate
     from .powerlaw import fit_eigenvalue_decay, fit_tail_decay, horizon_fit_range, late_time_slope
 
     lam, c = descending(eigenvalues, coefficients)
@@ -148,7 +149,7 @@ def prediction_dict(
             out["late_time_slope"] = late_time_slope(out["nu"], out["kappa"])
             out["fit_range"] = [int(k_lo), int(k_hi)]
         if not stab["stable"]:
-            div = theory.divergence_rate(lam, c, lr, momentum, gamma, tau, n_samples)
+            div = divergence_rate(lam, c, lr, momentum, gamma, tau, n_samples)
             if div is not None:
                 out["divergence_time"] = div["t_div"]
     return out

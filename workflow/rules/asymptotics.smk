@@ -17,30 +17,36 @@ rule phase_asymptotics:
     threads: 1
     resources:
         # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
-        mem_mb=lambda wc, attempt: mem_for(attempt, config["transition_n_samples"], matrices=4),
+        mem_mb=lambda wc, attempt: mem_for(attempt, TRANSITION["n_samples"], matrices=4),
         # the linearised runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
         # 100 seeds x 10^4 steps, N = 4000; README)
         runtime=lambda wc, attempt: minutes_for(
             attempt,
-            1e-4
-            * config["transition_seeds"]
-            * config["transition_steps"]
-            * config["transition_n_samples"]
-            / 2000,
+            1e-4 * TRANSITION["seeds"] * TRANSITION["steps"] * TRANSITION["n_samples"] / 2000,
         ),
     params:
         code=code_version(
-            "phase_asymptotics", "asymptotics", "theory", "spectra", "datasets", "dynamics", "io"
+            "phase_asymptotics",
+            "eventual_divergence_study",
+            "transition_study",
+            "divergence_checks",
+            "transition_checks",
+            "generating_functions",
+            "theory",
+            "spectra",
+            "datasets",
+            "dynamics",
+            "io",
         ),
-        nus=config["divergence_nus"],
-        zeta=config["divergence_zeta"],
-        gamma=config["divergence_gamma"],
-        t_div_range=config["divergence_t_div_range"],
-        lr_points=config["divergence_lr_points"],
-        run_tdivs=config["divergence_run_tdivs"],
-        n_samples=config["transition_n_samples"],
-        seeds=config["transition_seeds"],
-        steps=config["transition_steps"],
+        nus=DIVERGENCE["nus"],
+        zeta=DIVERGENCE["zeta"],
+        gamma=DIVERGENCE["gamma"],
+        t_div_range=DIVERGENCE["t_div_range"],
+        lr_points=DIVERGENCE["lr_points"],
+        run_tdivs=DIVERGENCE["run_tdivs"],
+        n_samples=TRANSITION["n_samples"],
+        seeds=TRANSITION["seeds"],
+        steps=TRANSITION["steps"],
         seed=config["seed"],
     script:
         "../scripts/phase_asymptotics.py"
@@ -72,6 +78,6 @@ rule asymptotics_figure:
             summary_path=input.summary,
             figure=output.figure,
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

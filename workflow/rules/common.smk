@@ -12,6 +12,7 @@ from sgd_spectra.config import (
     all_datasets,
     check_config,
     companion_params,
+    companion_studies,
     dataset_size,
     dataset_spec,
     experiment_datasets,
@@ -19,6 +20,7 @@ from sgd_spectra.config import (
     has_network,
     model_options,
     model_spec,
+    model_width,
     requested_size,
     setting_name,
     sgd_settings,
@@ -29,7 +31,23 @@ try:
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
-DATASETS = list(config["datasets"])
+# The config's sections (README "Configuration"; every key in workflow/schemas/config.schema.yaml),
+# their defaults filled in by the schema; rules read their keys from these.
+DATA = config["data"]
+SGD = config["sgd"]
+THEORY = config["theory"]
+DIVERGENCE = THEORY["divergence"]
+TRANSITION = THEORY["transition"]
+REGIMES = config["experiments"]["regimes"]
+LOSS_MAP = config["experiments"]["loss_map"]
+CRITICAL_LR = config["experiments"]["critical_lr"]
+TRACE = config["experiments"]["trace"]
+BUDGET = config["experiments"]["budget"]
+HYPER = config["experiments"]["hyperparameters"]
+DEEP_KERNELS = config["experiments"]["deep_kernels"]
+REPORT = config["report"]
+
+DATASETS = list(DATA["datasets"])
 # plus the datasets only an experiment uses (e.g. fashion_mnist_1k for the loss maps)
 ALL_DATASETS = all_datasets(config)
 # the embedded default, so the report can highlight what a run changed; with the schema's defaults
@@ -117,9 +135,9 @@ def linearized_seconds(run_steps, batch, n):
 
 
 def network_seconds(runs, steps, batch, n, evaluations):
-    """The real network (width `width`): about 9 ms per SGD step at b = 100 (1 ms of it fixed)
+    """The real network (width `model.width`): about 9 ms per SGD step at b = 100 (1 ms of it fixed)
     and 0.07 s per full-loss evaluation at N = 3000, width 1000 (README table)."""
-    width = config["width"] / 1000
+    width = model_width(config) / 1000
     step = 1e-3 + 8e-5 * batch * width
     return runs * (steps * step + evaluations * 0.07 * n / 3000 * width)
 
@@ -152,21 +170,21 @@ def ntk_memory_mb(wildcards, attempt):
 def loss_map_seconds(n):
     """A loss map: SE for every cell, linearised SGD for every cell and seed, and the exact
     alpha_c(beta) at each momentum (2.5 s each at N = 1000, O(N^3); bench_loss_map.py)."""
-    cells = config["map_lr_points"] * config["map_momentum_points"]
+    cells = LOSS_MAP["lr_points"] * LOSS_MAP["momentum_points"]
     return (
-        se_seconds(cells * config["map_steps"] * n)
-        + linearized_seconds(cells * config["map_seeds"] * config["map_steps"], config["map_batch_size"], n)
-        + config["map_momentum_points"] * 2.5 * (n / 1000) ** 3
+        se_seconds(cells * LOSS_MAP["steps"] * n)
+        + linearized_seconds(cells * LOSS_MAP["seeds"] * LOSS_MAP["steps"], LOSS_MAP["batch_size"], n)
+        + LOSS_MAP["momentum_points"] * 2.5 * (n / 1000) ** 3
     )
 
 
 def hyperparameter_seconds():
     """Fig. 6's SE scans: a learning-rate scan per problem, and a momentum scan after it for the
-    momentum problems, each point hyper_steps steps on hyper_n_samples modes."""
-    points = len(config["hyper_lr_problems"]) * config["hyper_lr_points"] + len(
-        config["hyper_momentum_problems"]
-    ) * (config["hyper_lr_points"] + config["hyper_momentum_points"])
-    return se_seconds(points * config["hyper_n_samples"] * config["hyper_steps"])
+    momentum problems, each point `steps` steps on `n_samples` modes (experiments.hyperparameters)."""
+    points = len(HYPER["lr_problems"]) * HYPER["lr_points"] + len(HYPER["momentum_problems"]) * (
+        HYPER["lr_points"] + HYPER["momentum_points"]
+    )
+    return se_seconds(points * HYPER["n_samples"] * HYPER["steps"])
 
 
 def notebook_mem_mb(wildcards, input, attempt):
@@ -194,14 +212,14 @@ def table_mb(input, factor=10):
 def regimes(dataset):
     """Sampled-SGD regimes of a dataset: the network (image data only) and its linearisation."""
     out = ["linearized"]
-    if has_network(dataset, config) and config["network_seeds"] > 0:
+    if has_network(dataset, config) and SGD["network_seeds"] > 0:
         out.insert(0, "network")
     return out
 
 
 def training_runs(wildcards):
     runs = [
-        f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in config["batch_sizes"]
+        f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in SGD["batch_sizes"]
     ]
     if "network" in regimes(wildcards.dataset):
         runs += [f"results/training/{wildcards.dataset}/network/{name}.parquet" for name in SETTINGS]

@@ -4,7 +4,7 @@
 
 from sgd_spectra.companions import STUDIES
 
-COMPANIONS = [s for s in STUDIES if s in (config.get("companions") or {})]
+COMPANIONS = companion_studies(config)
 
 
 wildcard_constraints:
@@ -59,6 +59,6 @@ rule companion_figure:
         runtime=notebook_minutes,
     params:
         parameters=lambda wc, input, output: dict(tables_dir=input.tables, figure_path=output.figure),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -2,10 +2,10 @@
 # `deep_kernel_models`, a small network pretrained on a disjoint split, its empirical NTK's
 # spectrum and exponents, linearised SGD against SE(tau = 1) and alpha_c(b) on the exact second
 # moments (sgd_spectra.deep_kernels); figure in notebooks/deep_kernels.ipynb, verdicts in the
-# claims table (experiment_claims.deep_kernel_claims), section in the report.
+# claims table (deep_kernel_claims.deep_kernel_claims), section in the report.
 from sgd_spectra.config import deep_kernel_params
 
-DEEP_KERNEL_MODELS = list(config.get("deep_kernel_models") or [])
+DEEP_KERNEL_MODELS = list(DEEP_KERNELS["models"])
 # the report's inputs, empty when the experiment is not configured
 DEEP_KERNEL_FIGURE = ["results/figures/experiments/deep_kernels.png"] if DEEP_KERNEL_MODELS else []
 DEEP_KERNEL_NOTEBOOK = ["results/notebooks/deep_kernels.html"] if DEEP_KERNEL_MODELS else []
@@ -29,16 +29,13 @@ rule deep_kernel:
     resources:
         # the kernel, its eigenvectors and the exact second moments' work space (about six N x N
         # float64 matrices), plus 2 GB for the Jacobian's memory cap
-        mem_mb=lambda wc, attempt: mem_for(
-            attempt, config["deep_kernel_n_samples"], matrices=6, extra_mb=2000
-        ),
+        mem_mb=lambda wc, attempt: mem_for(attempt, DEEP_KERNELS["n_samples"], matrices=6, extra_mb=2000),
         # measured on 2 busy cores: the resnet 70 s at N = 200, 179 s at N = 1000 (most of it
         # pretraining); exact alpha_c per batch size on top, growing as N^3
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             180
-            + len(config["deep_kernel_critical_batch_sizes"])
-            * exact_critical_seconds(config["deep_kernel_n_samples"]),
+            + len(DEEP_KERNELS["critical_batch_sizes"]) * exact_critical_seconds(DEEP_KERNELS["n_samples"]),
         ),
     params:
         code=code_version(
@@ -92,6 +89,6 @@ rule deep_kernel_figure:
             critical_paths=list(input.critical),
             figure_path=output.figure,
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -1,10 +1,10 @@
 # Stage 6b: the paper's experiments (regimes, loss maps, critical learning rate, budget,
 # optimal hyper-parameters), figures in notebooks/experiments.ipynb and verdicts in the claims table.
 
-MAP_DATASETS = experiment_datasets(config, "map_datasets")
-CRITICAL_DATASETS = experiment_datasets(config, "critical_datasets")
-REGIME_DATASETS = experiment_datasets(config, "regime_datasets")
-BUDGET_DATASETS = experiment_datasets(config, "budget_datasets")
+MAP_DATASETS = experiment_datasets(config, "loss_map")
+CRITICAL_DATASETS = experiment_datasets(config, "critical_lr")
+REGIME_DATASETS = experiment_datasets(config, "regimes")
+BUDGET_DATASETS = experiment_datasets(config, "budget")
 
 
 rule regime_comparison:
@@ -30,23 +30,23 @@ rule regime_comparison:
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             sum(
-                config["regime_steps"] * exact_step_seconds(n_of(wc))
-                + network_seconds(config["regime_network_seeds"], config["regime_steps"], b, n_of(wc), 30)
-                + linearized_seconds(config["regime_seeds"] * config["regime_steps"], b, n_of(wc))
-                for b in config["regime_batch_sizes"]
+                REGIMES["steps"] * exact_step_seconds(n_of(wc))
+                + network_seconds(REGIMES["network_seeds"], REGIMES["steps"], b, n_of(wc), 30)
+                + linearized_seconds(REGIMES["seeds"] * REGIMES["steps"], b, n_of(wc))
+                for b in REGIMES["batch_sizes"]
             ),
         ),
         gpu=gpus,
     params:
         code=code_version("experiments", "dynamics", "theory", "ntk", "models"),
         device=model_options(config)["device"],
-        lr=config["regime_lr"],
-        momentum=config["regime_momentum"],
-        batch_sizes=config["regime_batch_sizes"],
-        taus=config["regime_taus"],
-        steps=config["regime_steps"],
-        seeds=config["regime_seeds"],
-        network_seeds=config["regime_network_seeds"],
+        lr=REGIMES["lr"],
+        momentum=REGIMES["momentum"],
+        batch_sizes=REGIMES["batch_sizes"],
+        taus=REGIMES["taus"],
+        steps=REGIMES["steps"],
+        seeds=REGIMES["seeds"],
+        network_seeds=REGIMES["network_seeds"],
         base_seed=config["seed"],
     script:
         "../scripts/regime_comparison.py"
@@ -72,18 +72,18 @@ rule budget_curves:
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             linearized_seconds(
-                len(config["budget_batch_sizes"]) * config["budget_seeds"] * config["budget_samples"],
+                len(BUDGET["batch_sizes"]) * BUDGET["seeds"] * BUDGET["samples"],
                 1,
                 n_of(wc),
             ),
         ),
     params:
         code=code_version("experiments", "dynamics", "theory"),
-        batch_sizes=config["budget_batch_sizes"],
-        momentum=config["budget_momentum"],
-        lr_fraction=config["budget_lr_fraction"],
-        samples=config["budget_samples"],
-        seeds=config["budget_seeds"],
+        batch_sizes=BUDGET["batch_sizes"],
+        momentum=BUDGET["momentum"],
+        lr_fraction=BUDGET["lr_fraction"],
+        samples=BUDGET["samples"],
+        seeds=BUDGET["seeds"],
         base_seed=config["seed"],
     script:
         "../scripts/budget_curves.py"
@@ -111,13 +111,13 @@ rule loss_map:
         runtime=lambda wc, attempt: minutes_for(attempt, loss_map_seconds(n_of(wc))),
     params:
         code=code_version("experiments", "dynamics", "theory", "second_moment", "experiment_claims"),
-        lr_max=config["map_lr_max"],
-        lr_points=config["map_lr_points"],
-        momentum_points=config["map_momentum_points"],
-        batch=config["map_batch_size"],
-        steps=config["map_steps"],
-        seeds=config["map_seeds"],
-        taus=sorted({*config["taus"], -1.0, 1.0}),
+        lr_max=LOSS_MAP["lr_max"],
+        lr_points=LOSS_MAP["lr_points"],
+        momentum_points=LOSS_MAP["momentum_points"],
+        batch=LOSS_MAP["batch_size"],
+        steps=LOSS_MAP["steps"],
+        seeds=LOSS_MAP["seeds"],
+        taus=sorted({*THEORY["taus"], -1.0, 1.0}),
         seed=config["seed"],
     script:
         "../scripts/loss_map.py"
@@ -143,15 +143,15 @@ rule critical_lr_vs_batch:
             attempt,
             eigh_seconds(n_of(wc))
             + exact_critical_seconds(n_of(wc))
-            * len(config["critical_batch_sizes"])
-            * len(config["critical_momenta"]),
+            * len(CRITICAL_LR["batch_sizes"])
+            * len(CRITICAL_LR["momenta"]),
         ),
     params:
         code=code_version("experiments", "second_moment", "theory", "experiment_claims"),
-        batch_sizes=config["critical_batch_sizes"],
-        momenta=config["critical_momenta"],
+        batch_sizes=CRITICAL_LR["batch_sizes"],
+        momenta=CRITICAL_LR["momenta"],
         # every tau a verdict may be judged against (claims.a_priori_tau), and the two exact cases
-        taus=sorted({*config["taus"], -1.0, 1.0}),
+        taus=sorted({*THEORY["taus"], -1.0, 1.0}),
     script:
         "../scripts/critical_lr_vs_batch.py"
 
@@ -175,17 +175,20 @@ rule stability_boundary:
             attempt,
             eigh_seconds(n_of(wc)) / 2
             + linearized_seconds(
-                4 * len(config["critical_momenta"]) * config["boundary_seeds"] * config["boundary_steps"],
-                sum(config["critical_batch_sizes"]),
+                4
+                * len(CRITICAL_LR["momenta"])
+                * CRITICAL_LR["boundary_seeds"]
+                * CRITICAL_LR["boundary_steps"],
+                sum(CRITICAL_LR["batch_sizes"]),
                 n_of(wc),
             ),
         ),
     params:
         code=code_version("experiments", "dynamics", "theory"),
-        batch_sizes=config["critical_batch_sizes"],
-        momenta=config["critical_momenta"],
-        seeds=config["boundary_seeds"],
-        steps=config["boundary_steps"],
+        batch_sizes=CRITICAL_LR["batch_sizes"],
+        momenta=CRITICAL_LR["momenta"],
+        seeds=CRITICAL_LR["boundary_seeds"],
+        steps=CRITICAL_LR["boundary_steps"],
         base_seed=config["seed"],
     script:
         "../scripts/stability_boundary.py"
@@ -209,13 +212,13 @@ rule optimal_hyperparameters:
         runtime=lambda wc, attempt: minutes_for(attempt, hyperparameter_seconds()),
     params:
         code=code_version("experiments", "theory", "asymptotics", "spectra"),
-        lr_problems=config["hyper_lr_problems"],
-        momentum_problems=config["hyper_momentum_problems"],
-        n_samples=config["hyper_n_samples"],
-        batch=config["hyper_batch_size"],
-        steps=config["hyper_steps"],
-        lr_points=config["hyper_lr_points"],
-        momentum_points=config["hyper_momentum_points"],
+        lr_problems=HYPER["lr_problems"],
+        momentum_problems=HYPER["momentum_problems"],
+        n_samples=HYPER["n_samples"],
+        batch=HYPER["batch_size"],
+        steps=HYPER["steps"],
+        lr_points=HYPER["lr_points"],
+        momentum_points=HYPER["momentum_points"],
     script:
         "../scripts/optimal_hyperparameters.py"
 
@@ -274,7 +277,7 @@ rule experiment_figures:
             fit_paths=list(input.fits),
             curves_path=input.curves,
             optima_path=input.optima,
-            lr_problems=config["hyper_lr_problems"],
+            lr_problems=HYPER["lr_problems"],
             critical_datasets=CRITICAL_DATASETS,
             critical_paths=list(input.critical),
             maps_figure=output.maps,
@@ -287,6 +290,6 @@ rule experiment_figures:
             budget_paths=list(input.budget),
             budget_figure=output.budget,
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

@@ -29,7 +29,7 @@ rule spectrum_figure:
         parameters=lambda wc, input, output: dict(
             dataset=wc.dataset, spectrum_path=input.spectrum, fit_path=input.fit, figure_path=output.figure
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 
@@ -66,7 +66,7 @@ rule loss_curves_figure:
             fit_path=input.fit,
             figure_path=output.figure,
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 
@@ -110,7 +110,7 @@ rule theory_figures:
             phase_figure=output.phase,
             exponent_figure=output.exponents,
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
 

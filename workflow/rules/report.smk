@@ -54,14 +54,27 @@ rule claims:
         budget_datasets=BUDGET_DATASETS,
         map_datasets=MAP_DATASETS,
         trace_datasets=TRACE_DATASETS,
-        hyper_steps=config["hyper_steps"],
-        hyper_n_samples=config["hyper_n_samples"],
+        hyper_steps=HYPER["steps"],
+        hyper_n_samples=HYPER["n_samples"],
         code=code_version(
-            "claims", "experiment_claims", "experiments", "powerlaw", "noise_fit", "phase_asymptotics"
+            "claims",
+            "curve_claims",
+            "experiment_claims",
+            "hyperparameter_claims",
+            "deep_kernel_claims",
+            "outcomes",
+            "experiments",
+            "powerlaw",
+            "noise_fit",
+            "phase_asymptotics",
+            "transition_study",
+            "asymptotics",
+            "divergence_checks",
+            "transition_checks",
         ),
         datasets=DATASETS,
         all_datasets=ALL_DATASETS,
-        taus=config["taus"],
+        taus=THEORY["taus"],
     script:
         "../scripts/claims.py"
 

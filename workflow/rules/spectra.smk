@@ -39,8 +39,8 @@ rule fit_power_laws:
         runtime=lambda wc, attempt: minutes_for(attempt),
     params:
         code=code_version("powerlaw", "spectra", "theory"),
-        fit_range=config.get("fit_range", "auto"),
-        steps=config["steps"],
-        taus=config["taus"],
+        fit_range=THEORY["fit_range"],
+        steps=SGD["steps"],
+        taus=THEORY["taus"],
     script:
         "../scripts/fit_power_laws.py"

@@ -2,7 +2,7 @@
 # the true gradient-noise covariance against SE(tau1, tau2) by the relative quadratic trace
 # distance; figure in notebooks/trace_distance.ipynb, verdicts by noise_fit.trace_distance_claims.
 
-TRACE_DATASETS = experiment_datasets(config, "trace_datasets")
+TRACE_DATASETS = experiment_datasets(config, "trace")
 
 
 rule tau_trace_distance:
@@ -22,16 +22,14 @@ rule tau_trace_distance:
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=10),
         # the exact recursion plus the noise comparison: 3.7 min for 100 steps at N = 3000 (README),
         # i.e. 1.3 x exact_step_seconds
-        runtime=lambda wc, attempt: minutes_for(
-            attempt, 1.3 * config["trace_steps"] * exact_step_seconds(n_of(wc))
-        ),
+        runtime=lambda wc, attempt: minutes_for(attempt, 1.3 * TRACE["steps"] * exact_step_seconds(n_of(wc))),
     params:
         code=code_version("noise_fit", "second_moment", "theory", "experiments"),
-        lr=config["trace_lr"],
-        momentum=config["trace_momentum"],
-        batch=config["trace_batch_size"],
-        steps=config["trace_steps"],
-        record_points=config["trace_record_points"],
+        lr=TRACE["lr"],
+        momentum=TRACE["momentum"],
+        batch=TRACE["batch_size"],
+        steps=TRACE["steps"],
+        record_points=TRACE["record_points"],
     script:
         "../scripts/tau_trace_distance.py"
 
@@ -61,6 +59,6 @@ rule trace_distance_figure:
         parameters=lambda wc, input, output: dict(
             trace_datasets=TRACE_DATASETS, trace_paths=list(input.tables), trace_figure=output.figure
         ),
-        timeout=config["notebook_timeout"],
+        timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"

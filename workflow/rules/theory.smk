@@ -22,19 +22,25 @@ rule se_predictions:
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             se_seconds(
-                len(SETTINGS)
-                * len(config["taus"])
-                * n_of(wc)
-                * (config["steps"] + config["asymptote_steps"])
+                len(SETTINGS) * len(THEORY["taus"]) * n_of(wc) * (SGD["steps"] + THEORY["asymptote_steps"])
             ),
         ),
     params:
-        code=code_version("theory", "io", "powerlaw", "spectra", "asymptotics"),
+        code=code_version(
+            "theory",
+            "io",
+            "powerlaw",
+            "spectra",
+            "asymptotics",
+            "generating_functions",
+            "divergence_checks",
+            "transition_checks",
+        ),
         settings=list(SETTINGS.values()),
-        asymptote_steps=config["asymptote_steps"],
-        taus=config["taus"],
-        steps=config["steps"],
-        record_points=config["record_points"],
+        asymptote_steps=THEORY["asymptote_steps"],
+        taus=THEORY["taus"],
+        steps=SGD["steps"],
+        record_points=SGD["record_points"],
     script:
         "../scripts/se_predictions.py"
 
@@ -56,13 +62,19 @@ rule stability_map:
         # the bisection check: 4 rounds x 16 SE runs per (batch size, checked momentum)
         runtime=lambda wc, attempt: minutes_for(
             attempt,
-            se_seconds(len(config["batch_sizes"]) * 2 * 64 * config["stability_check_steps"] * n_of(wc)),
+            se_seconds(len(SGD["batch_sizes"]) * 2 * 64 * THEORY["stability_check_steps"] * n_of(wc)),
         ),
     params:
         code=code_version("theory"),
-        batch_sizes=config["batch_sizes"],
-        taus=[t for t in config["taus"]],
+        batch_sizes=SGD["batch_sizes"],
+        taus=[t for t in THEORY["taus"]],
+        # the closed-form alpha_c(beta) on this grid of momenta (theory.stability_map)
+        momentum_grid=[
+            THEORY["stability_map"]["momentum_min"],
+            THEORY["stability_map"]["momentum_max"],
+            THEORY["stability_map"]["momentum_points"],
+        ],
         check_momenta=[0.0, 0.6],
-        check_steps=config["stability_check_steps"],
+        check_steps=THEORY["stability_check_steps"],
     script:
         "../scripts/stability_map.py"

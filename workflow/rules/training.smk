@@ -21,16 +21,16 @@ rule train_network:
     resources:
         # the data and the full-loss pass's activations (N x (784 + 3 width) float64)
         mem_mb=lambda wc, attempt: mem_for(
-            attempt, extra_mb=(784 + 3 * config["width"]) * MATRIX_MB * n_of(wc)
+            attempt, extra_mb=(784 + 3 * model_width(config)) * MATRIX_MB * n_of(wc)
         ),
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             network_seconds(
-                config["network_seeds"],
-                config["steps"],
+                SGD["network_seeds"],
+                SGD["steps"],
                 setting_of(wc)["batch"],
                 n_of(wc),
-                config["record_points"],
+                SGD["record_points"],
             ),
         ),
         gpu=gpus,
@@ -38,9 +38,9 @@ rule train_network:
         code=code_version("dynamics", "models", "ntk", "theory", "io"),
         device=model_options(config)["device"],
         setting=setting_of,
-        steps=config["steps"],
-        record_points=config["record_points"],
-        n_seeds=config["network_seeds"],
+        steps=SGD["steps"],
+        record_points=SGD["record_points"],
+        n_seeds=SGD["network_seeds"],
         base_seed=config["seed"],
     script:
         "../scripts/train_network.py"
@@ -64,7 +64,7 @@ rule train_linearized:
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             linearized_seconds(
-                len(settings_of_batch(wc)) * config["linearized_seeds"] * config["steps"],
+                len(settings_of_batch(wc)) * SGD["linearized_seeds"] * SGD["steps"],
                 int(wc.batch),
                 n_of(wc),
             ),
@@ -72,9 +72,9 @@ rule train_linearized:
     params:
         code=code_version("dynamics", "theory", "io"),
         settings=settings_of_batch,
-        steps=config["steps"],
-        record_points=config["record_points"],
-        n_seeds=config["linearized_seeds"],
+        steps=SGD["steps"],
+        record_points=SGD["record_points"],
+        n_seeds=SGD["linearized_seeds"],
         base_seed=config["seed"],
     script:
         "../scripts/train_linearized.py"

@@ -6,18 +6,17 @@ needs one is judged against it."""
 import pandas as pd
 
 from sgd_spectra.claims import CLAIM_COLUMNS, NUMERIC_COLUMNS, a_priori_tau, data_modality, dataset_claims
+from sgd_spectra.deep_kernel_claims import deep_kernel_claims
 from sgd_spectra.experiment_claims import (
     budget_claims,
     critical_lr_claims,
-    deep_kernel_claims,
-    fig2_optimum_claims,
-    hyperparameter_claims,
     loss_map_claims,
     near_boundary_claims,
     regime_claims,
     tau_claims,
 )
 from sgd_spectra.experiments import regime_distances
+from sgd_spectra.hyperparameter_claims import fig2_optimum_claims, hyperparameter_claims
 from sgd_spectra.io import read_json, redirect_log
 from sgd_spectra.noise_fit import trace_distance_claims
 from sgd_spectra.phase_asymptotics import phase_asymptotics_claims

@@ -11,7 +11,8 @@ p = snakemake.params
 spec = np.load(snakemake.input[0])
 lam, c = spec["eigenvalues"], spec["coefficients"]
 n = len(lam)
-momenta = np.round(np.linspace(-0.9, 0.95, 38), 4)
+momentum_min, momentum_max, momentum_points = p.momentum_grid  # theory.stability_map
+momenta = np.round(np.linspace(momentum_min, momentum_max, int(momentum_points)), 4)
 table = pd.DataFrame(stability_map(lam, n, p.batch_sizes, momenta, p.taus))
 table["lr_critical_se_bisection"] = np.nan
 for b in p.batch_sizes:

@@ -117,6 +117,10 @@ PAPER_PARAMS = dict(
     bound_min_width=1024,
 )
 
+#: The named parameter sets; the config picks one with `companions.du_gram: {preset: <name>}` and
+#: may override any parameter (read without importing this module: companions.study_presets).
+PRESETS = {"default": DEFAULT_PARAMS, "tiny": TINY_PARAMS, "paper": PAPER_PARAMS}
+
 PARAMS_SCHEMA = params_schema("du_gram")
 
 #: Honest-test thresholds of companions.md.

@@ -131,6 +131,10 @@ PAPER_PARAMS = dict(
     power_iterations=10000,
 )
 
+#: The named parameter sets; the config picks one with `companions.edge_of_stability: {preset: <name>}` and
+#: may override any parameter (read without importing this module: companions.study_presets).
+PRESETS = {"default": DEFAULT_PARAMS, "tiny": TINY_PARAMS, "paper": PAPER_PARAMS}
+
 
 def _number_list(exclusive_minimum, exclusive_maximum=None):
     items = {"type": "number", "exclusiveMinimum": exclusive_minimum}

@@ -123,6 +123,10 @@ PAPER_PARAMS = dict(
     mlp_seeds=20,
 )
 
+#: The named parameter sets; the config picks one with `companions.gradient_span: {preset: <name>}` and
+#: may override any parameter (read without importing this module: companions.study_presets).
+PRESETS = {"default": DEFAULT_PARAMS, "tiny": TINY_PARAMS, "paper": PAPER_PARAMS}
+
 PARAMS_SCHEMA = params_schema("gradient_span")
 
 #: Honest-test tolerances (companions.md, Seed 000).

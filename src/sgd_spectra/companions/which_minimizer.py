@@ -169,6 +169,10 @@ PAPER_PARAMS = dict(
     adam_max_epochs=20000,
 )
 
+#: The named parameter sets; the config picks one with `companions.which_minimizer: {preset: <name>}` and
+#: may override any parameter (read without importing this module: companions.study_presets).
+PRESETS = {"default": DEFAULT_PARAMS, "tiny": TINY_PARAMS, "paper": PAPER_PARAMS}
+
 
 PARAMS_SCHEMA = params_schema("which_minimizer")
 

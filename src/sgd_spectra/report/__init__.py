@@ -31,7 +31,7 @@ from .style import (
     regime_label,
     se_linestyle,
 )
-from .tables import fits_table, seed_outcomes, stability_frame, stability_table
+from .tables import fits_table, stability_frame, stability_table
 
 __all__ = [
     "ASYMPTOTE_COLOUR",
@@ -64,7 +64,6 @@ __all__ = [
     "render",
     "runtime_frame",
     "se_linestyle",
-    "seed_outcomes",
     "stability_frame",
     "stability_table",
     "table",

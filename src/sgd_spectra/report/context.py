@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..experiment_claims import DEEP_KERNEL_SECTION
+from ..deep_kernel_claims import DEEP_KERNEL_SECTION
 from ..io import read_json
 from .claims_view import ClaimView, claim_views, needing_attention, read_claims, split_claims, verdict_counts
 from .format import pm
@@ -263,11 +263,8 @@ def deep_kernel_view(inputs: ReportInputs, claims: pd.DataFrame, anchors: set[st
 
 
 def n_settings(config: dict) -> int:
-    return (
-        len(config.get("learning_rates", []))
-        * len(config.get("momenta", []))
-        * len(config.get("batch_sizes", []))
-    )
+    sgd = config.get("sgd") or {}
+    return len(sgd.get("learning_rates", [])) * len(sgd.get("momenta", [])) * len(sgd.get("batch_sizes", []))
 
 
 def experiment_captions() -> dict[str, str]:

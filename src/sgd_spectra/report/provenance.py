@@ -96,17 +96,35 @@ def machine_description() -> str:
 
 
 def config_listing(config: dict, default: dict | None) -> tuple[str, list[str]]:
-    """The config as YAML, top-level keys that differ from ``default`` wrapped in <mark>."""
+    """The config as YAML, section by section; the keys that differ from ``default`` wrapped in
+    <mark> and listed by their dotted names (``sgd.steps``)."""
+    import textwrap
+
     import yaml
 
     config, default = to_plain(config), to_plain(default) if default is not None else None
     blocks, changed = [], []
-    for key, value in config.items():
-        text = esc(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None, width=100))
-        if default is not None and (key not in default or default[key] != value):
-            changed.append(key)
-            text = f'<mark class="changed">{text}</mark>'
-        blocks.append(text)
+
+    def walk(node, base, path, indent):
+        for key, value in node.items():
+            dotted = f"{path}.{key}" if path else str(key)
+            if (
+                isinstance(value, dict)
+                and value
+                and isinstance(base, dict)
+                and isinstance(base.get(key), dict)
+            ):
+                blocks.append(esc(textwrap.indent(f"{key}:\n", indent)))
+                walk(value, base[key], dotted, indent + "  ")
+                continue
+            text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None, width=100)
+            text = esc(textwrap.indent(text, indent))
+            if base is not None and (not isinstance(base, dict) or key not in base or base[key] != value):
+                changed.append(dotted)
+                text = f'<mark class="changed">{text}</mark>'
+            blocks.append(text)
+
+    walk(config, default, "", "")
     return "".join(blocks), changed
 
 

@@ -7,44 +7,8 @@ import math as _math
 import numpy as np
 import pandas as pd
 
+from ..outcomes import setting_outcomes
 from .format import esc, fmt, math, pm, table, to_float
-
-
-def seed_outcomes(curves: pd.DataFrame, regime: str, tau: float | None = None) -> pd.DataFrame:
-    """Per (lr, momentum, batch): seeds run, seeds that diverged, seeds that did not diverge but
-    ended above their initial loss ("grew"), and the first divergence step (-1 if none).
-
-    ``curves`` needs the columns regime, tau, lr, momentum, batch, seed, step, loss, diverged_at.
-    """
-    cols = ["lr", "momentum", "batch", "n_seeds", "n_diverged", "n_grew", "first"]
-    sub = curves[curves["regime"] == regime]
-    if tau is not None:
-        sub = sub[np.isclose(sub["tau"], tau)]
-    if sub.empty:
-        return pd.DataFrame(columns=cols)
-    keys = ["lr", "momentum", "batch", "seed"]
-    sub = sub.sort_values(keys + ["step"])
-    g = sub.groupby(keys)
-    per_seed = pd.DataFrame(
-        {
-            "diverged_at": g["diverged_at"].max(),
-            "first_loss": g["loss"].first(),
-            "last_loss": g["loss"].last(),
-        }
-    ).reset_index()
-    per_seed["div"] = per_seed["diverged_at"] >= 0
-    per_seed["grew"] = (
-        ~per_seed["div"]
-        & np.isfinite(per_seed["last_loss"])
-        & (per_seed["last_loss"] > per_seed["first_loss"])
-    )
-    agg = per_seed.groupby(["lr", "momentum", "batch"]).agg(
-        n_seeds=("seed", "size"),
-        n_diverged=("div", "sum"),
-        n_grew=("grew", "sum"),
-        first=("diverged_at", lambda s: int(s[s >= 0].min()) if (s >= 0).any() else -1),
-    )
-    return agg.reset_index()[cols]
 
 
 def stability_frame(theory: dict, curves: pd.DataFrame | None = None, tau: float = 1.0) -> pd.DataFrame:
@@ -70,7 +34,7 @@ def stability_frame(theory: dict, curves: pd.DataFrame | None = None, tau: float
     out = out.merge(crit.reset_index(), on=keys, how="left")
     if curves is not None:
         for regime in ("linearized", "network", "se"):
-            d = seed_outcomes(curves, regime, float(main["tau"].iloc[0]) if regime == "se" else None)
+            d = setting_outcomes(curves, regime, float(main["tau"].iloc[0]) if regime == "se" else None)
             d = d.rename(
                 columns={
                     c: f"{regime}_{c.removeprefix('n_')}"
@@ -320,23 +284,24 @@ def datasets_table(datasets, data: dict[str, dict], scales: dict[str, float]) ->
 
 
 def sgd_settings_table(config: dict) -> str:
-    """The SGD grid and run lengths of the config, one row per knob."""
+    """The SGD grid and run lengths of the config (its ``sgd`` and ``theory`` sections), one row per knob."""
+    sgd, theory = config.get("sgd") or {}, config.get("theory") or {}
     settings = [
-        ["learning rates " + math(r"\alpha"), ", ".join(fmt(x) for x in config.get("learning_rates", []))],
-        ["momenta " + math(r"\beta"), ", ".join(fmt(x) for x in config.get("momenta", []))],
-        ["batch sizes " + math("b"), ", ".join(fmt(x) for x in config.get("batch_sizes", []))],
-        ["SE parameters " + math(r"\tau"), ", ".join(fmt(x) for x in config.get("taus", []))],
+        ["learning rates " + math(r"\alpha"), ", ".join(fmt(x) for x in sgd.get("learning_rates", []))],
+        ["momenta " + math(r"\beta"), ", ".join(fmt(x) for x in sgd.get("momenta", []))],
+        ["batch sizes " + math("b"), ", ".join(fmt(x) for x in sgd.get("batch_sizes", []))],
+        ["SE parameters " + math(r"\tau"), ", ".join(fmt(x) for x in theory.get("taus", []))],
         [
             "steps " + math("T"),
-            f"{fmt(config.get('steps'))} (loss recorded at "
-            f"{fmt(config.get('record_points'))} log-spaced steps, duplicates merged)",
+            f"{fmt(sgd.get('steps'))} (loss recorded at "
+            f"{fmt(sgd.get('record_points'))} log-spaced steps, duplicates merged)",
         ],
         [
             "seeds",
-            f"{fmt(config.get('linearized_seeds'))} for the linearised model, "
-            f"{fmt(config.get('network_seeds'))} for the network (same batches for the same seed)",
+            f"{fmt(sgd.get('linearized_seeds'))} for the linearised model, "
+            f"{fmt(sgd.get('network_seeds'))} for the network (same batches for the same seed)",
         ],
-        ["fit range " + math("k") + " (both exponents)", esc(config.get("fit_range", "auto"))],
+        ["fit range " + math("k") + " (both exponents)", esc(theory.get("fit_range", "auto"))],
         ["base seed", fmt(config.get("seed"))],
     ]
     return table(None, settings, cls="settings")
