@@ -38,7 +38,7 @@ rule regime_comparison:
         ),
         gpu=gpus,
     params:
-        code=code_version("experiments", "dynamics", "theory", "ntk", "models"),
+        code=code_version("experiments", "dynamics", "network_training", "theory", "ntk", "models"),
         device=model_options(config)["device"],
         lr=REGIMES["lr"],
         momentum=REGIMES["momentum"],

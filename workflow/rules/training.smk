@@ -35,7 +35,7 @@ rule train_network:
         ),
         gpu=gpus,
     params:
-        code=code_version("dynamics", "models", "ntk", "theory", "io"),
+        code=code_version("dynamics", "network_training", "models", "ntk", "theory", "io"),
         device=model_options(config)["device"],
         setting=setting_of,
         steps=SGD["steps"],

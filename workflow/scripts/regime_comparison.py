@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgd_spectra.dynamics import train_network
 from sgd_spectra.experiments import regime_comparison
 from sgd_spectra.io import curves_frame, redirect_log
 from sgd_spectra.models import flat_output, load_model, read_checkpoint, resolve_device
+from sgd_spectra.network_training import train_networks
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
@@ -36,16 +36,32 @@ if read_checkpoint(snakemake.input.model)["spec"] is not None and p.network_seed
     y = torch.as_tensor(data["y"], dtype=torch.float32).to(device)
     # the full-train loss costs a forward pass over all N points: log-spaced steps, not every one
     record = log_spaced_steps(p.steps, 30)
+    # the network the kernel was computed from; every seed starts from it
+    net = flat_output(load_model(snakemake.input.model, torch.float32, device))
     for b in p.batch_sizes:
+        # the same batch sequences as the linearised runs of the same seed, the seeds stacked
+        loss, div = train_networks(
+            net,
+            X,
+            y,
+            p.lr * float(ntk["scale"]),
+            p.momentum,
+            b,
+            range(p.network_seeds),
+            record,
+            base_seed=p.base_seed,
+        )
         for seed in range(p.network_seeds):
-            # the same batch sequences as the linearised runs of the same seed
-            net = flat_output(load_model(snakemake.input.model, torch.float32, device))
-            loss, div = train_network(
-                net, X, y, p.lr * float(ntk["scale"]), p.momentum, b, seed, record, base_seed=p.base_seed
-            )
             frames.append(
                 curves_frame(
-                    loss, record, [div], regime="network", seed=seed, lr=p.lr, momentum=p.momentum, batch=b
+                    loss[seed],
+                    record,
+                    [div[seed]],
+                    regime="network",
+                    seed=seed,
+                    lr=p.lr,
+                    momentum=p.momentum,
+                    batch=b,
                 )
             )
 table = pd.concat(frames, ignore_index=True)

@@ -1,12 +1,13 @@
-"""Train the real network (torch.optim.SGD) for one setting, several seeds."""
+"""Train the real network (SGD with momentum, as torch.optim.SGD) for one setting, several seeds:
+every seed starts from the saved network, the seeds stacked (sgd_spectra.network_training)."""
 
 import numpy as np
 import pandas as pd
 import torch
 
-from sgd_spectra.dynamics import train_network
 from sgd_spectra.io import curves_frame, redirect_log
 from sgd_spectra.models import flat_output, load_model, resolve_device
+from sgd_spectra.network_training import train_networks
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
@@ -21,17 +22,24 @@ record = log_spaced_steps(p.steps, p.record_points)
 # the effective learning rate is in units of 1/lambda_max of the normalised kernel
 torch_lr = s["lr"] * float(ntk["scale"])
 print(f"setting {s}, torch lr = {torch_lr:.6g}, on {device}")
+# the network the kernel was computed from (its saved parameters, rounded to float32)
+net = flat_output(load_model(snakemake.input.model, torch.float32, device))
+seeds = range(p.n_seeds)
+loss, diverged_at = train_networks(
+    net, X, y, torch_lr, s["momentum"], s["batch"], seeds, record, base_seed=p.base_seed, progress=True
+)
 frames = []
-for seed in range(p.n_seeds):
-    # the network the kernel was computed from (its saved parameters, rounded to float32)
-    net = flat_output(load_model(snakemake.input.model, torch.float32, device))
-    loss, diverged_at = train_network(
-        net, X, y, torch_lr, s["momentum"], s["batch"], seed, record, base_seed=p.base_seed, progress=True
-    )
-    print(f"seed {seed}: final loss {loss[-1]:.4g}, diverged at {diverged_at}")
+for seed in seeds:
+    print(f"seed {seed}: final loss {loss[seed, -1]:.4g}, diverged at {diverged_at[seed]}")
     frames.append(
         curves_frame(
-            loss, record, [diverged_at], dataset=snakemake.wildcards.dataset, regime="network", seed=seed, **s
+            loss[seed],
+            record,
+            [diverged_at[seed]],
+            dataset=snakemake.wildcards.dataset,
+            regime="network",
+            seed=seed,
+            **s,
         )
     )
 pd.concat(frames, ignore_index=True).to_parquet(snakemake.output[0], index=False)
