@@ -10,6 +10,7 @@ import torch
 from scipy.integrate import quad
 
 from sgd_spectra.companions import gradient_span as gs
+from sgd_spectra.companions import gradient_span_claims as gsc
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.theory import se_loss_trajectory
 
@@ -97,7 +98,7 @@ def test_grf_costs_concentrate_on_limit_small_sizes():
     """Honest test at small sizes: std ∝ N^-1/2 at t ∈ {0, 5, 10} for GD and HB, max |z| < 4."""
     params = dict(gs.DEFAULT_PARAMS, grf_dims=[50, 200, 800], grf_seeds=30)
     costs, limit = gs.grf_tables(params)
-    rows = {r["claim_id"]: r for r in gs.grf_claims(costs, limit, params)}
+    rows = {r["claim_id"]: r for r in gsc.grf_claims(costs, limit, params)}
     assert set(rows) == {"000-grf-std-slope-gd", "000-grf-std-slope-hb", "000-grf-mean-limit"}
     assert all(r["verdict"] == "holds" for r in rows.values()), rows
     # the t = 0 spread is known exactly: std(x0^T W x0 / (2N)) = 1 / sqrt(2N)
@@ -111,7 +112,7 @@ def test_grf_slope_claim_fails_when_runs_share_w_and_x0():
     costs, limit = gs.grf_tables(params)
     shared = costs[costs.seed == 0]
     reused = pd.concat([shared.assign(seed=s) for s in range(4)], ignore_index=True)
-    rows = {r["claim_id"]: r for r in gs.grf_claims(reused, limit, params)}
+    rows = {r["claim_id"]: r for r in gsc.grf_claims(reused, limit, params)}
     assert rows["000-grf-std-slope-gd"]["verdict"] != "holds"
 
 
@@ -205,7 +206,7 @@ def test_network_honest_tests_small_sizes():
         mlp_match_min_width=1024,
     )
     losses, prediction = gs.mlp_tables(params)
-    rows = {r["claim_id"]: r for r in gs.mlp_claims(losses, prediction, params)}
+    rows = {r["claim_id"]: r for r in gsc.mlp_claims(losses, prediction, params)}
     assert set(rows) == {
         "000-mlp-centred-std-slope",
         "000-mlp-centred-mean-prediction",

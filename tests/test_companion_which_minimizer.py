@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
+from sgd_spectra.claims import loglog_slope
 from sgd_spectra.companions import which_minimizer as wm
+from sgd_spectra.companions import which_minimizer_data as wmd
+from sgd_spectra.companions import which_minimizer_init_scale as wmi
+from sgd_spectra.companions import which_minimizer_network as wmn
+from sgd_spectra.companions import which_minimizer_optimisers as wmo
 from sgd_spectra.datasets import DatasetUnavailable, find_idx_pair
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.spectra import kernel_spectrum
@@ -23,7 +28,7 @@ VERDICTS = {"holds", "fails", "inconclusive"}
 
 @pytest.fixture(scope="module")
 def task():
-    return wm.load_task("digits", None, n_train=20, n_test=30, data_seed=3)
+    return wmd.load_task("digits", None, n_train=20, n_test=30, data_seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +62,15 @@ def test_digits_task(task):
 
 
 def test_auto_falls_back_to_digits_and_fashion_raises(tmp_path):
-    fallback = wm.load_task("auto", str(tmp_path), 10, 10, 0)
+    fallback = wmd.load_task("auto", str(tmp_path), 10, 10, 0)
     assert fallback["dataset"] == "digits 0 vs 1" and "not found" in fallback["source"]
     with pytest.raises(DatasetUnavailable, match="dataset-fashion-mnist"):
-        wm.load_task("fashion_mnist", str(tmp_path), 10, 10, 0)
+        wmd.load_task("fashion_mnist", str(tmp_path), 10, 10, 0)
 
 
 def test_pool_images():
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    pooled = wm.pool_images(images)
+    pooled = wmd.pool_images(images)
     assert pooled.shape == (2, 196)
     expected = images[1, 2:4, 6:8].astype(float).mean()  # pooled pixel (row 1, col 3)
     assert pooled[1, 14 + 3] == pytest.approx(expected)
@@ -73,7 +78,7 @@ def test_pool_images():
 
 @pytest.mark.skipif(find_idx_pair(None) is None, reason="Fashion-MNIST (dataset-fashion-mnist) not installed")
 def test_fashion_task():
-    data = wm.load_task("fashion_mnist", None, 20, 40, 0)
+    data = wmd.load_task("fashion_mnist", None, 20, 40, 0)
     assert data["X_train"].shape == (20, 196) and data["X_test"].shape == (40, 196)
     assert data["dataset"].startswith("Fashion-MNIST") and set(data["y_train"]) == {-1.0, 1.0}
 
@@ -86,28 +91,28 @@ def test_fashion_task():
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_layerwise_ntk_matches_torch_func_jacobian(tensors, depth):
     X, _, Xt = tensors
-    params = wm.init_params(X.shape[1], 24, depth, 1.3, seed=5)
-    J, Jt = wm.jacobian(params, X), wm.jacobian(params, Xt)
+    params = wmn.init_params(X.shape[1], 24, depth, 1.3, seed=5)
+    J, Jt = wmn.jacobian(params, X), wmn.jacobian(params, Xt)
     assert J.shape[1] == sum(p.numel() for p in params)
     ref, ref_cross = J @ J.T, Jt @ J.T
-    assert torch.linalg.norm(wm.empirical_ntk(params, X) - ref) <= 1e-12 * torch.linalg.norm(ref)
-    assert torch.linalg.norm(wm.empirical_ntk(params, Xt, X) - ref_cross) <= 1e-12 * torch.linalg.norm(ref)
+    assert torch.linalg.norm(wmn.empirical_ntk(params, X) - ref) <= 1e-12 * torch.linalg.norm(ref)
+    assert torch.linalg.norm(wmn.empirical_ntk(params, Xt, X) - ref_cross) <= 1e-12 * torch.linalg.norm(ref)
 
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_euler_identity_and_sigma_scaling(tensors, depth):
     """θᵀ∇f = (L+1) f (Lemma 4); f0 ∝ σ^(L+1) and Θ ∝ σ^(2L), each σ computed from scratch."""
     X, _, _ = tensors
-    params = wm.init_params(X.shape[1], 32, depth, 1.0, seed=1)
+    params = wmn.init_params(X.shape[1], 32, depth, 1.0, seed=1)
     theta_flat = torch.cat([p.reshape(-1) for p in params])
-    f = wm.forward(params, X)
-    torch.testing.assert_close(wm.jacobian(params, X) @ theta_flat, (depth + 1) * f, rtol=1e-12, atol=1e-12)
+    f = wmn.forward(params, X)
+    torch.testing.assert_close(wmn.jacobian(params, X) @ theta_flat, (depth + 1) * f, rtol=1e-12, atol=1e-12)
     for sigma in (0.5, 3.0):
-        scaled = wm.init_params(X.shape[1], 32, depth, sigma, seed=1)
-        torch.testing.assert_close(wm.forward(scaled, X), sigma ** (depth + 1) * f, rtol=1e-12, atol=0)
+        scaled = wmn.init_params(X.shape[1], 32, depth, sigma, seed=1)
+        torch.testing.assert_close(wmn.forward(scaled, X), sigma ** (depth + 1) * f, rtol=1e-12, atol=0)
         torch.testing.assert_close(
-            wm.empirical_ntk(scaled, X),
-            sigma ** (2 * depth) * wm.empirical_ntk(params, X),
+            wmn.empirical_ntk(scaled, X),
+            sigma ** (2 * depth) * wmn.empirical_ntk(params, X),
             rtol=1e-12,
             atol=0,
         )
@@ -117,10 +122,10 @@ def test_infinite_width_ntk(task):
     """L=1 is K_W + K_a; L=2 matches the seed-averaged empirical NTK of wide nets (Monte Carlo)."""
     X = task["X_train"][:12]
     k_w, k_a = relu_ntk_parts(X)
-    np.testing.assert_allclose(wm.infinite_width_ntk(X, 1), k_w + k_a, rtol=1e-13)
-    inf = wm.infinite_width_ntk(X, 2)
+    np.testing.assert_allclose(wmn.infinite_width_ntk(X, 1), k_w + k_a, rtol=1e-13)
+    inf = wmn.infinite_width_ntk(X, 2)
     draws = [
-        wm.empirical_ntk(wm.init_params(64, 512, 2, 1.0, s), torch.as_tensor(X)).numpy() for s in range(64)
+        wmn.empirical_ntk(wmn.init_params(64, 512, 2, 1.0, s), torch.as_tensor(X)).numpy() for s in range(64)
     ]
     error = np.linalg.norm(np.mean(draws, axis=0) - inf) / np.linalg.norm(inf)
     # Monte Carlo standard error of that norm (one draw's error / sqrt(draws)), plus O(1/m) bias room
@@ -141,8 +146,8 @@ def test_antisymmetric_pair_and_exact_exponent(task, tensors):
     for depth in (1, 2):
         excess = []
         for sigma in (0.5, 2.0):
-            plus = wm.linearised_minimiser(wm.init_params(64, 64, depth, sigma, 0, 1.0), X, y, Xt)
-            minus = wm.linearised_minimiser(wm.init_params(64, 64, depth, sigma, 0, -1.0), X, y, Xt)
+            plus = wmi.linearised_minimiser(wmn.init_params(64, 64, depth, sigma, 0, 1.0), X, y, Xt)
+            minus = wmi.linearised_minimiser(wmn.init_params(64, 64, depth, sigma, 0, -1.0), X, y, Xt)
             np.testing.assert_allclose(minus["f0_test"], -plus["f0_test"], rtol=1e-13)
             np.testing.assert_allclose(minus["theta"], plus["theta"], rtol=1e-13)
             np.testing.assert_allclose((plus["f_inf"] + minus["f_inf"]) / 2, plus["f_ker"], atol=1e-10)
@@ -151,12 +156,12 @@ def test_antisymmetric_pair_and_exact_exponent(task, tensors):
             g = plus["f_inf"] - plus["f_ker"]
             assert pair - mse_ker == pytest.approx(np.mean(g**2), rel=1e-9)
             excess.append(pair - mse_ker)
-        assert wm.loglog_slope([0.5, 2.0], excess) == pytest.approx(2 * (depth + 1), abs=1e-6)
+        assert loglog_slope([0.5, 2.0], excess) == pytest.approx(2 * (depth + 1), abs=1e-6)
 
 
 def test_closed_form_interpolates(task, tensors):
     X, _, _ = tensors
-    sol = wm.linearised_minimiser(wm.init_params(64, 64, 2, 1.5, 2), X, task["y_train"], X)
+    sol = wmi.linearised_minimiser(wmn.init_params(64, 64, 2, 1.5, 2), X, task["y_train"], X)
     np.testing.assert_allclose(sol["f_inf"], task["y_train"], atol=1e-8)
     np.testing.assert_allclose(sol["f_ker"], task["y_train"], atol=1e-8)
 
@@ -166,12 +171,12 @@ def test_trained_wide_net_reaches_closed_form(task, tensors):
     X, y, Xt = tensors
     dists = []
     for width in (256, 4096):
-        params = wm.init_params(64, width, 1, 1.0, 0)
-        sol = wm.linearised_minimiser(params, X, task["y_train"], Xt)
+        params = wmn.init_params(64, width, 1, 1.0, 0)
+        sol = wmi.linearised_minimiser(params, X, task["y_train"], Xt)
         lr = 1.8 / np.linalg.eigvalsh(sol["theta"] / len(y))[-1]
-        fit = wm.train_network(params, X, y, lr, 0.9, 1e-8, 3000, [0])
+        fit = wmi.train_network(params, X, y, lr, 0.9, 1e-8, 3000, [0])
         assert fit["train_mse"] < 1e-8
-        f_test = wm.forward(fit["params"], Xt).numpy()
+        f_test = wmn.forward(fit["params"], Xt).numpy()
         dists.append(np.linalg.norm(f_test - sol["f_inf"]) / np.linalg.norm(sol["f_inf"]))
     assert dists[1] < 0.05 and dists[1] < dists[0]
 
@@ -184,9 +189,9 @@ def test_trained_wide_net_reaches_closed_form(task, tensors):
 @pytest.fixture(scope="module")
 def linear_problem(tensors):
     X, y, _ = tensors
-    params = wm.init_params(64, 32, 1, 1.0, 4)
-    J = wm.jacobian(params, X)
-    r0 = wm.forward(params, X) - y
+    params = wmn.init_params(64, 32, 1, 1.0, 4)
+    J = wmn.jacobian(params, X)
+    r0 = wmn.forward(params, X) - y
     basis, _ = torch.linalg.qr(J.T)
     theta = (J @ J.T).numpy()
     delta_gd = J.T @ torch.as_tensor(np.linalg.solve(theta, -r0.numpy()))
@@ -200,15 +205,15 @@ def test_sgd_stays_in_row_space_and_reaches_gd_adam_does_not(linear_problem):
     gen = torch.Generator().manual_seed(0)
     # unconverged (3 epochs) and converged: the leakage is round-off either way
     for epochs in (3, 4000):
-        sgd = wm.train_linearised(
+        sgd = wmo.train_linearised(
             J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=0.9), 5, 1e-12, epochs, gen
         )
-        assert wm.row_space_leakage(sgd["delta"], basis) < 1e-12
+        assert wmo.row_space_leakage(sgd["delta"], basis) < 1e-12
     assert sgd["train_mse"] < 1e-12
     assert torch.linalg.norm(sgd["delta"] - delta_gd) < 1e-4 * torch.linalg.norm(delta_gd)
-    adam = wm.train_linearised(J, r0, lambda ps: torch.optim.Adam(ps, lr=1e-3), n, 1e-8, 3000, gen)
+    adam = wmo.train_linearised(J, r0, lambda ps: torch.optim.Adam(ps, lr=1e-3), n, 1e-8, 3000, gen)
     assert adam["train_mse"] < 1e-6
-    assert wm.row_space_leakage(adam["delta"], basis) > 0.1
+    assert wmo.row_space_leakage(adam["delta"], basis) > 0.1
     # Adam's interpolator is not the minimum-norm one
     assert torch.linalg.norm(adam["delta"]) > 1.01 * torch.linalg.norm(delta_gd)
 
@@ -219,7 +224,7 @@ def test_heavy_ball_follows_spectral_recursion(linear_problem):
     n = len(r0)
     eig, coef = kernel_spectrum(theta / n, r0.numpy())
     lr, beta = 1.8 / eig[0], 0.9
-    fit = wm.train_linearised(
+    fit = wmo.train_linearised(
         J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=beta), n, 0.0, 200, torch.Generator()
     )
     predicted, _ = se_loss_trajectory(eig, coef, lr, beta, 0.0, 0.0, np.arange(201), n_samples=n)
@@ -231,9 +236,9 @@ def test_heavy_ball_follows_spectral_recursion(linear_problem):
 
 def test_learning_rate_probe(linear_problem):
     J, r0, _, _, _ = linear_problem
-    assert wm.is_monotone([3.0, 2.0, 2.0, 1.0], 0.0) and not wm.is_monotone([3.0, 3.1], 0.01)
-    assert wm.is_monotone([3.0, 3.01], 0.01) and not wm.is_monotone([1.0, math.nan], 1.0)
-    big = wm.train_linearised(
+    assert wmo.is_monotone([3.0, 2.0, 2.0, 1.0], 0.0) and not wmo.is_monotone([3.0, 3.1], 0.01)
+    assert wmo.is_monotone([3.0, 3.01], 0.01) and not wmo.is_monotone([1.0, math.nan], 1.0)
+    big = wmo.train_linearised(
         J, r0, lambda ps: torch.optim.Adam(ps, lr=1.0), len(r0), 0.0, 50, torch.Generator(), probe_epochs=50
     )
     assert big["aborted"] and big["epochs"] < 50

@@ -17,7 +17,8 @@ Each module is one study and has the same interface, which the workflow's generi
 
 Each study's parameter schema lives beside it in ``<module>.schema.yaml`` (its ``PARAMS_SCHEMA``),
 so the config can be checked before any job without importing a study (and torch with it); for
-the same reason :func:`study_presets` reads the presets from the module's source.
+the same reason :func:`study_presets` reads the presets from the module's source.  A study too long
+for one file keeps this interface in ``<study>.py`` and its parts in ``<study>_<part>.py`` beside it.
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ def resolve_params(name: str, section: dict | None) -> dict:
                 f"{name} has no parameter {key!r}; its parameters: {', '.join(allowed)}",
             )
     return {**presets[preset], **section}
+
+
+def power_of_ten(value: float) -> str:
+    """A tolerance as the claims tables write it: ``1e-2`` for 0.01 (``format`` gives ``0.01`` or
+    ``1e-02``)."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
 
 
 def check_study_data(params: dict) -> None:

@@ -25,6 +25,8 @@ Curve deviation (the "training follows H^inf" test) is measured per run in two w
 7-decade fall counts equally, so the slow tail dominates), and the scale-aware
 ``sup_k |(||u(k) - y||^2 - prediction_k)| / ||u(0) - y||^2`` (deviation in units of the initial loss).
 ``||H(0) - H^inf||`` is the spectral norm (the Frobenius norm is also tabulated).
+
+The honest tests (claims) are in ``du_gram_claims``.
 """
 
 from __future__ import annotations
@@ -35,16 +37,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sgd_spectra.claims import claim_row, loglog_slope
 from sgd_spectra.datasets import centred_digits_parity
 from sgd_spectra.ntk import relu_ntk_parts
 from sgd_spectra.theory import se_loss_trajectory
 
 from . import params_schema
-
-SECTION = "companion-du_gram"
-SOURCE = "Du, Zhai, Póczos & Singh, ICLR 2019"
-DATASET = "digits (parity, unit-norm)"
+from .du_gram_claims import MC_CONSTANT, gram_claims, training_claims
 
 STUDY = dict(
     seed="003",
@@ -123,10 +121,6 @@ PRESETS = {"default": DEFAULT_PARAMS, "tiny": TINY_PARAMS, "paper": PAPER_PARAMS
 
 PARAMS_SCHEMA = params_schema("du_gram")
 
-#: Honest-test thresholds of companions.md.
-SLOPE_RANGE = (-0.7, -0.35)
-CURVE_DEVIATION_TOLERANCE = 0.10
-MC_CONSTANT = 5.0
 #: Relative slack when comparing a loss with the bound (float64 round-off on equal values).
 BOUND_RTOL = 1e-12
 
@@ -261,6 +255,101 @@ def theory_width(n_samples: int, lambda0: float, delta: float) -> float:
 # ------------------------------------------------------------------------------------------------
 
 
+def _data_table(X: np.ndarray, lambda0: float, lambda_max: float, lr: float, params: dict) -> pd.DataFrame:
+    """One row: the data set, lambda_0 and lambda_max of H^inf, the step and the theorem's scales."""
+    n, d = X.shape
+    return pd.DataFrame(
+        [
+            dict(
+                dataset="digits",
+                n_samples=n,
+                dimension=d,
+                data_seed=params["data_seed"],
+                lambda0=lambda0,
+                lambda_max=lambda_max,
+                eta=lr,
+                eta_theorem_scale=lambda0 / n**2,
+                max_abs_cosine=max_abs_cosine(X),
+                delta=params["delta"],
+                theory_width=theory_width(n, lambda0, params["delta"]),
+                n_steps=params["n_steps"],
+            )
+        ]
+    )
+
+
+def _run_row(width: int, seed: int, curve: dict, h0, h_inf, lambda0: float, movement, flipped) -> dict:
+    """The ``runs`` row of one trained network from its ``curve`` (loss, predictions, bound), its H(0),
+    its largest neuron movement and its flipped-activation fraction."""
+    n = len(h_inf)
+    loss = curve["loss"]
+    gap = h0 - h_inf
+    return dict(
+        width=width,
+        seed=seed,
+        initial_loss=float(loss[0]),
+        final_loss=float(loss[-1]),
+        gram_deviation_spectral=float(np.linalg.norm(gap, 2)),
+        gram_deviation_frobenius=float(np.linalg.norm(gap, "fro")),
+        lambda_min_h0=float(np.linalg.eigvalsh(h0)[0]),
+        max_movement=float(movement),
+        r_prime=4 * math.sqrt(n) * float(np.sqrt(loss[0])) / (math.sqrt(width) * lambda0),
+        flip_fraction=float(flipped),
+        bound_violations=int(np.sum(loss > curve["bound"] * (1 + BOUND_RTOL))),
+        curve_deviation=float(np.max(np.abs(np.log(loss / curve["prediction"])))),
+        curve_deviation_initial=float(np.max(np.abs(loss - curve["prediction"])) / loss[0]),
+        curve_deviation_h0=float(np.max(np.abs(np.log(loss / curve["prediction_h0"])))),
+    )
+
+
+def _width_tables(X, y, h_inf, lambda0: float, lr: float, width: int, params: dict):
+    """Train the seeds' networks of one width: their ``curves`` rows (one frame each) and ``runs`` rows."""
+    n_steps = params["n_steps"]
+    steps = np.arange(n_steps + 1)
+    decay = (1.0 - lr * lambda0 / 2.0) ** steps
+    seeds = np.arange(params["n_seeds"])
+    Xt = torch.as_tensor(X)
+    W0, a = init_weights(X.shape[1], width, seeds, params["init_seed"])
+    u0 = network_output(Xt, W0, a).numpy()
+    residual_sq, W_final = train_first_layer(X, y, W0, a, lr, n_steps)
+    h0 = activation_gram(Xt, W0).numpy()
+    flipped = ((W0 @ Xt.T >= 0) != (W_final @ Xt.T >= 0)).to(torch.float64).mean((-2, -1)).numpy()
+    movement = torch.linalg.vector_norm(W_final - W0, dim=-1).max(-1).values.numpy()
+    curve_rows, run_rows = [], []
+    for s_index, seed in enumerate(seeds):
+        r0 = u0[s_index] - y
+        loss = residual_sq[s_index]
+        curve = dict(
+            loss=loss,
+            prediction=spectral_residual_curve(h_inf, r0, lr, n_steps),
+            prediction_h0=spectral_residual_curve(h0[s_index], r0, lr, n_steps),
+            bound=decay * loss[0],
+        )
+        curve_rows.append(pd.DataFrame(dict(width=width, seed=int(seed), step=steps, **curve)))
+        run_rows.append(
+            _run_row(
+                width, int(seed), curve, h0[s_index], h_inf, lambda0, movement[s_index], flipped[s_index]
+            )
+        )
+    return curve_rows, run_rows
+
+
+def _monte_carlo_table(X: np.ndarray, h_inf: np.ndarray, params: dict) -> pd.DataFrame:
+    """One row: the Monte Carlo estimate of H^inf against the closed form."""
+    h_mc = monte_carlo_h_inf(X, params["n_mc"], params["mc_chunk"], params["mc_seed"])
+    error = np.abs(h_mc - h_inf)
+    return pd.DataFrame(
+        [
+            dict(
+                n_draws=params["n_mc"],
+                max_abs_error=float(error.max()),
+                mean_abs_error=float(error.mean()),
+                tolerance=MC_CONSTANT / math.sqrt(params["n_mc"]),
+            )
+        ]
+    )
+
+
 def run_study(params: dict) -> dict[str, pd.DataFrame]:
     """Train ``n_seeds`` networks per width for ``n_steps`` GD steps and measure Du's quantities.
 
@@ -275,292 +364,24 @@ def run_study(params: dict) -> dict[str, pd.DataFrame]:
       * ``monte_carlo``: one row; max and mean |H_MC - H^inf| and the tolerance 5/sqrt(N_mc).
     """
     X, y, _ = load_digits_parity(params["n_samples"], params["data_seed"])
-    n, d = X.shape
+    X, y, _ = load_digits_parity(params["n_samples"], params["data_seed"])
     h_inf, _ = relu_ntk_parts(X)
     eigenvalues = np.linalg.eigvalsh(h_inf)
     lambda0, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
     lr = 1.0 / lambda_max
-    n_steps = params["n_steps"]
-    steps = np.arange(n_steps + 1)
-    decay = (1.0 - lr * lambda0 / 2.0) ** steps
-    seeds = np.arange(params["n_seeds"])
-    Xt = torch.as_tensor(X)
-
-    data = pd.DataFrame(
-        [
-            dict(
-                dataset="digits",
-                n_samples=n,
-                dimension=d,
-                data_seed=params["data_seed"],
-                lambda0=lambda0,
-                lambda_max=lambda_max,
-                eta=lr,
-                eta_theorem_scale=lambda0 / n**2,
-                max_abs_cosine=max_abs_cosine(X),
-                delta=params["delta"],
-                theory_width=theory_width(n, lambda0, params["delta"]),
-                n_steps=n_steps,
-            )
-        ]
-    )
-
     curve_rows, run_rows = [], []
     for width in params["widths"]:
-        W0, a = init_weights(d, width, seeds, params["init_seed"])
-        u0 = network_output(Xt, W0, a).numpy()
-        residual_sq, W_final = train_first_layer(X, y, W0, a, lr, n_steps)
-        h0 = activation_gram(Xt, W0).numpy()
-        flipped = ((W0 @ Xt.T >= 0) != (W_final @ Xt.T >= 0)).to(torch.float64).mean((-2, -1)).numpy()
-        movement = torch.linalg.vector_norm(W_final - W0, dim=-1).max(-1).values.numpy()
-        for s_index, seed in enumerate(seeds):
-            r0 = u0[s_index] - y
-            loss = residual_sq[s_index]
-            prediction = spectral_residual_curve(h_inf, r0, lr, n_steps)
-            prediction_h0 = spectral_residual_curve(h0[s_index], r0, lr, n_steps)
-            bound = decay * loss[0]
-            initial_norm = float(np.sqrt(loss[0]))
-            curve_rows.append(
-                pd.DataFrame(
-                    dict(
-                        width=width,
-                        seed=int(seed),
-                        step=steps,
-                        loss=loss,
-                        prediction=prediction,
-                        prediction_h0=prediction_h0,
-                        bound=bound,
-                    )
-                )
-            )
-            gap = h0[s_index] - h_inf
-            run_rows.append(
-                dict(
-                    width=width,
-                    seed=int(seed),
-                    initial_loss=float(loss[0]),
-                    final_loss=float(loss[-1]),
-                    gram_deviation_spectral=float(np.linalg.norm(gap, 2)),
-                    gram_deviation_frobenius=float(np.linalg.norm(gap, "fro")),
-                    lambda_min_h0=float(np.linalg.eigvalsh(h0[s_index])[0]),
-                    max_movement=float(movement[s_index]),
-                    r_prime=4 * math.sqrt(n) * initial_norm / (math.sqrt(width) * lambda0),
-                    flip_fraction=float(flipped[s_index]),
-                    bound_violations=int(np.sum(loss > bound * (1 + BOUND_RTOL))),
-                    curve_deviation=float(np.max(np.abs(np.log(loss / prediction)))),
-                    curve_deviation_initial=float(np.max(np.abs(loss - prediction)) / loss[0]),
-                    curve_deviation_h0=float(np.max(np.abs(np.log(loss / prediction_h0)))),
-                )
-            )
-
-    h_mc = monte_carlo_h_inf(X, params["n_mc"], params["mc_chunk"], params["mc_seed"])
-    error = np.abs(h_mc - h_inf)
-    monte_carlo = pd.DataFrame(
-        [
-            dict(
-                n_draws=params["n_mc"],
-                max_abs_error=float(error.max()),
-                mean_abs_error=float(error.mean()),
-                tolerance=MC_CONSTANT / math.sqrt(params["n_mc"]),
-            )
-        ]
-    )
+        curves, runs = _width_tables(X, y, h_inf, lambda0, lr, width, params)
+        curve_rows += curves
+        run_rows += runs
     return dict(
-        data=data,
+        data=_data_table(X, lambda0, lambda_max, lr, params),
         curves=pd.concat(curve_rows, ignore_index=True),
         runs=pd.DataFrame(run_rows),
-        monte_carlo=monte_carlo,
+        monte_carlo=_monte_carlo_table(X, h_inf, params),
     )
-
-
-# ------------------------------------------------------------------------------------------------
-# Claims
-# ------------------------------------------------------------------------------------------------
-
-
-def width_slope(runs: pd.DataFrame, column: str) -> tuple[float, pd.Series]:
-    """Least-squares slope of log(seed-mean ``column``) vs log(width), and the seed means."""
-    means = runs.groupby("width")[column].mean()
-    return loglog_slope(means.index, means.to_numpy()), means
-
-
-def _row(name, claim, source, prediction, measurement, tolerance, verdict, **numbers):
-    """A claims row of this study; ``numbers``: the numeric columns (:func:`claim_row`)."""
-    return claim_row(
-        f"003-{name}", claim, DATASET, source, prediction, measurement, tolerance, verdict, SECTION, **numbers
-    )
-
-
-def _fmt_means(means: pd.Series, fmt: str = ".3g") -> str:
-    return ", ".join(f"m={w}: {v:{fmt}}" for w, v in means.items())
 
 
 def study_claims(tables: dict[str, pd.DataFrame], params: dict) -> list[dict]:
     """Claims rows for the honest tests of companions.md §Seed 003, from the tables alone."""
-    data, runs, mc = tables["data"].iloc[0], tables["runs"], tables["monte_carlo"].iloc[0]
-    rows = []
-
-    rows.append(
-        _row(
-            "lambda0-positive",
-            "With no two unit-norm inputs parallel, λ0 = λ_min(H^∞) > 0.",
-            f"{SOURCE}, Thm 3.1",
-            "λ0 > 0",
-            f"λ0 = {data.lambda0:.4g}, λ_max = {data.lambda_max:.4g}, max|x_iᵀx_j| = {data.max_abs_cosine:.4f} "
-            f"(n = {data.n_samples})",
-            "λ0 > 1e-8·λ_max",
-            "holds" if data.lambda0 > 1e-8 * data.lambda_max else "fails",
-            measured_value=data.lambda0,
-            tolerance_value=1e-8 * data.lambda_max,
-        )
-    )
-
-    rows.append(
-        _row(
-            "mc-closed-form",
-            "H^∞_ij = x_iᵀx_j(π − arccos x_iᵀx_j)/(2π) equals E_w[x_iᵀx_j 1{wᵀx_i ≥ 0, wᵀx_j ≥ 0}].",
-            f"{SOURCE}, §3 (H^∞ definition)",
-            "max|H_MC − H^∞| ≤ 5/√N_mc",
-            f"max|H_MC − H^∞| = {mc.max_abs_error:.3g} (mean {mc.mean_abs_error:.3g}) with N_mc = {int(mc.n_draws):,}",
-            f"≤ {mc.tolerance:.3g}",
-            "holds" if mc.max_abs_error <= mc.tolerance else "fails",
-            measured_value=mc.max_abs_error,
-            tolerance_value=mc.tolerance,
-        )
-    )
-
-    lo, hi = SLOPE_RANGE
-    for name, column, what in [
-        ("gram-rate", "gram_deviation_spectral", "‖H(0) − H^∞‖₂ (spectral norm)"),
-        ("movement-rate", "max_movement", "max_r ‖w_r(K) − w_r(0)‖"),
-        ("flip-rate", "flip_fraction", "the flipped-activation fraction Σ_{i,r}1{sign changed}/(mn)"),
-    ]:
-        slope, means = width_slope(runs, column)
-        rows.append(
-            _row(
-                name,
-                f"{what[0].upper()}{what[1:]} decays like m^-1/2 with the width m.",
-                f"{SOURCE}, Lemma 3.1–3.2 and §5",
-                "log-log slope vs m ≈ −0.5",
-                f"slope {slope:.3f}; seed means {_fmt_means(means)}",
-                f"slope ∈ [{lo}, {hi}]",
-                "holds" if lo <= slope <= hi else "fails",
-                predicted_value=-0.5,
-                measured_value=slope,
-            )
-        )
-
-    deviation = runs.groupby("width")["curve_deviation"].mean()
-    deviation_h0 = runs.groupby("width")["curve_deviation_h0"].mean()
-    check_width = params["curve_check_width"]
-    decreasing = bool(np.all(np.diff(deviation.to_numpy()) < 0))
-    dev_slope = float(np.polyfit(np.log(deviation.index.to_numpy(float)), np.log(deviation.to_numpy()), 1)[0])
-    if check_width not in deviation.index:
-        verdict, at_check = "inconclusive", f"width {check_width} not run"
-    else:
-        at_check = (
-            f"{deviation[check_width]:.3f} at m = {check_width} (seed max "
-            f"{runs.loc[runs.width == check_width, 'curve_deviation'].max():.3f})"
-        )
-        verdict = "holds" if deviation[check_width] < CURVE_DEVIATION_TOLERANCE and decreasing else "fails"
-        if dev_slope < 0:  # power-law extrapolation of where the seed mean would reach the tolerance
-            reach = check_width * (CURVE_DEVIATION_TOLERANCE / deviation[check_width]) ** (1 / dev_slope)
-            at_check += f"; slope vs m {dev_slope:.2f}, extrapolates to {CURVE_DEVIATION_TOLERANCE} near m ≈ {reach:.2g}"
-    rows.append(
-        _row(
-            "curve-deviation",
-            "Training follows the H^∞ spectral prediction ‖u(k) − y‖² = Σ_l c_l²(1 − ηλ_l)^{2k} as m grows.",
-            f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
-            f"seed-mean sup_k |ln(loss_k/prediction_k)| over k = 0..{params['n_steps']} < "
-            f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
-            f"{at_check}; seed means {_fmt_means(deviation)} (decreasing: {decreasing}); with each run's own "
-            f"H(0) instead of H^∞: {_fmt_means(deviation_h0)}",
-            f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing",
-            verdict,
-            measured_value=deviation.get(check_width),
-            tolerance_value=CURVE_DEVIATION_TOLERANCE,
-        )
-    )
-
-    deviation_initial = runs.groupby("width")["curve_deviation_initial"].mean()
-    decreasing_initial = bool(np.all(np.diff(deviation_initial.to_numpy()) < 0))
-    if check_width not in deviation_initial.index:
-        verdict, at_check = "inconclusive", f"width {check_width} not run"
-    else:
-        at_check = f"{deviation_initial[check_width]:.4f} at m = {check_width}"
-        verdict = (
-            "holds"
-            if deviation_initial[check_width] < CURVE_DEVIATION_TOLERANCE and decreasing_initial
-            else "fails"
-        )
-    rows.append(
-        _row(
-            "curve-deviation-initial",
-            "Training follows the H^∞ spectral prediction, measured in units of the initial loss.",
-            f"{SOURCE}, Thm 4.1 proof (u(k+1) − y ≈ (I − ηH^∞)(u(k) − y))",
-            f"seed-mean sup_k |loss_k − prediction_k| / loss_0 over k = 0..{params['n_steps']} < "
-            f"{CURVE_DEVIATION_TOLERANCE} at m = {check_width}, decreasing in m",
-            f"{at_check}; seed means {_fmt_means(deviation_initial)} (decreasing: {decreasing_initial})",
-            f"< {CURVE_DEVIATION_TOLERANCE} and strictly decreasing",
-            verdict,
-            measured_value=deviation_initial.get(check_width),
-            tolerance_value=CURVE_DEVIATION_TOLERANCE,
-        )
-    )
-
-    wide = runs[runs.width >= params["bound_min_width"]]
-    violations = runs.groupby("width")["bound_violations"].sum()
-    if wide.empty:
-        verdict = "inconclusive"
-    else:
-        verdict = "holds" if int(wide.bound_violations.sum()) == 0 else "fails"
-    rows.append(
-        _row(
-            "bound",
-            "GD satisfies ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖² at every step k.",
-            f"{SOURCE}, Thm 4.1",
-            f"no violating step for m ≥ {params['bound_min_width']} (all seeds, k = 0..{params['n_steps']}, "
-            f"η = 1/λ_max = {data.eta:.3g})",
-            f"violating steps per width (summed over seeds): {_fmt_means(violations, 'd')}",
-            "0 violations",
-            verdict,
-            measured_value=int(wide.bound_violations.sum()) if len(wide) else None,
-            tolerance_value=0,
-        )
-    )
-
-    ratio = runs.max_movement / runs.r_prime
-    rows.append(
-        _row(
-            "movement-radius",
-            "Every neuron stays within R' = 4√n‖y − u(0)‖/(√m λ0) of its initialisation.",
-            f"{SOURCE}, Thm 4.1 / Lemma 3.3",
-            "max_r ‖w_r(K) − w_r(0)‖ ≤ R' for every run",
-            f"max over runs of movement/R' = {ratio.max():.3g}; movement {_fmt_means(runs.groupby('width').max_movement.mean())}"
-            f", R' {_fmt_means(runs.groupby('width').r_prime.mean())}",
-            "ratio ≤ 1",
-            "holds" if bool((ratio <= 1).all()) else "fails",
-            measured_value=ratio.max(),
-            tolerance_value=1.0,
-        )
-    )
-
-    held = violations[violations == 0]
-    smallest = int(held.index.min()) if len(held) else None
-    rows.append(
-        _row(
-            "theory-width",
-            "The width m = Ω(n⁶/(λ0⁴δ³)) is sufficient, not necessary: the bound holds at far smaller widths.",
-            f"{SOURCE}, Thm 4.1",
-            f"m ≥ n⁶/(λ0⁴δ³) = {data.theory_width:.3g} (constant 1, δ = {data.delta}, n = {data.n_samples}, "
-            f"λ0 = {data.lambda0:.4g}); the theorem's step η = O(λ0/n²) ≈ {data.eta_theorem_scale:.2g}, we use "
-            f"{data.eta:.3g}",
-            f"smallest tested width with the bound at every step for every seed: "
-            f"{smallest if smallest is not None else 'none'} (tested {', '.join(map(str, violations.index))})",
-            "some tested width ≪ theory width satisfies the bound",
-            "inconclusive" if smallest is None else ("holds" if smallest < data.theory_width else "fails"),
-            predicted_value=data.theory_width,
-            measured_value=smallest,
-        )
-    )
-    return rows
+    return gram_claims(tables) + training_claims(tables, params)
