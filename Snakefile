@@ -52,5 +52,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    """The whole workflow: the report and everything it is built from."""
     input:
-        "report/index.html",
+        rules.report.output.html,

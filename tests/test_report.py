@@ -3,6 +3,7 @@
 import html
 import os
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -203,3 +204,73 @@ def test_claims_table_sorts_and_filters_in_a_real_browser(tmp_path):
     assert seen["sorted_by_measurement"][:2] == ["Late slope <fails>", "Eigenvalues follow a power law"]
     assert seen["filtered_fails"] == ["Late slope <fails>", "Budget"]
     assert seen["filtered_rows_in_dom"] == 4  # filtering hides, never removes
+
+
+# --------------------------------------------------------------------------------------------
+# Captions: one .rst per figure, read by `snakemake --report` and by the page
+# --------------------------------------------------------------------------------------------
+
+CAPTIONS = sorted((Path(__file__).resolve().parents[1] / "workflow" / "report").glob("*.rst"))
+
+
+@pytest.mark.parametrize("caption", CAPTIONS, ids=[c.stem for c in CAPTIONS])
+def test_every_caption_renders_for_snakemake_and_for_the_page(caption):
+    """Snakemake renders a caption with Jinja2 (no `page`), then docutils; the page with `page`."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    from sgd_spectra.report.captions import caption_html
+
+    wildcards = {"dataset": "digits", "study": "du_gram"}
+    snakemake = type("S", (), {"wildcards": type("W", (), wildcards), "config": {}})
+    text = jinja2.Environment().from_string(caption.read_text()).render(snakemake=snakemake)
+    body = publish_parts(text, writer="html", settings_overrides={"report_level": 2})["body"]
+    assert "system-message" not in body and "page." not in text and "{{" not in text
+    page = dict(k_min=2, k_max=30, nu="1.5 ± 0.02", kappa="0.75", fit_range_rule="auto", has_network=True)
+    out = caption_html(caption, wildcards, {}, **page)
+    assert "$" not in out and ":math:" not in out and "``" not in out and "{%" not in out
+    assert "<math" in out or ":math:" not in caption.read_text()
+
+
+def test_page_takes_figures_captions_and_notebooks_from_the_registry(tmp_path):
+    from sgd_spectra.report import ReportInputs, build_report
+
+    claims_frame().to_csv(tmp_path / "claims.csv", index=False)
+    caption = tmp_path / "budget.rst"
+    caption.write_text(
+        "Loss against :math:`t\\,b` for ``b < 4`` and **all** seeds{% if page is defined %} (page){% endif %}."
+    )
+    item = dict(
+        section="experiments", key="budget", figure=str(tmp_path / "budget.png"), caption=str(caption)
+    )
+    page = build_report(
+        tmp_path / "report" / "index.html",
+        ReportInputs(
+            config={},
+            datasets=[],
+            data={},
+            fits={},
+            theory={},
+            claims=tmp_path / "claims.csv",
+            benchmarks_dir=tmp_path / "none",
+            items=[
+                dict(
+                    item,
+                    key="asymptotics",
+                    anchor="experiments-figure-asymptotics",
+                    title="Later",
+                    notebook="notebooks/asymptotics.html",
+                ),
+                dict(item, title="Budget independence (paper Fig. 5)", notebook="notebooks/budget.html"),
+            ],
+        ),
+    )
+    section = page.split('<h2 id="experiments">', 1)[1].split("<h2", 1)[0]
+    # the fixed order (context.FIGURE_ORDER), not the registration order
+    assert section.index("Budget independence") < section.index("<h3>Later</h3>")
+    assert 'id="experiments-figure-budget"' in section and 'id="experiments-figure-asymptotics"' in section
+    assert "<code>b &lt; 4</code> and <b>all</b> seeds (page)." in section and "<math" in section
+    assert (
+        '<a href="notebooks/budget.html">budget</a>, <a href="notebooks/asymptotics.html">asymptotics</a>'
+        in section
+    )

@@ -47,18 +47,6 @@ TAU1_TOLERANCE = 0.05
 #: "extremely stretched": at least an order of magnitude between the axes.  Fixed before any run.
 AXIS_RATIO_BOUND = 0.1
 
-TRACE_DISTANCE_CAPTION = (
-    "Which τ fits the true noise (paper App. F.4, Fig. 8). The exact averaged second moments C_t of "
-    "linearised mini-batch SGD are run on the dataset's empirical NTK; at log-spaced steps the true "
-    "gradient-noise covariance Σ_true(C_t) = E_i[ψ_i ψ_iᵀ ⟨ψ_i, C_t ψ_i⟩] − H C_t H (eq. 5, parameter "
-    "space, the factor γ cancels) is compared with the SE covariance Σ_SE = τ₁ Tr[H C_t] H − τ₂ H C_t H "
-    "by the relative quadratic trace distance d(τ₁, τ₂) = Tr[(Σ_true − Σ_SE)²] / Tr[Σ_true²], a "
-    "quadratic form in (τ₁, τ₂). Left: d at its minimiser (τ₁*, τ₂*), at τ₁ = 1 with the best τ₂, and at "
-    "τ₁ = 1, τ₂ ∈ {−1, 0, +1}. Centre: ratio of the smaller to the larger principal axis of the "
-    "level-set ellipses of d (small: τ₁ and τ₂ trade off along one direction, so τ₁ can be fixed at 1). "
-    "Right: the optimal τ₁* and τ₂* over training."
-)
-
 
 def noise_basis(eigenvalues, second_moment, noise_matrix, space: str = "parameter"):
     """``(Sigma_true, Tr[HC] H, H C H)`` (all without gamma) in H's eigenbasis, from the eigenbasis

@@ -33,19 +33,6 @@ EVENTUAL_TRANSITION_TOLERANCE = 0.20
 #: many jackknife standard errors over the seeds (a few sampled runs are not their expectation).
 TRANSITION_SEED_SIGMAS = 2.0
 
-PHASE_ASYMPTOTICS_CAPTION = (
-    "Fig. 3 of the paper, centre and right, measured. Centre: the loss of sampled linearised SGD "
-    "(seed mean; synthetic power law ν = 1.5, κ = 3 with N modes in a Haar-random basis, α = 0.5, β = 0, "
-    "the integer batch size nearest to γ = 0.03) and of SE on the same spectrum made effectively infinite, "
-    "with the signal asymptote C_s t^−ζ (28a) and the noise asymptote C_n t^−(2−1/ν) (28b); vertical lines: "
-    "t_trans of eq. (29) (dashed) and as measured (dotted: the two-term fit on the linearised mean). The finite "
-    "problem follows the infinite law only while k*(t) = (2αt)^(1/ν) ≪ N; the grey band marks k* > N/10. "
-    "Right: 1 − r of the divergent SE runs on a binned k^−ν law (1/2 < ν < 1, β = τ = 0, fixed γ), "
-    "measured as the late growth rate (points), against the root of U(r) = 1 (solid) and the small-α closed "
-    "form ∝ α^(1/(1−ν)) of theory.md §7 (dashed)."
-)
-
-
 # --------------------------------------------------------------------------------------------
 # the workflow's study and its claims
 # --------------------------------------------------------------------------------------------

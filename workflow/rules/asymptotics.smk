@@ -4,6 +4,7 @@
 
 
 rule phase_asymptotics:
+    """Fig. 3 centre and right: the signal -> noise transition and eventual divergence, measured."""
     output:
         divergence="results/experiments/asymptotics/eventual_divergence.parquet",
         transition="results/experiments/asymptotics/transition.parquet",
@@ -53,13 +54,18 @@ rule phase_asymptotics:
 
 
 rule asymptotics_figure:
+    """Fig. 3 centre and right: transition time and divergence rate (notebooks/asymptotics.ipynb)."""
     input:
         notebook="notebooks/asymptotics.ipynb",
-        divergence="results/experiments/asymptotics/eventual_divergence.parquet",
-        transition="results/experiments/asymptotics/transition.parquet",
-        summary="results/experiments/asymptotics/summary.json",
+        divergence=rules.phase_asymptotics.output.divergence,
+        transition=rules.phase_asymptotics.output.transition,
+        summary=rules.phase_asymptotics.output.summary,
     output:
-        figure="results/figures/experiments/asymptotics.png",
+        figure=report(
+            "results/figures/experiments/asymptotics.png",
+            caption="../report/asymptotics.rst",
+            category="Experiments",
+        ),
         notebook="results/notebooks/asymptotics.ipynb",
     log:
         "logs/figures/asymptotics.log",
@@ -81,3 +87,13 @@ rule asymptotics_figure:
         timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
+
+
+register_report_item(
+    "experiments",
+    "asymptotics",
+    rules.asymptotics_figure,
+    title="Transition and eventual divergence (paper Fig. 3, centre and right)",
+    wide=True,
+    claims="sgd_spectra.phase_asymptotics.phase_asymptotics_claims",
+)

@@ -74,6 +74,13 @@ def code_version(*modules):
     return digest.hexdigest()[:12]
 
 
+def study_modules(study):
+    """A companion study's modules (companions/<study>.py and its companions/<study>_*.py parts)
+    as code_version names."""
+    package = Path(sgd_spectra.__file__).parent / "companions"
+    return sorted(f"companions/{p.stem}" for p in package.glob(f"{study}*.py"))
+
+
 def n_of(wildcards):
     """The N of a job's dataset (for its memory and runtime)."""
     return dataset_size(wildcards.dataset, config)
@@ -218,11 +225,10 @@ def regimes(dataset):
 
 
 def training_runs(wildcards):
-    runs = [
-        f"results/training/{wildcards.dataset}/linearized/b{batch}.parquet" for batch in SGD["batch_sizes"]
-    ]
+    """The sampled-SGD runs of a dataset: a linearised job per batch size, a network job per setting."""
+    runs = expand(rules.train_linearized.output[0], dataset=wildcards.dataset, batch=SGD["batch_sizes"])
     if "network" in regimes(wildcards.dataset):
-        runs += [f"results/training/{wildcards.dataset}/network/{name}.parquet" for name in SETTINGS]
+        runs += expand(rules.train_network.output[0], dataset=wildcards.dataset, setting=list(SETTINGS))
     return runs
 
 
@@ -239,3 +245,49 @@ def setting_of(wildcards):
 def settings_of_batch(wildcards):
     """The (lr, momentum, batch) settings one training job runs: all of its batch size."""
     return [s for s in SETTINGS.values() if s["batch"] == int(wildcards.batch)]
+
+
+# --- The report's registry ----------------------------------------------------------------------
+# Each rule file registers, right after its figure rules, what they contribute to the report
+# (README "Layout"): for every figure its file, its caption (the .rst of the figure's report()
+# flag, the same file `snakemake --report` reads), the executed notebook's HTML, the claims module
+# and where on the page it goes. The `report` rule takes the registry's files as inputs and passes
+# the entries to the page (sgd_spectra.report.context orders them).
+REPORT_ITEMS = []
+
+
+def register_report_item(
+    section, key, producer, output="figure", title=None, anchor=None, wide=False, claims=None, **wildcards
+):
+    """Add the figure `output` of `producer` (a `rules.<name>` proxy with a `notebook` output) to
+    the report, its wildcards filled in (e.g. dataset="digits"). `section`: the page section it
+    goes in; `key`: the figure (the page's order: sgd_spectra.report.context.FIGURE_ORDER);
+    `claims`: the function whose claims it illustrates; `title`: its subsection heading, if any;
+    `anchor`: its id on the page; `wide`: full page width."""
+    notebook = expand(producer.output.notebook, **wildcards)[0]
+    caption = getattr(producer.rule.output, output).flags["report"].caption
+    REPORT_ITEMS.append(
+        dict(
+            section=section,
+            key=key,
+            producer=producer.rule.name,
+            wildcards=wildcards,
+            figure=expand(getattr(producer.output, output), **wildcards)[0],
+            caption=os.path.relpath(caption.get_path_or_uri(secret_free=True)),
+            notebook=expand(rules.notebook_html.output.html, name=Path(notebook).stem)[0],
+            claims=claims,
+            title=title,
+            anchor=anchor or f"{section}-figure-{key}",
+            wide=wide,
+        )
+    )
+
+
+def report_files(field):
+    """The registry's files of one field ('figure', 'caption' or 'notebook'), each once."""
+    return list(dict.fromkeys(item[field] for item in REPORT_ITEMS))
+
+
+def report_notebook_copies():
+    """report/notebooks/X.html for each executed notebook X.html of the registry (copied there)."""
+    return [f"report/notebooks/{Path(path).name}" for path in report_files("notebook")]

@@ -12,6 +12,7 @@ wildcard_constraints:
 
 
 rule companion_study:
+    """One companion study (docs/companions.md): its tables and claims."""
     output:
         tables=directory("results/companions/{study}/tables"),
         claims="results/companions/{study}/claims.csv",
@@ -28,8 +29,9 @@ rule companion_study:
         # not modelled per study: 3-25 min each at the paper's sizes (README), so the largest
         runtime=lambda wc, attempt: minutes_for(attempt, 25 * 60, margin=1),
     params:
+        # the study's driver and its <study>_*.py parts, and the companions package helpers
         code=lambda wc: code_version(
-            "claims", "ntk", "theory", "spectra", "datasets", f"companions/{wc.study}"
+            "claims", "ntk", "theory", "spectra", "datasets", "companions/__init__", *study_modules(wc.study)
         ),
         study=lambda wc: companion_params(config, wc.study),
     script:
@@ -37,9 +39,10 @@ rule companion_study:
 
 
 rule companion_figure:
+    """A companion study's figure (notebooks/companion_{study}.ipynb)."""
     input:
         notebook="notebooks/companion_{study}.ipynb",
-        tables="results/companions/{study}/tables",
+        tables=rules.companion_study.output.tables,
     output:
         figure=report(
             "results/figures/companions/{study}.png",
@@ -62,3 +65,15 @@ rule companion_figure:
         timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
+
+
+for study in COMPANIONS:
+    register_report_item(
+        "companions",
+        "companion",
+        rules.companion_figure,
+        anchor=f"companion-{study}-figure",
+        wide=True,
+        claims=f"sgd_spectra.companions.{study}",
+        study=study,
+    )

@@ -3,6 +3,7 @@
 
 
 rule prepare_dataset:
+    """A dataset's N samples (and any pretraining split) as arrays, with what was built."""
     output:
         arrays="results/data/{dataset}.npz",
         meta="results/data/{dataset}.json",

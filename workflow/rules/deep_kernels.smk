@@ -6,12 +6,10 @@
 from sgd_spectra.config import deep_kernel_params
 
 DEEP_KERNEL_MODELS = list(DEEP_KERNELS["models"])
-# the report's inputs, empty when the experiment is not configured
-DEEP_KERNEL_FIGURE = ["results/figures/experiments/deep_kernels.png"] if DEEP_KERNEL_MODELS else []
-DEEP_KERNEL_NOTEBOOK = ["results/notebooks/deep_kernels.html"] if DEEP_KERNEL_MODELS else []
 
 
 rule deep_kernel:
+    """Figs. 9, 11 in kind: one pretrained model's NTK spectrum, SE tracking and alpha_c(b)."""
     output:
         summary="results/experiments/deep_kernels/{model}/summary.parquet",
         spectrum="results/experiments/deep_kernels/{model}/spectrum.parquet",
@@ -57,16 +55,17 @@ rule deep_kernel:
 
 
 rule deep_kernel_figure:
+    """Figs. 9, 11 in kind: spectra, tracking and alpha_c(b) per model (notebooks/deep_kernels.ipynb)."""
     input:
         notebook="notebooks/deep_kernels.ipynb",
-        summaries=expand("results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS),
-        spectra=expand("results/experiments/deep_kernels/{model}/spectrum.parquet", model=DEEP_KERNEL_MODELS),
-        curves=expand("results/experiments/deep_kernels/{model}/curves.parquet", model=DEEP_KERNEL_MODELS),
-        critical=expand("results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS),
+        summaries=expand(rules.deep_kernel.output.summary, model=DEEP_KERNEL_MODELS),
+        spectra=expand(rules.deep_kernel.output.spectrum, model=DEEP_KERNEL_MODELS),
+        curves=expand(rules.deep_kernel.output.curves, model=DEEP_KERNEL_MODELS),
+        critical=expand(rules.deep_kernel.output.critical, model=DEEP_KERNEL_MODELS),
     output:
         figure=report(
             "results/figures/experiments/deep_kernels.png",
-            caption="../report/experiments.rst",
+            caption="../report/deep_kernels.rst",
             category="Experiments",
         ),
         notebook="results/notebooks/deep_kernels.ipynb",
@@ -92,3 +91,15 @@ rule deep_kernel_figure:
         timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
+
+
+# on the page only when the experiment is configured
+if DEEP_KERNEL_MODELS:
+    register_report_item(
+        "deep-kernels",
+        "deep_kernels",
+        rules.deep_kernel_figure,
+        anchor="deep-kernels-figure",
+        wide=True,
+        claims="sgd_spectra.deep_kernel_claims.deep_kernel_claims",
+    )

@@ -1,5 +1,6 @@
 # Stage 6b: the paper's experiments (regimes, loss maps, critical learning rate, budget,
-# optimal hyper-parameters), figures in notebooks/experiments.ipynb and verdicts in the claims table.
+# optimal hyper-parameters), one figure rule and notebook each (notebooks/<figure>.ipynb), verdicts in
+# the claims table.
 
 MAP_DATASETS = experiment_datasets(config, "loss_map")
 CRITICAL_DATASETS = experiment_datasets(config, "critical_lr")
@@ -8,13 +9,14 @@ BUDGET_DATASETS = experiment_datasets(config, "budget")
 
 
 rule regime_comparison:
+    """Figs. 1, 7: network, sampled and exact linearised SGD and SE(tau) over a short horizon."""
     input:
-        data="results/data/{dataset}.npz",
-        spectrum="results/spectra/{dataset}.npz",
-        ntk="results/ntk/{dataset}.npz",
-        model="results/ntk/{dataset}.pt",
+        data=rules.prepare_dataset.output.arrays,
+        spectrum=rules.kernel_spectrum.output.spectrum,
+        ntk=rules.empirical_ntk.output.kernel,
+        model=rules.empirical_ntk.output.model,
     output:
-        "results/experiments/regimes/{dataset}.parquet",
+        table="results/experiments/regimes/{dataset}.parquet",
     log:
         "logs/experiments/regime_comparison_{dataset}.log",
     benchmark:
@@ -53,11 +55,12 @@ rule regime_comparison:
 
 
 rule budget_curves:
+    """Fig. 5: loss against samples t*b at several batch sizes, linearised SGD and SE(tau = 1)."""
     input:
-        spectrum="results/spectra/{dataset}.npz",
-        ntk="results/ntk/{dataset}.npz",
+        spectrum=rules.kernel_spectrum.output.spectrum,
+        ntk=rules.empirical_ntk.output.kernel,
     output:
-        "results/experiments/budget/{dataset}.parquet",
+        table="results/experiments/budget/{dataset}.parquet",
     log:
         "logs/experiments/budget_curves_{dataset}.log",
     benchmark:
@@ -90,11 +93,12 @@ rule budget_curves:
 
 
 rule loss_map:
+    """Fig. 2: final loss over learning rate x momentum, linearised SGD and SE(tau = 1), alpha_c(beta)."""
     input:
-        spectrum="results/spectra/{dataset}.npz",
-        ntk="results/ntk/{dataset}.npz",
+        spectrum=rules.kernel_spectrum.output.spectrum,
+        ntk=rules.empirical_ntk.output.kernel,
     output:
-        "results/experiments/loss_map/{dataset}.parquet",
+        table="results/experiments/loss_map/{dataset}.parquet",
     log:
         "logs/experiments/loss_map_{dataset}.log",
     benchmark:
@@ -124,10 +128,11 @@ rule loss_map:
 
 
 rule critical_lr_vs_batch:
+    """Figs. 12-14: critical learning rate against batch size, U(1) = 1 and exact second moments."""
     input:
-        ntk="results/ntk/{dataset}.npz",
+        ntk=rules.empirical_ntk.output.kernel,
     output:
-        "results/experiments/critical_lr/{dataset}.parquet",
+        table="results/experiments/critical_lr/{dataset}.parquet",
     log:
         "logs/experiments/critical_lr_{dataset}.log",
     benchmark:
@@ -157,10 +162,11 @@ rule critical_lr_vs_batch:
 
 
 rule stability_boundary:
+    """Sampled linearised SGD just below and above the predicted alpha_c(b, beta)."""
     input:
-        ntk="results/ntk/{dataset}.npz",
+        ntk=rules.empirical_ntk.output.kernel,
     output:
-        "results/experiments/stability_boundary/{dataset}.parquet",
+        table="results/experiments/stability_boundary/{dataset}.parquet",
     log:
         "logs/experiments/stability_boundary_{dataset}.log",
     benchmark:
@@ -195,6 +201,7 @@ rule stability_boundary:
 
 
 rule optimal_hyperparameters:
+    """Fig. 6 (and Fig. 2's optimum): SE scans of the learning rate and momentum on power-law spectra."""
     output:
         curves="results/experiments/hyperparameters/curves.parquet",
         optima="results/experiments/hyperparameters/optima.csv",
@@ -223,47 +230,54 @@ rule optimal_hyperparameters:
         "../scripts/optimal_hyperparameters.py"
 
 
-rule experiment_figures:
+rule regimes_figure:
+    """Figs. 1, 7: the regimes over a short horizon, SE(tau) against sampled SGD (notebooks/regimes.ipynb)."""
     input:
-        notebook="notebooks/experiments.ipynb",
-        maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
-        fits=expand("results/fits/{dataset}.json", dataset=MAP_DATASETS),
-        curves="results/experiments/hyperparameters/curves.parquet",
-        optima="results/experiments/hyperparameters/optima.csv",
-        critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
-        regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
-        budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
+        notebook="notebooks/regimes.ipynb",
+        regimes=expand(rules.regime_comparison.output.table, dataset=REGIME_DATASETS),
     output:
-        regimes=report(
+        figure=report(
             "results/figures/experiments/regimes.png",
-            caption="../report/experiments.rst",
+            caption="../report/regimes.rst",
             category="Experiments",
         ),
-        budget=report(
-            "results/figures/experiments/budget.png",
-            caption="../report/experiments.rst",
-            category="Experiments",
-        ),
-        critical=report(
-            "results/figures/experiments/critical_lr.png",
-            caption="../report/experiments.rst",
-            category="Experiments",
-        ),
-        maps=report(
-            "results/figures/experiments/loss_maps.png",
-            caption="../report/experiments.rst",
-            category="Experiments",
-        ),
-        hyper=report(
-            "results/figures/experiments/hyperparameters.png",
-            caption="../report/experiments.rst",
-            category="Experiments",
-        ),
-        notebook="results/notebooks/experiments.ipynb",
+        notebook="results/notebooks/regimes.ipynb",
     log:
-        "logs/figures/experiments.log",
+        "logs/figures/regimes.log",
     benchmark:
-        "results/benchmarks/experiment_figures/all.tsv"
+        "results/benchmarks/regimes_figure/all.tsv"
+    group:
+        "notebooks"
+    threads: 1
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            regime_datasets=REGIME_DATASETS, regime_paths=list(input.regimes), regimes_figure=output.figure
+        ),
+        timeout=REPORT["notebook_timeout"],
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule loss_maps_figure:
+    """Fig. 2: final loss over learning rate x momentum, predicted boundary (notebooks/loss_maps.ipynb)."""
+    input:
+        notebook="notebooks/loss_maps.ipynb",
+        maps=expand(rules.loss_map.output.table, dataset=MAP_DATASETS),
+        fits=expand(rules.fit_power_laws.output.fit, dataset=MAP_DATASETS),
+    output:
+        figure=report(
+            "results/figures/experiments/loss_maps.png",
+            caption="../report/loss_maps.rst",
+            category="Experiments",
+        ),
+        notebook="results/notebooks/loss_maps.ipynb",
+    log:
+        "logs/figures/loss_maps.log",
+    benchmark:
+        "results/benchmarks/loss_maps_figure/all.tsv"
     group:
         "notebooks"
     threads: 1
@@ -275,21 +289,145 @@ rule experiment_figures:
             map_datasets=MAP_DATASETS,
             map_paths=list(input.maps),
             fit_paths=list(input.fits),
-            curves_path=input.curves,
-            optima_path=input.optima,
-            lr_problems=HYPER["lr_problems"],
-            critical_datasets=CRITICAL_DATASETS,
-            critical_paths=list(input.critical),
-            maps_figure=output.maps,
-            hyper_figure=output.hyper,
-            critical_figure=output.critical,
-            regime_datasets=REGIME_DATASETS,
-            regime_paths=list(input.regimes),
-            regimes_figure=output.regimes,
-            budget_datasets=BUDGET_DATASETS,
-            budget_paths=list(input.budget),
-            budget_figure=output.budget,
+            maps_figure=output.figure,
         ),
         timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
+
+
+rule budget_figure:
+    """Fig. 5: loss against samples t*b for several batch sizes (notebooks/budget.ipynb)."""
+    input:
+        notebook="notebooks/budget.ipynb",
+        budget=expand(rules.budget_curves.output.table, dataset=BUDGET_DATASETS),
+    output:
+        figure=report(
+            "results/figures/experiments/budget.png", caption="../report/budget.rst", category="Experiments"
+        ),
+        notebook="results/notebooks/budget.ipynb",
+    log:
+        "logs/figures/budget.log",
+    benchmark:
+        "results/benchmarks/budget_figure/all.tsv"
+    group:
+        "notebooks"
+    threads: 1
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            budget_datasets=BUDGET_DATASETS, budget_paths=list(input.budget), budget_figure=output.figure
+        ),
+        timeout=REPORT["notebook_timeout"],
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule hyperparameters_figure:
+    """Fig. 6: SE loss at a fixed horizon against lr and momentum (notebooks/hyperparameters.ipynb)."""
+    input:
+        notebook="notebooks/hyperparameters.ipynb",
+        curves=rules.optimal_hyperparameters.output.curves,
+        optima=rules.optimal_hyperparameters.output.optima,
+    output:
+        figure=report(
+            "results/figures/experiments/hyperparameters.png",
+            caption="../report/hyperparameters.rst",
+            category="Experiments",
+        ),
+        notebook="results/notebooks/hyperparameters.ipynb",
+    log:
+        "logs/figures/hyperparameters.log",
+    benchmark:
+        "results/benchmarks/hyperparameters_figure/all.tsv"
+    group:
+        "notebooks"
+    threads: 1
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            curves_path=input.curves, optima_path=input.optima, hyper_figure=output.figure
+        ),
+        timeout=REPORT["notebook_timeout"],
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule critical_lr_figure:
+    """Figs. 12-14: critical learning rate against batch size (notebooks/critical_lr.ipynb)."""
+    input:
+        notebook="notebooks/critical_lr.ipynb",
+        critical=expand(rules.critical_lr_vs_batch.output.table, dataset=CRITICAL_DATASETS),
+    output:
+        figure=report(
+            "results/figures/experiments/critical_lr.png",
+            caption="../report/critical_lr.rst",
+            category="Experiments",
+        ),
+        notebook="results/notebooks/critical_lr.ipynb",
+    log:
+        "logs/figures/critical_lr.log",
+    benchmark:
+        "results/benchmarks/critical_lr_figure/all.tsv"
+    group:
+        "notebooks"
+    threads: 1
+    resources:
+        mem_mb=notebook_mem_mb,
+        runtime=notebook_minutes,
+    params:
+        parameters=lambda wc, input, output: dict(
+            critical_datasets=CRITICAL_DATASETS,
+            critical_paths=list(input.critical),
+            critical_figure=output.figure,
+        ),
+        timeout=REPORT["notebook_timeout"],
+    script:
+        "../scripts/run_notebook.py"
+
+
+register_report_item(
+    "experiments",
+    "regimes",
+    rules.regimes_figure,
+    title="Regimes over a short horizon (paper Figs. 1 and 7)",
+    wide=True,
+    claims="sgd_spectra.experiment_claims.regime_claims",
+)
+register_report_item(
+    "experiments",
+    "loss_maps",
+    rules.loss_maps_figure,
+    title="Loss over learning rate × momentum (paper Fig. 2)",
+    anchor="experiments-figure-maps",
+    wide=True,
+    claims="sgd_spectra.experiment_claims.loss_map_claims",
+)
+register_report_item(
+    "experiments",
+    "budget",
+    rules.budget_figure,
+    title="Budget independence (paper Fig. 5)",
+    claims="sgd_spectra.experiment_claims.budget_claims",
+)
+register_report_item(
+    "experiments",
+    "hyperparameters",
+    rules.hyperparameters_figure,
+    title="Optimal learning rate and momentum at a fixed horizon (paper Fig. 6)",
+    anchor="experiments-figure-hyper",
+    claims="sgd_spectra.hyperparameter_claims.hyperparameter_claims",
+)
+register_report_item(
+    "experiments",
+    "critical_lr",
+    rules.critical_lr_figure,
+    title="Critical learning rate against batch size (paper Figs. 12–14)",
+    anchor="experiments-figure-critical",
+    wide=True,
+    claims="sgd_spectra.experiment_claims.critical_lr_claims",
+)

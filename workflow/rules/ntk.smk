@@ -4,8 +4,9 @@
 
 
 rule empirical_ntk:
+    """The normalised empirical NTK of the network (or the synthetic kernel) and the network itself."""
     input:
-        "results/data/{dataset}.npz",
+        rules.prepare_dataset.output.arrays,
     output:
         kernel="results/ntk/{dataset}.npz",
         model="results/ntk/{dataset}.pt",

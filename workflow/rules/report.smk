@@ -1,6 +1,6 @@
-# Stage 7: claims with verdicts, then the self-contained HTML report.
+# Stage 7: claims with verdicts, then the self-contained HTML report. The page's figures, captions
+# and notebooks come from the registry the rule files fill in (common.smk, register_report_item).
 
-NOTEBOOKS = ["spectrum", "loss_curves"]
 REPORT_PACKAGE = Path(sgd_spectra.__file__).parent / "report"
 
 
@@ -16,30 +16,27 @@ REPORT_VERSION = hashlib.sha1(
 
 
 rule claims:
+    """Every claim of the paper (and implementation check) with prediction, measurement and verdict."""
     input:
-        meta=expand("results/data/{dataset}.json", dataset=ALL_DATASETS),
-        fits=expand("results/fits/{dataset}.json", dataset=ALL_DATASETS),
-        theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
-        curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
-        maps=expand("results/theory/{dataset}_stability_map.parquet", dataset=DATASETS),
-        loss_maps=expand("results/experiments/loss_map/{dataset}.parquet", dataset=MAP_DATASETS),
-        optima="results/experiments/hyperparameters/optima.csv",
-        fig2="results/experiments/hyperparameters/fig2_optimum.json",
-        critical=expand("results/experiments/critical_lr/{dataset}.parquet", dataset=CRITICAL_DATASETS),
-        boundary=expand("results/experiments/stability_boundary/{dataset}.parquet", dataset=CRITICAL_DATASETS),
-        regimes=expand("results/experiments/regimes/{dataset}.parquet", dataset=REGIME_DATASETS),
-        budget=expand("results/experiments/budget/{dataset}.parquet", dataset=BUDGET_DATASETS),
-        trace=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
-        asymptotics="results/experiments/asymptotics/summary.json",
-        companions=expand("results/companions/{study}/claims.csv", study=COMPANIONS),
-        deep_kernel_summaries=expand(
-            "results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS
-        ),
-        deep_kernel_critical=expand(
-            "results/experiments/deep_kernels/{model}/critical.parquet", model=DEEP_KERNEL_MODELS
-        ),
+        meta=expand(rules.prepare_dataset.output.meta, dataset=ALL_DATASETS),
+        fits=expand(rules.fit_power_laws.output.fit, dataset=ALL_DATASETS),
+        theory=expand(rules.se_predictions.output.summary, dataset=DATASETS),
+        curves=expand(rules.collect_curves.output.curves, dataset=DATASETS),
+        maps=expand(rules.stability_map.output.stability_map, dataset=DATASETS),
+        loss_maps=expand(rules.loss_map.output.table, dataset=MAP_DATASETS),
+        optima=rules.optimal_hyperparameters.output.optima,
+        fig2=rules.optimal_hyperparameters.output.fig2,
+        critical=expand(rules.critical_lr_vs_batch.output.table, dataset=CRITICAL_DATASETS),
+        boundary=expand(rules.stability_boundary.output.table, dataset=CRITICAL_DATASETS),
+        regimes=expand(rules.regime_comparison.output.table, dataset=REGIME_DATASETS),
+        budget=expand(rules.budget_curves.output.table, dataset=BUDGET_DATASETS),
+        trace=expand(rules.tau_trace_distance.output.table, dataset=TRACE_DATASETS),
+        asymptotics=rules.phase_asymptotics.output.summary,
+        companions=expand(rules.companion_study.output.claims, study=COMPANIONS),
+        deep_kernel_summaries=expand(rules.deep_kernel.output.summary, model=DEEP_KERNEL_MODELS),
+        deep_kernel_critical=expand(rules.deep_kernel.output.critical, model=DEEP_KERNEL_MODELS),
     output:
-        "results/claims.csv",
+        claims="results/claims.csv",
     log:
         "logs/report/claims.log",
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
@@ -80,42 +77,22 @@ rule claims:
 
 
 rule report:
+    """The self-contained HTML page, report/index.html: every registered figure, caption and notebook."""
     input:
-        data=expand("results/data/{dataset}.json", dataset=DATASETS),
-        fits=expand("results/fits/{dataset}.json", dataset=DATASETS),
-        theory=expand("results/theory/{dataset}.json", dataset=DATASETS),
-        curves=expand("results/curves/{dataset}.parquet", dataset=DATASETS),
-        spectra=expand("results/spectra/{dataset}.npz", dataset=DATASETS),
-        claims="results/claims.csv",
-        figures=expand("results/figures/{dataset}/{notebook}.png", dataset=DATASETS, notebook=NOTEBOOKS),
-        notebooks=expand("results/notebooks/{dataset}_{notebook}.html", dataset=DATASETS, notebook=NOTEBOOKS),
-        theory_figures=expand(
-            "results/figures/theory/{name}.png", name=["stability_map", "phase_diagram", "exponents"]
-        ),
-        theory_notebook="results/notebooks/theory.html",
-        experiment_figures=[
-            "results/figures/experiments/regimes.png",
-            "results/figures/experiments/budget.png",
-            "results/figures/experiments/critical_lr.png",
-            "results/figures/experiments/loss_maps.png",
-            "results/figures/experiments/hyperparameters.png",
-            "results/figures/experiments/trace_distance.png",
-            "results/figures/experiments/asymptotics.png",
-        ],
-        experiment_notebooks=[
-            "results/notebooks/experiments.html",
-            "results/notebooks/trace_distance.html",
-            "results/notebooks/asymptotics.html",
-        ],
-        companion_figures=expand("results/figures/companions/{study}.png", study=COMPANIONS),
-        companion_notebooks=expand("results/notebooks/companion_{study}.html", study=COMPANIONS),
-        deep_kernel_summaries=expand(
-            "results/experiments/deep_kernels/{model}/summary.parquet", model=DEEP_KERNEL_MODELS
-        ),
-        deep_kernel_figure=DEEP_KERNEL_FIGURE,
-        deep_kernel_notebook=DEEP_KERNEL_NOTEBOOK,
+        data=expand(rules.prepare_dataset.output.meta, dataset=DATASETS),
+        fits=expand(rules.fit_power_laws.output.fit, dataset=DATASETS),
+        theory=expand(rules.se_predictions.output.summary, dataset=DATASETS),
+        curves=expand(rules.collect_curves.output.curves, dataset=DATASETS),
+        spectra=expand(rules.kernel_spectrum.output.spectrum, dataset=DATASETS),
+        claims=rules.claims.output.claims,
+        figures=report_files("figure"),
+        captions=report_files("caption"),
+        notebooks=report_files("notebook"),
+        deep_kernel_summaries=expand(rules.deep_kernel.output.summary, model=DEEP_KERNEL_MODELS),
     output:
         html="report/index.html",
+        # the executed notebooks' HTML, copied next to the page it links them from
+        notebooks=report_notebook_copies(),
     log:
         "logs/report/report.log",
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
@@ -129,6 +106,7 @@ rule report:
         config=config,
         default_config=DEFAULT_CONFIG,
         datasets=DATASETS,
-        companions=COMPANIONS,
+        # the registry's entries, figure, caption and notebook paths as in the inputs above
+        registry=REPORT_ITEMS,
     script:
         "../scripts/build_report.py"

@@ -2,10 +2,11 @@
 
 
 rule kernel_spectrum:
+    """Eigenvalues and initial-error coefficients of the normalised kernel."""
     input:
-        "results/ntk/{dataset}.npz",
+        rules.empirical_ntk.output.kernel,
     output:
-        "results/spectra/{dataset}.npz",
+        spectrum="results/spectra/{dataset}.npz",
     log:
         "logs/spectra/{dataset}.log",
     benchmark:
@@ -24,10 +25,11 @@ rule kernel_spectrum:
 
 
 rule fit_power_laws:
+    """Power-law fits of the eigenvalues (nu) and the coefficients' tail sums (kappa)."""
     input:
-        "results/spectra/{dataset}.npz",
+        rules.kernel_spectrum.output.spectrum,
     output:
-        "results/fits/{dataset}.json",
+        fit="results/fits/{dataset}.json",
     log:
         "logs/fits/{dataset}.log",
     group:

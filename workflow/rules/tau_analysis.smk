@@ -6,10 +6,11 @@ TRACE_DATASETS = experiment_datasets(config, "trace")
 
 
 rule tau_trace_distance:
+    """Fig. 8: the true gradient-noise covariance against SE(tau1, tau2) by the trace distance."""
     input:
-        ntk="results/ntk/{dataset}.npz",
+        ntk=rules.empirical_ntk.output.kernel,
     output:
-        "results/experiments/trace_distance/{dataset}.parquet",
+        table="results/experiments/trace_distance/{dataset}.parquet",
     log:
         "logs/experiments/tau_trace_distance_{dataset}.log",
     benchmark:
@@ -35,13 +36,14 @@ rule tau_trace_distance:
 
 
 rule trace_distance_figure:
+    """Fig. 8: trace distance, stretching and optimal tau over training (notebooks/trace_distance.ipynb)."""
     input:
         notebook="notebooks/trace_distance.ipynb",
-        tables=expand("results/experiments/trace_distance/{dataset}.parquet", dataset=TRACE_DATASETS),
+        tables=expand(rules.tau_trace_distance.output.table, dataset=TRACE_DATASETS),
     output:
         figure=report(
             "results/figures/experiments/trace_distance.png",
-            caption="../report/experiments.rst",
+            caption="../report/trace_distance.rst",
             category="Experiments",
         ),
         notebook="results/notebooks/trace_distance.ipynb",
@@ -62,3 +64,14 @@ rule trace_distance_figure:
         timeout=REPORT["notebook_timeout"],
     script:
         "../scripts/run_notebook.py"
+
+
+register_report_item(
+    "experiments",
+    "trace_distance",
+    rules.trace_distance_figure,
+    title="Which τ fits the true noise: trace distance (paper Fig. 8)",
+    anchor="experiments-figure-trace",
+    wide=True,
+    claims="sgd_spectra.noise_fit.trace_distance_claims",
+)

@@ -3,9 +3,10 @@
 
 
 rule se_predictions:
+    """SE loss curves, U(1), critical learning rate and late-time asymptote of every setting."""
     input:
-        spectrum="results/spectra/{dataset}.npz",
-        fit="results/fits/{dataset}.json",
+        spectrum=rules.kernel_spectrum.output.spectrum,
+        fit=rules.fit_power_laws.output.fit,
     output:
         curves="results/theory/{dataset}.parquet",
         summary="results/theory/{dataset}.json",
@@ -46,10 +47,11 @@ rule se_predictions:
 
 
 rule stability_map:
+    """The critical learning rate alpha_c(beta) per batch size, with an SE-bisection check."""
     input:
-        "results/spectra/{dataset}.npz",
+        rules.kernel_spectrum.output.spectrum,
     output:
-        "results/theory/{dataset}_stability_map.parquet",
+        stability_map="results/theory/{dataset}_stability_map.parquet",
     log:
         "logs/theory/{dataset}_stability_map.log",
     benchmark:

@@ -5,10 +5,11 @@
 
 
 rule train_network:
+    """Sampled SGD on the real network: every seed of one (lr, momentum, batch) setting."""
     input:
-        data="results/data/{dataset}.npz",
-        ntk="results/ntk/{dataset}.npz",
-        model="results/ntk/{dataset}.pt",
+        data=rules.prepare_dataset.output.arrays,
+        ntk=rules.empirical_ntk.output.kernel,
+        model=rules.empirical_ntk.output.model,
     output:
         "results/training/{dataset}/network/{setting}.parquet",
     log:
@@ -47,8 +48,9 @@ rule train_network:
 
 
 rule train_linearized:
+    """Sampled SGD on the linearised model: every setting and seed of one batch size."""
     input:
-        ntk="results/ntk/{dataset}.npz",
+        ntk=rules.empirical_ntk.output.kernel,
     output:
         "results/training/{dataset}/linearized/b{batch}.parquet",
     log:
@@ -81,11 +83,12 @@ rule train_linearized:
 
 
 rule collect_curves:
+    """One table of a dataset's loss curves: the training runs and the SE predictions."""
     input:
         runs=training_runs,
-        theory="results/theory/{dataset}.parquet",
+        theory=rules.se_predictions.output.curves,
     output:
-        "results/curves/{dataset}.parquet",
+        curves="results/curves/{dataset}.parquet",
     log:
         "logs/curves/{dataset}.log",
     # on a cluster: next to the driver, not a SLURM job (concatenating tables takes seconds)

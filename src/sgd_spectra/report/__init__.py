@@ -7,6 +7,7 @@ rule's inputs onto :class:`ReportInputs`.  The modules:
 * :mod:`.page` -- the Jinja2 template ``templates/report/index.html.j2`` rendered into one
   self-contained file (:func:`build_report`);
 * :mod:`.claims_view`, :mod:`.tables` -- the claims table, stability and fit tables;
+* :mod:`.captions` -- the figures' captions, read from ``workflow/report/*.rst`` (also Snakemake's);
 * :mod:`.provenance` -- config as run, git state, versions, machine, runtimes;
 * :mod:`.format` -- how numbers are printed (HTML and matplotlib mathtext);
 * :mod:`.style` -- colours, labels, line styles and matplotlib settings of the figures.
