@@ -1,4 +1,4 @@
-"""Benchmark: sampled linearised SGD (sgd_spectra.dynamics.linearized_sgd, one compiled numba pass)
+"""Benchmark: sampled linearized SGD (sgd_spectra.dynamics.linearized_sgd, one compiled numba pass)
 against the previous implementation (one GEMM per seed and step in NumPy, kept below as the
 baseline), in one run.
 

@@ -6,10 +6,10 @@ and its exact-boundary part against the previous way of computing it, in one run
 
 The problem is the synthetic noise-phase kernel (nu = 1.5, kappa = 3) at N = ``--n``; the grid is
 the workflow's: 100 learning rates in (0, 4] x 50 momenta in [-0.95, 0.95], b = 10.  Prints the
-time of each part of one loss_map call (SE for all cells, linearised SGD for all cells x seeds,
+time of each part of one loss_map call (SE for all cells, linearized SGD for all cells x seeds,
 the exact alpha_c(beta) for the 50 momenta) and the whole call.  Baseline for the boundary: one
 cold solve per momentum (Lanczos from the all-ones vector, the SE start), as before 2026-12-05,
-timed with the new chain on the first ``--baseline-momenta`` momenta.  The linearised part's
+timed with the new chain on the first ``--baseline-momenta`` momenta.  The linearized part's
 baseline is benchmarks/bench_linearized.py (its loss-map case).
 """
 
@@ -83,7 +83,7 @@ def main():
     )
     t_b, _ = timed(lambda: exact_boundary(K, momenta, gamma))
     print(
-        f"parts: SE {t_se:.1f} s, linearised {t_lin:.1f} s ({int(np.isfinite(loss).sum())} of {loss.size} runs "
+        f"parts: SE {t_se:.1f} s, linearized {t_lin:.1f} s ({int(np.isfinite(loss).sum())} of {loss.size} runs "
         f"finite at the end), exact boundary (50 momenta) {t_b:.1f} s"
     )
     t_all, _ = timed(lambda: loss_map(lam, coef, K, e0, lrs, momenta, 10, a.steps, seeds=a.seeds))

@@ -75,7 +75,7 @@ def test_late_slope_claims_fail_each_for_its_own_reason():
 
 
 def test_late_slope_is_judged_with_the_a_priori_tau():
-    c = curves(-1.0, -0.5)  # SE(tau=-1) has slope -1.0 = linearised, SE(tau=+1) does not
+    c = curves(-1.0, -0.5)  # SE(tau=-1) has slope -1.0 = linearized, SE(tau=+1) does not
     assert (
         verdicts(cc.slope_claims("d", c, cl.mean_curves(c), theory(-1.0), -1.0, "rule"))["late_slope_se"]
         == "holds"
@@ -415,7 +415,7 @@ def test_asymptotics_claims_fail_each_alone():
 
 
 def _fig2_map(lin_cell, se_cell, lr_points=100, momentum_points=50, steps=10_000):
-    """A loss map on the paper's grid whose linearised and SE optima sit at the given cells."""
+    """A loss map on the paper's grid whose linearized and SE optima sit at the given cells."""
     from sgd_spectra.experiments import paper_fig2_grid
 
     lrs, momenta = paper_fig2_grid()
@@ -451,7 +451,7 @@ def test_fig2_optimum_claims_fail_off_the_printed_cells():
     assert verdicts(hc.fig2_optimum_claims(dict(se, lr_index=20), {})) == ["fails"]
     rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((23, 21), (18, 22)), meta)})
     assert verdicts(rows) == ["holds", "holds"]
-    rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((26, 23), (18, 21)), meta)})  # linearised 4 cells off
+    rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((26, 23), (18, 21)), meta)})  # linearized 4 cells off
     assert rows[1]["verdict"] == "fails"
     rows = hc.fig2_optimum_claims(se, {"s": (_fig2_map((22, 23), (15, 21)), meta)})  # SE 3 cells off
     assert rows[1]["verdict"] == "fails"

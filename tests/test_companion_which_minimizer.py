@@ -146,8 +146,8 @@ def test_antisymmetric_pair_and_exact_exponent(task, tensors):
     for depth in (1, 2):
         excess = []
         for sigma in (0.5, 2.0):
-            plus = wmi.linearised_minimiser(wmn.init_params(64, 64, depth, sigma, 0, 1.0), X, y, Xt)
-            minus = wmi.linearised_minimiser(wmn.init_params(64, 64, depth, sigma, 0, -1.0), X, y, Xt)
+            plus = wmi.linearized_minimiser(wmn.init_params(64, 64, depth, sigma, 0, 1.0), X, y, Xt)
+            minus = wmi.linearized_minimiser(wmn.init_params(64, 64, depth, sigma, 0, -1.0), X, y, Xt)
             np.testing.assert_allclose(minus["f0_test"], -plus["f0_test"], rtol=1e-13)
             np.testing.assert_allclose(minus["theta"], plus["theta"], rtol=1e-13)
             np.testing.assert_allclose((plus["f_inf"] + minus["f_inf"]) / 2, plus["f_ker"], atol=1e-10)
@@ -161,18 +161,18 @@ def test_antisymmetric_pair_and_exact_exponent(task, tensors):
 
 def test_closed_form_interpolates(task, tensors):
     X, _, _ = tensors
-    sol = wmi.linearised_minimiser(wmn.init_params(64, 64, 2, 1.5, 2), X, task["y_train"], X)
+    sol = wmi.linearized_minimiser(wmn.init_params(64, 64, 2, 1.5, 2), X, task["y_train"], X)
     np.testing.assert_allclose(sol["f_inf"], task["y_train"], atol=1e-8)
     np.testing.assert_allclose(sol["f_ker"], task["y_train"], atol=1e-8)
 
 
 def test_trained_wide_net_reaches_closed_form(task, tensors):
-    """Heavy ball on the real L=1 net lands near the linearised minimiser, closer for wider nets."""
+    """Heavy ball on the real L=1 net lands near the linearized minimiser, closer for wider nets."""
     X, y, Xt = tensors
     dists = []
     for width in (256, 4096):
         params = wmn.init_params(64, width, 1, 1.0, 0)
-        sol = wmi.linearised_minimiser(params, X, task["y_train"], Xt)
+        sol = wmi.linearized_minimiser(params, X, task["y_train"], Xt)
         lr = 1.8 / np.linalg.eigvalsh(sol["theta"] / len(y))[-1]
         fit = wmi.train_network(params, X, y, lr, 0.9, 1e-8, 3000, [0])
         assert fit["train_mse"] < 1e-8
@@ -182,7 +182,7 @@ def test_trained_wide_net_reaches_closed_form(task, tensors):
 
 
 # ------------------------------------------------------------------------------------------
-# (B) optimisers on the linearised model
+# (B) optimisers on the linearized model
 # ------------------------------------------------------------------------------------------
 
 
@@ -205,13 +205,13 @@ def test_sgd_stays_in_row_space_and_reaches_gd_adam_does_not(linear_problem):
     gen = torch.Generator().manual_seed(0)
     # unconverged (3 epochs) and converged: the leakage is round-off either way
     for epochs in (3, 4000):
-        sgd = wmo.train_linearised(
+        sgd = wmo.train_linearized(
             J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=0.9), 5, 1e-12, epochs, gen
         )
         assert wmo.row_space_leakage(sgd["delta"], basis) < 1e-12
     assert sgd["train_mse"] < 1e-12
     assert torch.linalg.norm(sgd["delta"] - delta_gd) < 1e-4 * torch.linalg.norm(delta_gd)
-    adam = wmo.train_linearised(J, r0, lambda ps: torch.optim.Adam(ps, lr=1e-3), n, 1e-8, 3000, gen)
+    adam = wmo.train_linearized(J, r0, lambda ps: torch.optim.Adam(ps, lr=1e-3), n, 1e-8, 3000, gen)
     assert adam["train_mse"] < 1e-6
     assert wmo.row_space_leakage(adam["delta"], basis) > 0.1
     # Adam's interpolator is not the minimum-norm one
@@ -224,7 +224,7 @@ def test_heavy_ball_follows_spectral_recursion(linear_problem):
     n = len(r0)
     eig, coef = kernel_spectrum(theta / n, r0.numpy())
     lr, beta = 1.8 / eig[0], 0.9
-    fit = wmo.train_linearised(
+    fit = wmo.train_linearized(
         J, r0, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=beta), n, 0.0, 200, torch.Generator()
     )
     predicted, _ = se_loss_trajectory(eig, coef, lr, beta, 0.0, 0.0, np.arange(201), n_samples=n)
@@ -238,7 +238,7 @@ def test_learning_rate_probe(linear_problem):
     J, r0, _, _, _ = linear_problem
     assert wmo.is_monotone([3.0, 2.0, 2.0, 1.0], 0.0) and not wmo.is_monotone([3.0, 3.1], 0.01)
     assert wmo.is_monotone([3.0, 3.01], 0.01) and not wmo.is_monotone([1.0, math.nan], 1.0)
-    big = wmo.train_linearised(
+    big = wmo.train_linearized(
         J, r0, lambda ps: torch.optim.Adam(ps, lr=1.0), len(r0), 0.0, 50, torch.Generator(), probe_epochs=50
     )
     assert big["aborted"] and big["epochs"] < 50

@@ -59,7 +59,7 @@ def test_spectrum_is_the_normalised_kernel_s(cnn_tables):
     assert np.isclose(spectrum.tail_sum.iloc[0], 1.0) and np.all(np.diff(spectrum.tail_sum) <= 1e-12)
 
 
-def test_se_and_linearised_runs_share_the_setting(cnn_tables):
+def test_se_and_linearized_runs_share_the_setting(cnn_tables):
     curves = cnn_tables["curves"]
     assert set(curves.regime) == {"linearized", "se"}
     assert curves[curves.regime == "linearized"].seed.nunique() == 3

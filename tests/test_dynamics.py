@@ -1,4 +1,4 @@
-"""Sampled SGD: linearised model (Monte Carlo vs exact second moments) and the real network."""
+"""Sampled SGD: linearized model (Monte Carlo vs exact second moments) and the real network."""
 
 import numpy as np
 import pytest
@@ -101,7 +101,7 @@ def test_unstable_run_marked_diverged(small_problem):
 
 
 # ------------------------------------------------------------------------------------------
-# the real network against its linearisation
+# the real network against its linearization
 # ------------------------------------------------------------------------------------------
 
 
@@ -119,7 +119,7 @@ def wide_net_problem():
     return X, y, (d, width), k_over_n, scale, e0
 
 
-def test_network_follows_linearisation(wide_net_problem):
+def test_network_follows_linearization(wide_net_problem):
     X, y, (d, width), k_over_n, scale, e0 = wide_net_problem
     lr_eff, b, seed = 0.2, 5, 3
     steps = [0, 1, 5, 10, 20, 50]

@@ -150,7 +150,7 @@ def test_rerun_does_nothing(workdir):
 
 def test_changed_learning_rate_reruns_only_dependent_jobs(workdir):
     jobs = planned_jobs(snakemake(workdir, "-n", "--config", "sgd={learning_rates: [0.5, 0.7]}"))
-    # a new setting (lr 0.7): its network job, and the linearised job of its batch size (b = 5)
+    # a new setting (lr 0.7): its network job, and the linearized job of its batch size (b = 5)
     # per dataset; nothing upstream of the training runs
     assert jobs.get("train_linearized") == 2 and jobs.get("train_network") == 1, jobs
     assert not {"prepare_dataset", "empirical_ntk", "kernel_spectrum", "fit_power_laws"} & set(jobs), jobs

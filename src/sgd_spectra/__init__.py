@@ -6,7 +6,7 @@ ReLU network), ``models`` and ``ntk_generic`` (any scalar-output network, its NT
 epochs before the kernel is taken), ``spectra`` (eigenvalues and coefficients), ``powerlaw``
 (exponent fits), ``prediction`` (one setting from a spectrum: ``sgd_spectra.predict``, lazily),
 ``theory`` (SE dynamics, stability, asymptotics), ``generating_functions`` (|z| < 1 and the
-divergence rate), ``dynamics`` (sampled SGD of the linearised model and of the real network),
+divergence rate), ``dynamics`` (sampled SGD of the linearized model and of the real network),
 ``claims`` (verdicts) and ``report``.
 """
 

@@ -1,6 +1,6 @@
 """Claims read off one dataset's loss curves, with verdicts (rows as in :mod:`sgd_spectra.claims`):
-SE(tau) and the real network against linearised SGD (tracking), which runs converge (stability),
-and the late-time slope (SE against linearised SGD, and Theorem 2 on the modes resolved).
+SE(tau) and the real network against linearized SGD (tracking), which runs converge (stability),
+and the late-time slope (SE against linearized SGD, and Theorem 2 on the modes resolved).
 
 ``curves`` is the tidy per-seed table, ``means`` its seed mean (:func:`sgd_spectra.claims.mean_curves`).
 """
@@ -34,7 +34,7 @@ def _curve(means: pd.DataFrame, regime: str, setting: dict, tau=None) -> pd.Seri
 def _se_tracking_row(
     dataset: str, curves: pd.DataFrame, means: pd.DataFrame, settings: list[dict], tau: float, tau_rule: str
 ) -> dict:
-    """SE(tau) against the seed-mean linearised loss, judged for the a-priori ``tau`` only."""
+    """SE(tau) against the seed-mean linearized loss, judged for the a-priori ``tau`` only."""
     taus = sorted(t for t in curves.tau.dropna().unique())
     judged = tau if tau in taus else None
     both = [
@@ -47,7 +47,7 @@ def _se_tracking_row(
     if not both:
         return claim_row(
             "se_tracks_linearized",
-            "SE(τ) loss tracks the linearised SGD loss",
+            "SE(τ) loss tracks the linearized SGD loss",
             dataset,
             "paper §3, Fig. 1",
             f"τ = {tau:+g} ({tau_rule})",
@@ -75,10 +75,10 @@ def _se_tracking_row(
     )
     return claim_row(
         "se_tracks_linearized",
-        "SE(τ) loss tracks the linearised SGD loss",
+        "SE(τ) loss tracks the linearized SGD loss",
         dataset,
         "paper §3 and Fig. 1",
-        f"SE(τ = {judged:+g}) = seed-averaged linearised loss ({tau_rule})",
+        f"SE(τ = {judged:+g}) = seed-averaged linearized loss ({tau_rule})",
         f"median over converged settings of the mean relative error over time: {detail}",
         f"≤ {100 * TRACKING_TOLERANCE:.0f}% for τ = {judged:+g}",
         "holds" if errors[judged] <= TRACKING_TOLERANCE else "fails",
@@ -91,7 +91,7 @@ def _se_tracking_row(
 def _network_tracking_row(
     dataset: str, curves: pd.DataFrame, means: pd.DataFrame, settings: list[dict]
 ) -> dict:
-    """The real network against its linearisation, over the settings where both converged."""
+    """The real network against its linearization, over the settings where both converged."""
     pairs = [s for s in settings if converged(curves, "network", s) and converged(curves, "linearized", s)]
     errs = [
         relative_curve_error(_curve(means, "network", s).values, _curve(means, "linearized", s).values)
@@ -100,10 +100,10 @@ def _network_tracking_row(
     median_err = float(np.median(errs)) if errs else math.nan
     return claim_row(
         "network_tracks_linearized",
-        "The real network trains like its linearisation (NTK regime)",
+        "The real network trains like its linearization (NTK regime)",
         dataset,
         "paper §2 and Fig. 1",
-        "network loss = linearised loss (same batches, same effective learning rate)",
+        "network loss = linearized loss (same batches, same effective learning rate)",
         f"median over {len(pairs)} settings where both converged of the mean relative error over time: "
         f"{100 * median_err:.1f}% (largest {100 * max(errs):.1f}%)"
         if errs
@@ -119,8 +119,8 @@ def _network_tracking_row(
 def tracking_claims(
     dataset: str, curves: pd.DataFrame, means: pd.DataFrame, tau: float = 1.0, tau_rule: str = "τ = +1"
 ) -> list[dict]:
-    """SE(tau) vs linearised SGD, judged for the a-priori ``tau`` (the other taus are shown, not
-    chosen from), and the real network vs its linearisation (``means``: :func:`sgd_spectra.claims.mean_curves`)."""
+    """SE(tau) vs linearized SGD, judged for the a-priori ``tau`` (the other taus are shown, not
+    chosen from), and the real network vs its linearization (``means``: :func:`sgd_spectra.claims.mean_curves`)."""
     settings = [
         dict(zip(SETTING_KEYS, k)) for k in curves[SETTING_KEYS].drop_duplicates().itertuples(index=False)
     ]
@@ -156,9 +156,9 @@ def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict, tau: floa
             continue
         n_unstable = sum(not v for v in predicted.values())
         claim = (
-            "Linearised SGD converges exactly where U(1) < 1 and αλ_max < 2(1+β)"
+            "Linearized SGD converges exactly where U(1) < 1 and αλ_max < 2(1+β)"
             if regime == "linearized"
-            else "The real network converges exactly where its linearisation is predicted stable"
+            else "The real network converges exactly where its linearization is predicted stable"
         )
         rows.append(
             claim_row(
@@ -177,8 +177,8 @@ def stability_claims(dataset: str, curves: pd.DataFrame, theory: dict, tau: floa
 
 
 def _late_slopes(curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: float) -> list[dict]:
-    """Per stable setting whose linearised seeds all converged: the slopes over the last decade
-    of linearised SGD and of SE(tau), and the slope predicted from the modes it resolves there."""
+    """Per stable setting whose linearized seeds all converged: the slopes over the last decade
+    of linearized SGD and of SE(tau), and the slope predicted from the modes it resolves there."""
     out, seen = [], set()
     for s in theory["settings"]:
         setting = {k: s[k] for k in SETTING_KEYS}
@@ -219,7 +219,7 @@ def _no_slope_rows(dataset: str) -> list[dict]:
             section="across",
         )
         for cid, text, src in (
-            ("late_slope_se", "SE(τ) has the late-time slope of linearised SGD", "paper §3 (eq. 7)"),
+            ("late_slope_se", "SE(τ) has the late-time slope of linearized SGD", "paper §3 (eq. 7)"),
             (
                 "late_time_exponent",
                 "The late-time loss decays as t^(−min(ζ, 2−1/ν))",
@@ -230,16 +230,16 @@ def _no_slope_rows(dataset: str) -> list[dict]:
 
 
 def _late_slope_se_row(dataset: str, rows: list[dict], window: str, tau: float, tau_rule: str) -> dict:
-    """SE(tau) reproduces the linearised late-time slope at every setting (the approximation)."""
+    """SE(tau) reproduces the linearized late-time slope at every setting (the approximation)."""
     gaps = [abs(r["se"] - r["linearized"]) for r in rows]
     widest = rows[int(np.nanargmax(gaps))] if np.isfinite(gaps).any() else None
     return claim_row(
         "late_slope_se",
-        "SE(τ) has the late-time slope of linearised SGD",
+        "SE(τ) has the late-time slope of linearized SGD",
         dataset,
         "paper §3 (eq. 7)",
-        f"slope of SE(τ = {tau:+g}) over {window} = that of the seed-mean linearised loss ({tau_rule})",
-        "; ".join(f"{_setting_label(r)}: SE {r['se']:.3f} vs linearised {r['linearized']:.3f}" for r in rows),
+        f"slope of SE(τ = {tau:+g}) over {window} = that of the seed-mean linearized loss ({tau_rule})",
+        "; ".join(f"{_setting_label(r)}: SE {r['se']:.3f} vs linearized {r['linearized']:.3f}" for r in rows),
         f"|Δ| ≤ {SLOPE_TOLERANCE} at every setting",
         "holds" if np.nanmax(gaps) <= SLOPE_TOLERANCE else "fails",
         section="across",
@@ -250,7 +250,7 @@ def _late_slope_se_row(dataset: str, rows: list[dict], window: str, tau: float, 
 
 
 def _late_time_exponent_row(dataset: str, rows: list[dict], window: str) -> dict:
-    """The spectrum's local exponents on the modes resolved predict the linearised slope
+    """The spectrum's local exponents on the modes resolved predict the linearized slope
     (Theorem 2 on a finite spectrum), within the slope tolerance and twice the fit's spread."""
     tol = [
         math.hypot(SLOPE_TOLERANCE, 2 * r["err"]) if np.isfinite(r["err"]) else SLOPE_TOLERANCE for r in rows
@@ -272,7 +272,7 @@ def _late_time_exponent_row(dataset: str, rows: list[dict], window: str) -> dict
         "(k*(t) = #{k: 2 α_eff λ_k t ≥ 1}), ± the fit's sub-range spread",
         "; ".join(
             f"{_setting_label(r)}: predicted {_pm_text(r['predicted'], r['err'])} on k ∈ "
-            f"{r['fit_range']}, linearised {r['linearized']:.3f}"
+            f"{r['fit_range']}, linearized {r['linearized']:.3f}"
             for r in rows
         ),
         f"|Δ| ≤ √({SLOPE_TOLERANCE}² + (2σ)²) at every setting",
@@ -294,7 +294,7 @@ def slope_claims(
     dataset: str, curves: pd.DataFrame, means: pd.DataFrame, theory: dict, tau: float, tau_rule: str
 ) -> list[dict]:
     """Two claims about the late-time slope over [T/10, T], each able to fail on its own:
-    SE(tau) reproduces the linearised slope (the approximation), and the spectrum's local
+    SE(tau) reproduces the linearized slope (the approximation), and the spectrum's local
     exponents on the modes resolved there predict it (Theorem 2 on a finite spectrum)."""
     rows = _late_slopes(curves, means, theory, tau)
     steps = int(curves.step.max())

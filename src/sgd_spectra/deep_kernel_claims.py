@@ -21,7 +21,7 @@ def deep_kernel_label(model: str, dataset: str) -> str:
 
 def deep_kernel_claims(summary: dict, critical: pd.DataFrame) -> list[dict]:
     """Figs. 9 and 11 in kind, for one pretrained model's empirical NTK (:mod:`sgd_spectra.deep_kernels`):
-    SE(tau = +1) tracks the seed-mean linearised loss within the tracking claim's tolerance, and
+    SE(tau = +1) tracks the seed-mean linearized loss within the tracking claim's tolerance, and
     alpha_c(b) of the exact second moments is U(1) = 1 with tau = +1 within the critical-lr
     claims' tolerance.  tau is fixed a priori (real image data, the paper's choice in both figures)."""
     from .claims import TRACKING_TOLERANCE
@@ -30,7 +30,7 @@ def deep_kernel_claims(summary: dict, critical: pd.DataFrame) -> list[dict]:
     tau, steps = float(summary["tau"]), int(summary["steps"])
     setting = f"α = {summary['lr']:g}, β = {summary['momentum']:g}, b = {int(summary['batch'])}"
     prediction = (
-        f"SE(τ = {tau:+g}) = mean of {int(summary['seeds'])} linearised runs, {setting}, "
+        f"SE(τ = {tau:+g}) = mean of {int(summary['seeds'])} linearized runs, {setting}, "
         f"{steps} steps (predicted α_c = {summary['lr_critical_setting']:.3f})"
     )
     error = float(summary["tracking_error"])
@@ -41,11 +41,11 @@ def deep_kernel_claims(summary: dict, critical: pd.DataFrame) -> list[dict]:
     ):
         tracking = claim_row(
             "deep_se_tracks_linearized",
-            "SE(τ = +1) tracks linearised SGD on a pretrained network's NTK",
+            "SE(τ = +1) tracks linearized SGD on a pretrained network's NTK",
             label,
             "paper §4, Fig. 9 (in kind)",
             prediction,
-            "a linearised seed or SE did not converge at this setting: choose experiments.deep_kernels.lr inside "
+            "a linearized seed or SE did not converge at this setting: choose experiments.deep_kernels.lr inside "
             "the stable region",
             "—",
             "inconclusive",
@@ -54,12 +54,12 @@ def deep_kernel_claims(summary: dict, critical: pd.DataFrame) -> list[dict]:
     else:
         tracking = claim_row(
             "deep_se_tracks_linearized",
-            "SE(τ = +1) tracks linearised SGD on a pretrained network's NTK",
+            "SE(τ = +1) tracks linearized SGD on a pretrained network's NTK",
             label,
             "paper §4, Fig. 9 (in kind)",
             prediction,
             f"mean relative error over {steps} steps: {100 * error:.1f}% (final loss SE {summary['loss_final_se']:.4g}, "
-            f"linearised {summary['loss_final_linearized']:.4g}, initial {summary['loss0']:.4g})",
+            f"linearized {summary['loss_final_linearized']:.4g}, initial {summary['loss0']:.4g})",
             f"≤ {100 * TRACKING_TOLERANCE:.0f}%",
             "holds" if error <= TRACKING_TOLERANCE else "fails",
             section=DEEP_KERNEL_SECTION,

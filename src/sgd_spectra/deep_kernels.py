@@ -8,7 +8,7 @@ disjoint from the N kernel samples, and then, on its empirical NTK at the pretra
 
 * the spectrum and the fitted nu, kappa and phase, on the fit range of the workflow's rule
   (:func:`sgd_spectra.powerlaw.horizon_fit_range`);
-* sampled linearised SGD (seed mean) against SE(tau = 1) at one setting (Fig. 9), with the
+* sampled linearized SGD (seed mean) against SE(tau = 1) at one setting (Fig. 9), with the
   relative curve error of the tracking claim (:func:`sgd_spectra.claims.relative_curve_error`);
 * alpha_c(b) of the exact second moments against U(1) = 1 with tau = +1 (Fig. 11), by
   :func:`sgd_spectra.experiments.critical_lr_vs_batch`.
@@ -173,7 +173,7 @@ def tracking_curves(
     record_points: int,
     base_seed: int,
 ) -> pd.DataFrame:
-    """Sampled linearised SGD (``seeds`` batch sequences) and SE(tau = 1) at one setting, tidy
+    """Sampled linearized SGD (``seeds`` batch sequences) and SE(tau = 1) at one setting, tidy
     (columns of :func:`sgd_spectra.io.curves_frame`; SE rows have seed -1)."""
     record = log_spaced_steps(steps, record_points)
     n = len(kernel["eigenvalues"])
@@ -205,7 +205,7 @@ def tracking_curves(
 
 
 def tracking_summary(curves: pd.DataFrame, eigenvalues) -> dict:
-    """The relative curve error of SE(tau = 1) against the seed-mean linearised loss, whether every
+    """The relative curve error of SE(tau = 1) against the seed-mean linearized loss, whether every
     seed converged, and the predicted alpha_c of the setting (is it inside the stable region?)."""
     lin = curves[curves.regime == "linearized"]
     mean = lin.groupby("step").loss.mean().sort_index()  # inf if any seed diverged

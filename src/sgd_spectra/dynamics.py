@@ -1,7 +1,7 @@
-"""Sampled SGD with momentum: the linearised model in output space and the real network.
+"""Sampled SGD with momentum: the linearized model in output space and the real network.
 
 Both regimes of one seed draw the *same* batch sequence (:func:`batch_rng`), so the network and
-its linearisation differ only by the network's non-linearity.  Each step draws a fresh batch of
+its linearization differ only by the network's non-linearity.  Each step draws a fresh batch of
 ``b`` distinct indices, independently across steps (theory.md §2).
 
 A run that diverges is a result: it stops at the first step whose loss is not finite or exceeds
@@ -51,9 +51,9 @@ def linearized_sgd(
     base_seed: int = 0,
     progress: bool = False,
 ):
-    """Output-space SGD of the linearised model: many runs, one compiled pass.
+    """Output-space SGD of the linearized model: many runs, one compiled pass.
 
-    Update (the authors' linearised regime, normalised kernel ``K_norm = N * kernel_over_n``)::
+    Update (the authors' linearized regime, normalised kernel ``K_norm = N * kernel_over_n``)::
 
         p <- (1/b) K_norm[:, B] e_B + beta p,   e <- e - lr p
 
@@ -79,7 +79,7 @@ def linearized_sgd(
     per_chunk = max(1, MAX_DRAWN_INDICES // max(1, n_draws * batch_size))
     chunks = range(0, len(distinct), per_chunk)
     if progress:
-        chunks = tqdm(chunks, desc=f"linearised b={batch_size}", unit=f"x{per_chunk} seeds", mininterval=5)
+        chunks = tqdm(chunks, desc=f"linearized b={batch_size}", unit=f"x{per_chunk} seeds", mininterval=5)
     for c in chunks:
         batches = np.empty((len(distinct[c : c + per_chunk]), n_draws, batch_size), dtype=np.int32)
         for i, s in enumerate(distinct[c : c + per_chunk]):
@@ -212,7 +212,7 @@ def train_network(
     evaluated at ``record_steps``; a cheap divergence check on the batch loss runs every step.
     Returns ``(loss, diverged_at)`` for this one seed.
     """
-    import torch  # here, not at the top: the linearised runs and the theory need no torch
+    import torch  # here, not at the top: the linearized runs and the theory need no torch
 
     dtype = next(net.parameters()).dtype
     Xt = torch.as_tensor(X, dtype=dtype)

@@ -85,7 +85,7 @@ def loss_map_claims(
             f"{fit['phase']}: optimal β {'< 0' if noise else '> 0'}",
             "grid optimum: "
             + "; ".join(
-                f"{'linearised' if r == 'linearized' else 'SE'} α = {b.lr:.2f}, β = {b.momentum:.2f}"
+                f"{'linearized' if r == 'linearized' else 'SE'} α = {b.lr:.2f}, β = {b.momentum:.2f}"
                 for r, b in best.items()
             ),
             "sign of β",
@@ -169,7 +169,7 @@ def critical_lr_claims(
 def near_boundary_claims(
     dataset: str, table: pd.DataFrame, tau: float = 1.0, tau_rule: str = "τ = +1"
 ) -> list[dict]:
-    """Prop. 3 where it can fail: at 0.9 alpha_c the expected loss of linearised SGD (a seed mean)
+    """Prop. 3 where it can fail: at 0.9 alpha_c the expected loss of linearized SGD (a seed mean)
     converges and at 1.1 alpha_c it diverges, alpha_c from U(1) = 1 with the a-priori tau, for
     every batch size with noise and every momentum."""
     rows = table[table.tau == tau] if len(table) else table
@@ -212,7 +212,7 @@ def near_boundary_claims(
             dataset,
             "paper Prop. 3 (eq. 21)",
             f"stable at 0.9 α_c, unstable at 1.1 α_c, α_c from U(1) = 1 with τ = {tau:+g} ({tau_rule})",
-            f"linearised SGD, mean over {int(rows.seeds.iloc[0])} seeds, steps {int(rows.steps.iloc[0]) // 2} → "
+            f"linearized SGD, mean over {int(rows.seeds.iloc[0])} seeds, steps {int(rows.steps.iloc[0]) // 2} → "
             f"{int(rows.steps.iloc[0])}: {detail}",
             f"every setting on its predicted side: the seed mean falls (rises) by more than {BOUNDARY_SIGMAS:g} "
             "jackknife errors of its log ratio; within them a setting is undetermined",
@@ -251,7 +251,7 @@ def tau_claims(dataset: str, table: pd.DataFrame, meta: dict) -> list[dict]:
     ]
 
 
-#: The seed-mean of sampled linearised SGD must match the exact averaged recursion within this
+#: The seed-mean of sampled linearized SGD must match the exact averaged recursion within this
 #: many standard errors at every step.
 EXACT_Z_TOLERANCE = 4.0
 #: SE(tau) "tracks" the sampled runs when its mean |log L - log L_lin| is at most this.
@@ -270,7 +270,7 @@ def regime_claims(dataset: str, distances: pd.DataFrame, image_data: bool) -> li
             "The exact second-moment recursion is the mean of sampled SGD",
             dataset,
             "paper Prop. 1 / eq. (6) and Fig. 7 (“all sm”)",
-            "seed-mean of linearised SGD = exact averaged loss at every step",
+            "seed-mean of linearized SGD = exact averaged loss at every step",
             "; ".join(
                 f"b={r.batch}: max |mean − exact| = {r.max_z:.2f} standard errors ({int(r.seeds)} seeds), "
                 f"log-distance {r.distance:.4f}"
@@ -385,7 +385,7 @@ def budget_claims(dataset: str, table: pd.DataFrame, phase: str) -> list[dict]:
             "paper §6, E.5 and Fig. 5",
             f"{phase}: equal loss over t·b ∈ [{int(budget) // 2}, {int(budget)}] for b with α_eff,c(b) ≥ {LINEAR_SCALING_FRACTION:g}·(b/b₀)·α_eff,c(b₀)"
             + ("" if "signal" in phase else " (the claim is for the signal phase)"),
-            f"linearised SGD, geometric-mean loss over the last half of the budget and {lin.seed.nunique()} "
+            f"linearized SGD, geometric-mean loss over the last half of the budget and {lin.seed.nunique()} "
             f"seeds: {detail}",
             f"ratio within ×{BUDGET_RATIO_TOLERANCE:g}",
             verdict,

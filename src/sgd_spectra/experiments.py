@@ -1,12 +1,12 @@
 """Paper experiments built from the theory and dynamics modules (issue: paper-scale experiments).
 
-* :func:`loss_map` -- final loss over a learning-rate x momentum grid for linearised SGD and
+* :func:`loss_map` -- final loss over a learning-rate x momentum grid for linearized SGD and
   SE(tau), with the predicted stability of every cell (paper Fig. 2).
 * :func:`hyperparameter_scans` -- L(alpha) and L(beta) at a fixed horizon on power-law spectra
   (paper Fig. 6, the LossDerivative notebook's setting).
 * :func:`critical_lr_vs_batch` -- alpha_c(b) of the exact second moments against U(1) = 1 (paper
   Figs. 12-14).
-* :func:`regime_comparison` -- sampled linearised SGD, the exact averaged recursion and SE(tau)
+* :func:`regime_comparison` -- sampled linearized SGD, the exact averaged recursion and SE(tau)
   for several tau on one setting, short horizon (paper Figs. 1 and 7); :func:`regime_distances`
   ranks the regimes by their distance to the sampled runs.
 * :func:`paper_fig2_se_optimum` -- SE(tau = 1) on the paper's own Fig. 2 problem and grid, whose
@@ -53,7 +53,7 @@ def loss_map(
     tau: float = 1.0,
     taus=(-1.0, 0.0, 1.0),
 ) -> pd.DataFrame:
-    """One row per (lr, momentum): the final loss of linearised SGD averaged over ``seeds`` batch
+    """One row per (lr, momentum): the final loss of linearized SGD averaged over ``seeds`` batch
     sequences (within a seed every cell sees the same batches), SE(tau), whether each converged
     (every seed), the predicted alpha_c(beta) for each of ``taus`` (``lr_critical_tau{t}``; the
     ``tau`` one is also ``lr_critical``), and the exact second-moment boundary (:func:`exact_boundary`)."""
@@ -383,7 +383,7 @@ def near_boundary_runs(
     steps: int = 2000,
     base_seed: int = 0,
 ) -> pd.DataFrame:
-    """Sampled linearised SGD where the stability prediction is tested: at ``fraction`` times the
+    """Sampled linearized SGD where the stability prediction is tested: at ``fraction`` times the
     predicted alpha_c (U(1) = 1, each tau) for every batch size with noise and every momentum.
 
     The theory is about the expected loss, so each setting is judged on the mean over ``seeds``
@@ -456,7 +456,7 @@ def regime_comparison(
     steps: int,
     base_seed: int = 0,
 ) -> pd.DataFrame:
-    """Sampled linearised SGD (``seeds`` batch sequences), the exact averaged second moments
+    """Sampled linearized SGD (``seeds`` batch sequences), the exact averaged second moments
     (regime ``exact``, the paper's "all sm") and SE(tau) for each tau, at every step up to ``steps``
     (paper Figs. 1 and 7: one setting, b in {10, 100}, 100 steps).  Tidy curves, one row per
     (regime, tau, batch, seed, step); the exact and SE rows have seed -1.
@@ -490,7 +490,7 @@ def log_curve_distance(loss, reference) -> float:
 
 def regime_distances(table: pd.DataFrame) -> pd.DataFrame:
     """For each batch size: the distance (:func:`log_curve_distance`) of the exact averaged
-    recursion and of each SE(tau) to the seed-mean of sampled linearised SGD, the rank of each SE(tau)
+    recursion and of each SE(tau) to the seed-mean of sampled linearized SGD, the rank of each SE(tau)
     (1 = closest), and how far the seed-mean is from the exact recursion in standard errors."""
     rows = []
     for b, part in table.groupby("batch"):
@@ -542,7 +542,7 @@ def budget_curves(
     """Loss against the number of samples processed, ``t * b``, for each batch size b (paper Fig. 5).
 
     Each b runs at ``lr_fraction`` times its predicted critical learning rate (U(1) = 1 with
-    ``tau``, capped by the noiseless bound) for ``samples // b`` steps: sampled linearised SGD
+    ``tau``, capped by the noiseless bound) for ``samples // b`` steps: sampled linearized SGD
     (``seeds`` batch sequences) and the SE(tau) prediction.  With momentum close to 1 the
     critical effective rate grows linearly with b up to the noiseless limit (§6, E.5), which is
     what makes the loss a function of ``t * b`` alone for small b.  Tidy rows with ``samples``.

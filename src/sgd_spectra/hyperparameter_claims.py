@@ -100,7 +100,7 @@ def momentum_claims(mom: pd.DataFrame) -> list[dict]:
 
 
 #: Fig. 2 optima, in cells of the reconstructed grid: SE is deterministic, so one cell; sampled
-#: linearised SGD two, because the paper's optimum comes from one sampled run and ours from a seed
+#: linearized SGD two, because the paper's optimum comes from one sampled run and ours from a seed
 #: mean over a flat valley.
 FIG2_SE_CELLS = 1
 FIG2_LINEARIZED_CELLS = 2
@@ -122,7 +122,7 @@ def _fig2_grid_text(p: dict) -> str:
 def fig2_optimum_claims(se_optimum: dict, maps: dict) -> list[dict]:
     """Fig. 2's optimum locations (theory.md §14): SE(τ = 1) on the paper's own problem and
     reconstructed grid lands on the printed cell; and, on each loss map of the same synthetic
-    problem (``maps``: dataset -> (table, meta)), the linearised and SE optima do too -- judged only
+    problem (``maps``: dataset -> (table, meta)), the linearized and SE optima do too -- judged only
     where the map has the paper's N, b, horizon and at least its resolution, else inconclusive."""
     from .experiments import PAPER_FIG2, paper_fig2_grid
 
@@ -173,9 +173,9 @@ def _fig2_map_claim(dataset: str, table: pd.DataFrame, meta: dict, cells, settin
         differs.append(
             f"grid {len(lrs)} × {len(momenta)} coarser than the paper's {p['lr_grid'][2]} × {p['momentum_grid'][2]}"
         )
-    claim = "The loss map's optima (linearised and SE) sit at the paper's Fig. 2 cells"
+    claim = "The loss map's optima (linearized and SE) sit at the paper's Fig. 2 cells"
     source = "paper Fig. 2 (NegativeMomentum notebook), theory.md §14"
-    prediction = f"linearised cell {tuple(paper['linearized'])}, SE cell {tuple(paper['se'])}; {setting}"
+    prediction = f"linearized cell {tuple(paper['linearized'])}, SE cell {tuple(paper['se'])}; {setting}"
     if differs:
         return claim_row(
             "fig2_optimum_map",
@@ -201,11 +201,11 @@ def _fig2_map_claim(dataset: str, table: pd.DataFrame, meta: dict, cells, settin
         source,
         prediction,
         "; ".join(
-            f"{'linearised' if r == 'linearized' else 'SE'}: cell {cell[r]}, α = {b.lr:.3f}, "
+            f"{'linearized' if r == 'linearized' else 'SE'}: cell {cell[r]}, α = {b.lr:.3f}, "
             f"β = {b.momentum:+.3f}"
             for r, b in best.items()
         ),
-        f"≤ {FIG2_LINEARIZED_CELLS} cells (linearised), ≤ {FIG2_SE_CELLS} (SE) per axis",
+        f"≤ {FIG2_LINEARIZED_CELLS} cells (linearized), ≤ {FIG2_SE_CELLS} (SE) per axis",
         "holds" if ok else "fails",
         section="experiments",
     )

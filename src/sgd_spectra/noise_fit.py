@@ -1,7 +1,7 @@
 """Which tau fits: the true gradient-noise covariance against the SE one, step by step (paper App.
 F.4, Fig. 8).
 
-Run the exact (averaged) second moments of linearised mini-batch SGD (theory.md §3,
+Run the exact (averaged) second moments of linearized mini-batch SGD (theory.md §3,
 :func:`second_moment.exact_second_moments_eigen`) and at recorded steps compare the true noise
 covariance with the SE one, both in parameter space (the paper's eqs. 5 and 7) and without the
 common factor gamma (it cancels in the relative distance):

@@ -2,7 +2,7 @@
 
 The two measurements are :mod:`sgd_spectra.eventual_divergence_study` (Fig. 3 right: eventual
 divergence for 1/2 < nu < 1, theory.md §7) and :mod:`sgd_spectra.transition_study` (Fig. 3 centre:
-the signal -> noise transition time of eq. (29) on sampled linearised SGD, theory.md §10);
+the signal -> noise transition time of eq. (29) on sampled linearized SGD, theory.md §10);
 :func:`phase_asymptotics_study` runs both, and :func:`phase_asymptotics_claims` judges its summary.
 """
 
@@ -29,7 +29,7 @@ DIVERGENCE_EXPONENT_TOLERANCE = 0.05
 #: §7); t_tr scales as the eq. (24) prefactor to the power -1/zeta, which turns 10% into 10%/zeta:
 #: 20% at the default zeta = 1/2.
 EVENTUAL_TRANSITION_TOLERANCE = 0.20
-#: The linearised t_trans agrees when within TRANSITION_TOLERANCE (eq. 29 against SE, §10) plus this
+#: The linearized t_trans agrees when within TRANSITION_TOLERANCE (eq. 29 against SE, §10) plus this
 #: many jackknife standard errors over the seeds (a few sampled runs are not their expectation).
 TRANSITION_SEED_SIGMAS = 2.0
 
@@ -181,13 +181,13 @@ def _linearized_row(tr: dict) -> dict:
     verdict = _verdict(None if not inside else (bool(abs(ratio - 1) <= tol) if np.isfinite(ratio) else False))
     return claim_row(
         "transition_time_linearized",
-        "Sampled linearised SGD turns from the signal to the noise power law at eq. (29)'s t_trans",
+        "Sampled linearized SGD turns from the signal to the noise power law at eq. (29)'s t_trans",
         "synthetic power law",
         "paper eq. (29), Fig. 3 (centre), theory.md §10",
         f"t_trans = {pred:.4g} (eq. 29 with U(1), V(1) of the N = {tr['n_samples']} spectrum, ν = {f(tr['nu']):g}, "
         f"κ = {f(tr['kappa']):g}, α = {f(tr['lr']):g}, b = {tr['batch']} ⇒ γ = {f(tr['gamma']):.5f}, "
         f"τ = {f(tr['tau']):+g})",
-        f"mean of {tr['seeds'] - tr['seeds_diverged']} linearised runs on the synthetic generator, local log-log slope "
+        f"mean of {tr['seeds'] - tr['seeds_diverged']} linearized runs on the synthetic generator, local log-log slope "
         f"(least squares over ±{SLOPE_HALF_WIDTH:g} in ln t) half way between −ζ and −(2−1/ν): "
         f"t = {meas:.4g} ± {se:.3g} "
         f"(jackknife; ratio {ratio:.3f}); SE on the same spectrum: {f(tr['se_finite']['t_trans_measured']):.4g}, "
@@ -206,7 +206,7 @@ def phase_asymptotics_claims(summary: dict) -> list[dict]:
     per nu ``eventual_divergence_exponent`` (fitted slope of measured 1 - r against alpha vs
     1/(1 - nu)), ``eventual_divergence_rate`` (SE growth vs the U(r) = 1 root, every run) and
     ``eventual_transition_time`` (measured vs x* t_div at the smallest alpha); and
-    ``transition_time_linearized`` (the linearised seed mean vs eq. 29)."""
+    ``transition_time_linearized`` (the linearized seed mean vs eq. 29)."""
     ev = summary["eventual_divergence"]
     runs = pd.DataFrame(ev["runs"], columns=list(ev["runs"][0]) if ev["runs"] else RUN_COLUMNS)
     runs = runs.apply(pd.to_numeric, errors="coerce")

@@ -1,7 +1,7 @@
 """The paper's Fig. 3 centre measured: the signal -> noise transition time of eq. (29) on sampled
-linearised SGD (theory.md §10).
+linearized SGD (theory.md §10).
 
-At §10's setting: sampled linearised SGD (dynamics.linearized_sgd, a seed mean) on the authors'
+At §10's setting: sampled linearized SGD (dynamics.linearized_sgd, a seed mean) on the authors'
 synthetic generator (datasets.synthetic_power_law, Haar-random eigenbasis) with N modes, the batch
 size the integer nearest to gamma(b, N) = 0.03 (theory.batch_noise_factor) and that b's exact
 gamma in eq. (29).  A finite-N problem follows the infinite law only while
@@ -158,9 +158,9 @@ def _generator_spectra(n: int, nu: float, kappa: float, n_modes_infinite: float)
 
 
 def _regime_result(name: str, loss, const: dict, t, linearized_runs, nu: float, kappa: float, t_lo, t_hi):
-    """One regime's curve (the loss, its standard error for the linearised seed mean, the two
+    """One regime's curve (the loss, its standard error for the linearized seed mean, the two
     asymptotes) and its measured transition times beside ``const`` (:func:`transition_constants`
-    with zeta and p).  ``linearized_runs``: the converged linearised seeds."""
+    with zeta and p).  ``linearized_runs``: the converged linearized seeds."""
     sig, noi = _two_term_curves(t, const)
     n_ok = len(linearized_runs)
     sem = (
@@ -197,7 +197,7 @@ def linearized_transition(
     n_modes_infinite: float = 1e12,
     points: int = 160,
 ):
-    """Fig. 3 centre: eq. (29) against sampled linearised SGD on the synthetic generator (N modes,
+    """Fig. 3 centre: eq. (29) against sampled linearized SGD on the synthetic generator (N modes,
     nearest integer b, its exact gamma), and against SE on the same spectrum (finite, and binned
     to ``n_modes_infinite``: the infinite law), each read by :func:`smoothed_transition_time` over
     :func:`fit_window` (and by transition_checks.transition_time_from_curve, which needs a smooth curve).

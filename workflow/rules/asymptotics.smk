@@ -1,5 +1,5 @@
 # Stage 6c: the paper's Fig. 3 centre and right -- the signal -> noise transition time (eq. 29) on
-# sampled linearised SGD and eventual divergence for 1/2 < nu < 1 -- with its figure
+# sampled linearized SGD and eventual divergence for 1/2 < nu < 1 -- with its figure
 # (notebooks/asymptotics.ipynb); the claims are sgd_spectra.phase_asymptotics.phase_asymptotics_claims.
 
 
@@ -19,7 +19,7 @@ rule phase_asymptotics:
     resources:
         # the synthetic kernel, its Haar basis and the QR work space: about four N x N float64 matrices
         mem_mb=lambda wc, attempt: mem_for(attempt, TRANSITION["n_samples"], matrices=4),
-        # the linearised runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
+        # the linearized runs dominate: ~0.1 ms per seed and step at N = 2000 (2.0 min at the paper's
         # 100 seeds x 10^4 steps, N = 4000; README)
         runtime=lambda wc, attempt: minutes_for(
             attempt,

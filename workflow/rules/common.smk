@@ -136,7 +136,7 @@ def se_seconds(mode_steps):
 
 
 def linearized_seconds(run_steps, batch, n):
-    """Sampled linearised SGD, linear in runs x steps x b x N: 193 s for the loss map's
+    """Sampled linearized SGD, linear in runs x steps x b x N: 193 s for the loss map's
     5000 cells x 8 seeds x 10^4 steps at b = 10, N = 1000 (bench_loss_map.py)."""
     return 193 * run_steps * batch * n / (5000 * 8 * 10**4 * 10 * 1000)
 
@@ -175,7 +175,7 @@ def ntk_memory_mb(wildcards, attempt):
 
 
 def loss_map_seconds(n):
-    """A loss map: SE for every cell, linearised SGD for every cell and seed, and the exact
+    """A loss map: SE for every cell, linearized SGD for every cell and seed, and the exact
     alpha_c(beta) at each momentum (2.5 s each at N = 1000, O(N^3); bench_loss_map.py)."""
     cells = LOSS_MAP["lr_points"] * LOSS_MAP["momentum_points"]
     return (
@@ -217,7 +217,7 @@ def table_mb(input, factor=10):
 
 
 def regimes(dataset):
-    """Sampled-SGD regimes of a dataset: the network (image data only) and its linearisation."""
+    """Sampled-SGD regimes of a dataset: the network (image data only) and its linearization."""
     out = ["linearized"]
     if has_network(dataset, config) and SGD["network_seeds"] > 0:
         out.insert(0, "network")
@@ -225,7 +225,7 @@ def regimes(dataset):
 
 
 def training_runs(wildcards):
-    """The sampled-SGD runs of a dataset: a linearised job per batch size, a network job per setting."""
+    """The sampled-SGD runs of a dataset: a linearized job per batch size, a network job per setting."""
     runs = expand(rules.train_linearized.output[0], dataset=wildcards.dataset, batch=SGD["batch_sizes"])
     if "network" in regimes(wildcards.dataset):
         runs += expand(rules.train_network.output[0], dataset=wildcards.dataset, setting=list(SETTINGS))

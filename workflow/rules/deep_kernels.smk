@@ -1,6 +1,6 @@
 # Stage 6b: the paper's deep-network experiments in kind (Figs. 9 and 11): for each model kind of
 # `deep_kernel_models`, a small network pretrained on a disjoint split, its empirical NTK's
-# spectrum and exponents, linearised SGD against SE(tau = 1) and alpha_c(b) on the exact second
+# spectrum and exponents, linearized SGD against SE(tau = 1) and alpha_c(b) on the exact second
 # moments (sgd_spectra.deep_kernels); figure in notebooks/deep_kernels.ipynb, verdicts in the
 # claims table (deep_kernel_claims.deep_kernel_claims), section in the report.
 from sgd_spectra.config import deep_kernel_params

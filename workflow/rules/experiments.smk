@@ -9,7 +9,7 @@ BUDGET_DATASETS = experiment_datasets(config, "budget")
 
 
 rule regime_comparison:
-    """Figs. 1, 7: network, sampled and exact linearised SGD and SE(tau) over a short horizon."""
+    """Figs. 1, 7: network, sampled and exact linearized SGD and SE(tau) over a short horizon."""
     input:
         data=rules.prepare_dataset.output.arrays,
         spectrum=rules.kernel_spectrum.output.spectrum,
@@ -28,7 +28,7 @@ rule regime_comparison:
         # the exact averaged recursion holds five N x N float64 matrices, plus work space
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=8),
         # per batch size: the exact recursion, the network runs (30 full-loss evaluations each,
-        # log-spaced) and the sampled linearised runs
+        # log-spaced) and the sampled linearized runs
         runtime=lambda wc, attempt: minutes_for(
             attempt,
             sum(
@@ -55,7 +55,7 @@ rule regime_comparison:
 
 
 rule budget_curves:
-    """Fig. 5: loss against samples t*b at several batch sizes, linearised SGD and SE(tau = 1)."""
+    """Fig. 5: loss against samples t*b at several batch sizes, linearized SGD and SE(tau = 1)."""
     input:
         spectrum=rules.kernel_spectrum.output.spectrum,
         ntk=rules.empirical_ntk.output.kernel,
@@ -93,7 +93,7 @@ rule budget_curves:
 
 
 rule loss_map:
-    """Fig. 2: final loss over learning rate x momentum, linearised SGD and SE(tau = 1), alpha_c(beta)."""
+    """Fig. 2: final loss over learning rate x momentum, linearized SGD and SE(tau = 1), alpha_c(beta)."""
     input:
         spectrum=rules.kernel_spectrum.output.spectrum,
         ntk=rules.empirical_ntk.output.kernel,
@@ -110,7 +110,7 @@ rule loss_map:
         # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
         # 4.8 min at the paper's size (N = 1000, 5000 cells x 8 seeds x 10^4 steps, b = 10) on 2 busy
-        # cores (benchmarks/bench_loss_map.py): SE 12 s, linearised SGD 193 s (linearized_seconds),
+        # cores (benchmarks/bench_loss_map.py): SE 12 s, linearized SGD 193 s (linearized_seconds),
         # exact alpha_c(beta) 125 s for 50 momenta (2.5 s per momentum, O(N^3))
         runtime=lambda wc, attempt: minutes_for(attempt, loss_map_seconds(n_of(wc))),
     params:
@@ -162,7 +162,7 @@ rule critical_lr_vs_batch:
 
 
 rule stability_boundary:
-    """Sampled linearised SGD just below and above the predicted alpha_c(b, beta)."""
+    """Sampled linearized SGD just below and above the predicted alpha_c(b, beta)."""
     input:
         ntk=rules.empirical_ntk.output.kernel,
     output:

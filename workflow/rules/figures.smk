@@ -58,7 +58,7 @@ rule spectrum_figure:
 
 
 rule loss_curves_figure:
-    """A dataset's loss curves, network and linearised SGD against SE(tau) (notebooks/loss_curves.ipynb)."""
+    """A dataset's loss curves, network and linearized SGD against SE(tau) (notebooks/loss_curves.ipynb)."""
     input:
         notebook="notebooks/loss_curves.ipynb",
         curves=rules.collect_curves.output.curves,

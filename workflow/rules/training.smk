@@ -1,7 +1,7 @@
 # Stage 5: sampled SGD runs.  The network trains one job per setting (seeds run one after the
-# other, so settings spread over cores and cluster nodes); the linearised model runs one job per
+# other, so settings spread over cores and cluster nodes); the linearized model runs one job per
 # batch size, every (lr, momentum) setting and seed of it in one vectorised state.
-# The network and its linearisation of the same seed see the same batches.
+# The network and its linearization of the same seed see the same batches.
 
 
 rule train_network:
@@ -48,7 +48,7 @@ rule train_network:
 
 
 rule train_linearized:
-    """Sampled SGD on the linearised model: every setting and seed of one batch size."""
+    """Sampled SGD on the linearized model: every setting and seed of one batch size."""
     input:
         ntk=rules.empirical_ntk.output.kernel,
     output:

@@ -1,4 +1,4 @@
-"""All loss curves of one dataset (network, linearised, SE) in one tidy table."""
+"""All loss curves of one dataset (network, linearized, SE) in one tidy table."""
 
 import pandas as pd
 

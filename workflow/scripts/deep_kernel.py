@@ -1,5 +1,5 @@
 """One model kind of the deep-network experiment in kind (paper Figs. 9, 11): pretrain, empirical
-NTK, spectrum and exponents, linearised SGD against SE(tau = 1), alpha_c(b); one parquet per table."""
+NTK, spectrum and exponents, linearized SGD against SE(tau = 1), alpha_c(b); one parquet per table."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Final loss over a learning-rate x momentum grid: linearised SGD (seed mean), SE(tau=1), and the
+"""Final loss over a learning-rate x momentum grid: linearized SGD (seed mean), SE(tau=1), and the
 exact second-moment boundary alpha_c(beta) (paper Fig. 2)."""
 
 import numpy as np

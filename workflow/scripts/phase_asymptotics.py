@@ -1,4 +1,4 @@
-"""Paper Fig. 3 centre and right: the signal -> noise transition time (eq. 29) on sampled linearised
+"""Paper Fig. 3 centre and right: the signal -> noise transition time (eq. 29) on sampled linearized
 SGD, and eventual divergence for 1/2 < nu < 1 (theory.md §7, §10); sgd_spectra.phase_asymptotics."""
 
 import numba

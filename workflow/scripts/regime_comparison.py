@@ -1,4 +1,4 @@
-"""Regimes over a short horizon (paper Figs. 1, 7): real network, sampled linearised SGD, the exact
+"""Regimes over a short horizon (paper Figs. 1, 7): real network, sampled linearized SGD, the exact
 averaged recursion and SE(tau) for several tau, on one setting and several batch sizes."""
 
 import numpy as np
@@ -39,7 +39,7 @@ if read_checkpoint(snakemake.input.model)["spec"] is not None and p.network_seed
     # the network the kernel was computed from; every seed starts from it
     net = flat_output(load_model(snakemake.input.model, torch.float32, device))
     for b in p.batch_sizes:
-        # the same batch sequences as the linearised runs of the same seed, the seeds stacked
+        # the same batch sequences as the linearized runs of the same seed, the seeds stacked
         loss, div = train_networks(
             net,
             X,

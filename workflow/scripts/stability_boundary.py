@@ -1,4 +1,4 @@
-"""Seed-mean stability of linearised SGD at 0.9 and 1.1 times the predicted critical learning rate."""
+"""Seed-mean stability of linearized SGD at 0.9 and 1.1 times the predicted critical learning rate."""
 
 import numpy as np
 

@@ -1,5 +1,5 @@
 """Which tau fits (paper App. F.4, Fig. 8): the trace distance between the true and the SE noise
-covariance along the exact second moments of linearised mini-batch SGD."""
+covariance along the exact second moments of linearized mini-batch SGD."""
 
 import time
 

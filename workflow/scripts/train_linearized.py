@@ -1,4 +1,4 @@
-"""Output-space SGD of the linearised model for every setting of one batch size, all seeds in one
+"""Output-space SGD of the linearized model for every setting of one batch size, all seeds in one
 compiled pass (dynamics.linearized_sgd): the settings of a seed share its batches."""
 
 import numpy as np

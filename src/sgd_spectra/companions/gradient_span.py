@@ -19,7 +19,7 @@ Two experiments, each run over many independent seeds at several sizes:
 (b) **One-hidden-layer ReLU network** ``f(x) = a . relu(W x / sqrt(d)) / sqrt(m)`` (NTK
     parametrisation, ``W, a ~ N(0, 1)``, no biases, both layers trained) on scikit-learn's digits,
     full-batch GD on ``L = 1/2 mean_i (f(x_i) - y_i)^2``.  The gradient of this loss is
-    ``(1/n) J^T e``, so the linearised error evolves as ``e_{t+1} = (I - eta Θ / n) e_t``.  With the
+    ``(1/n) J^T e``, so the linearized error evolves as ``e_{t+1} = (I - eta Θ / n) e_t``.  With the
     *centred* init (``f <- f - f_0``, so ``e_0 = -y``) the infinite-width prediction is
 
         L_t = 1/2 mean(((I - eta Θ∞ / n)^t y)^2),      Θ∞ = K_W + K_a of relu_ntk_parts(X / sqrt(d)),

@@ -9,7 +9,7 @@ Two parts (companions.md, "Seed 004"):
         c_1 = 1 (inputs have unit norm),  c_l = c_out = 1/sqrt(m)  (l >= 2)
 
     f is positively homogeneous of degree L+1 in theta, so f0 ∝ sigma^(L+1) and the empirical
-    NTK Theta = J J^T ∝ sigma^(2L).  The linearised GD minimiser (paper Thm 3.1) is::
+    NTK Theta = J J^T ∝ sigma^(2L).  The linearized GD minimiser (paper Thm 3.1) is::
 
         f_inf(x) = f0(x) + Theta(x, X) Theta^-1 (y - f0(X)) = f_ker(x) + g(x),
         f_ker(x) = Theta(x, X) Theta^-1 y  (sigma-invariant),  g = f0 - Theta(x,X) Theta^-1 f0(X).
@@ -20,7 +20,7 @@ Two parts (companions.md, "Seed 004"):
     scratch (same standard-normal draws times sigma), and the actual L=1 net is trained with
     full-batch heavy ball at two sigmas.
 
-(B) Optimisers on the linearised model f_lin(theta) = f0 + J (theta - theta0) (Thms 4.1, 5.1):
+(B) Optimisers on the linearized model f_lin(theta) = f0 + J (theta - theta0) (Thms 4.1, 5.1):
     any non-adaptive method (heavy ball, SGD with momentum, any batch size) keeps theta - theta0
     in the row space of J and so lands on the GD minimiser; Adam leaves the row space and lands
     elsewhere, at a batch-size dependent point.
@@ -63,11 +63,11 @@ STUDY = dict(
     "its iterates stay in θ0 + rowspace(J); adaptive methods with mini-batches give a "
     "batch-size dependent minimiser (Thm 5.1).",
     caption="Left: pair-averaged excess test MSE over the kernel interpolator against the init scale "
-    "σ, for one (L=1) and two (L=2) hidden layers; lines: the linearised minimiser in closed "
+    "σ, for one (L=1) and two (L=2) hidden layers; lines: the linearized minimiser in closed "
     "form from the empirical NTK (mean over seeds, each an antisymmetric pair), points: the "
     "trained L=1 network (heavy ball to train MSE < tolerance), crosses: the closed form for the same "
     "init(s) as the trained network, dotted: slope guides 4 and 6. "
-    "Right: for optimisers on the linearised model, the row-space leakage "
+    "Right: for optimisers on the linearized model, the row-space leakage "
     "‖(I−P_J)(θ−θ0)‖/‖θ−θ0‖ and the test-output distance to the GD minimiser "
     "(log scale; annotated with the test MSE).",
     deviations="The paper's MNIST experiments are replaced by its own appendix dataset, Fashion-MNIST "
@@ -82,10 +82,10 @@ STUDY = dict(
     "norm (equivalent to the paper's 1/√d on inputs of norm √d). The closed-form minimiser "
     "uses antisymmetric pairs (a → −a) instead of the paper's 10 independent inits, which "
     "makes the σ^{2(L+1)} law exact per pair; part (B) runs the optimisers on the "
-    "linearised model (the exact setting of Thms 4.1/5.1) rather than on the network, and "
+    "linearized model (the exact setting of Thms 4.1/5.1) rather than on the network, and "
     "compares against the GD minimiser instead of reporting the paper's bar charts. The "
     "trained network is compared at σ=2 and 4: at σ=1 its excess (≈0.01) is smaller than "
-    "the network's own deviation from the linearisation at width 1024 (≈13% of the output), "
+    "the network's own deviation from the linearization at width 1024 (≈13% of the output), "
     "and at σ=8 the pair-averaged trained predictor is 0.22 from f_ker, past the 0.2 "
     "tolerance, so the honest tests are run where the init term dominates but width "
     "1024 is still lazy enough.",
@@ -166,8 +166,8 @@ PARAMS_SCHEMA = params_schema("which_minimizer")
 def run_study(params: dict) -> dict[str, pd.DataFrame]:
     """Both parts.  Tables: ``init_runs`` (one row per network: closed form or trained),
     ``init_pairs`` (one row per antisymmetric pair), ``optimizers`` (one row per optimiser run on
-    the linearised model), ``adam_lr_grid`` (the learning rates tried) and ``loss_curves`` (heavy
-    ball: trained network and linearised model, with the spectral prediction of the linearised
+    the linearized model), ``adam_lr_grid`` (the learning rates tried) and ``loss_curves`` (heavy
+    ball: trained network and linearized model, with the spectral prediction of the linearized
     model from :func:`se_loss_trajectory`)."""
     jsonschema.validate(params, PARAMS_SCHEMA)
     if len(params["depths"]) != len(params["widths"]):

@@ -65,7 +65,7 @@ def _excess_exponent_rows(closed: pd.DataFrame, dataset: str) -> list[dict]:
             _row(
                 dataset,
                 f"excess-exponent-L{depth}",
-                f"The pair-averaged excess test MSE of the linearised minimiser grows as σ^{predicted} "
+                f"The pair-averaged excess test MSE of the linearized minimiser grows as σ^{predicted} "
                 f"for L={depth}",
                 "Thm 3.1, Lemma 4, Thm 3.2",
                 f"slope {predicted} (f0 ∝ σ^{depth + 1}, Θ ∝ σ^{2 * depth})",
@@ -285,13 +285,13 @@ def _adam_rows(opt: pd.DataFrame, params: dict, dataset: str) -> list[dict]:
 
 
 def _spectral_curve_row(curves: pd.DataFrame, dataset: str) -> dict:
-    """Heavy ball on the linearised model follows se_loss_trajectory."""
-    lin = curves[curves.regime == "linearised heavy ball"]
-    rel = (lin.loss - lin.loss_linearised).abs() / lin.loss_linearised
+    """Heavy ball on the linearized model follows se_loss_trajectory."""
+    lin = curves[curves.regime == "linearized heavy ball"]
+    rel = (lin.loss - lin.loss_linearized).abs() / lin.loss_linearized
     return _row(
         dataset,
         "hb-spectral-curve",
-        "Heavy ball on the linearised model follows the spectral loss recursion",
+        "Heavy ball on the linearized model follows the spectral loss recursion",
         "companions.md §0 (shared spectral loss curve; the linear dynamics behind Thm 3.1)",
         "L_t = Σ_k C_k(t)/(2n) from se_loss_trajectory (γ=0) on the eigenpairs of Θ/n",
         f"max relative deviation {rel.max():.2g} over {len(lin)} recorded steps "

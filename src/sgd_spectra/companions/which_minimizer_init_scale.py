@@ -1,4 +1,4 @@
-"""Seed 004 (:mod:`.which_minimizer`), part (A): the init scale.  The closed-form linearised minimiser
+"""Seed 004 (:mod:`.which_minimizer`), part (A): the init scale.  The closed-form linearized minimiser
 (Thm 3.1) at every sigma, depth and antisymmetric pair, and the trained L=1 network (full-batch heavy
 ball) at a few sigmas; per-run and per-pair tables."""
 
@@ -25,7 +25,7 @@ from .which_minimizer_network import (
 CURVE_POINTS = 60
 
 
-def linearised_minimiser(params, X: torch.Tensor, y: np.ndarray, X_test: torch.Tensor) -> dict:
+def linearized_minimiser(params, X: torch.Tensor, y: np.ndarray, X_test: torch.Tensor) -> dict:
     """Thm 3.1: ``f_inf = f0 + Theta(x,X) Theta^-1 (y - f0(X))`` and ``f_ker = Theta(x,X) Theta^-1 y``
     on the test points, from the empirical NTK at init (one pass over train and test inputs)."""
     n = X.shape[0]
@@ -94,7 +94,7 @@ def _kernel_interpolators(task: dict, depths) -> dict:
 
 
 def _closed_form_runs(task: dict, p: dict, ker_inf: dict) -> list[dict]:
-    """One row per (depth, sigma, seed, sign): the linearised minimiser in closed form."""
+    """One row per (depth, sigma, seed, sign): the linearized minimiser in closed form."""
     X, X_test = _tensors(task)
     y, y_test = task["y_train"], task["y_test"]
     runs = []
@@ -103,7 +103,7 @@ def _closed_form_runs(task: dict, p: dict, ker_inf: dict) -> list[dict]:
             for seed in range(p["n_seeds"]):
                 for sign in (1.0, -1.0):
                     params = init_params(X.shape[1], width, depth, sigma, seed, sign)
-                    sol = linearised_minimiser(params, X, y, X_test)
+                    sol = linearized_minimiser(params, X, y, X_test)
                     runs.append(
                         dict(
                             method="closed form",
@@ -128,12 +128,12 @@ def _closed_form_runs(task: dict, p: dict, ker_inf: dict) -> list[dict]:
 
 def _trained_run(task: dict, p: dict, width: int, sigma: float, seed: int, sign: float, f_ker_inf):
     """The L=1 network from one init trained by full-batch heavy ball: its run row and its loss curve
-    (with the spectral prediction of the linearised model)."""
+    (with the spectral prediction of the linearized model)."""
     X, X_test = _tensors(task)
     y, y_test = task["y_train"], task["y_test"]
     n = X.shape[0]
     params = init_params(X.shape[1], width, 1, sigma, seed, sign)
-    sol = linearised_minimiser(params, X, y, X_test)
+    sol = linearized_minimiser(params, X, y, X_test)
     eig, coef = kernel_spectrum(sol["theta"] / n, sol["f0_train"] - y)
     lr = p["lr_factor"] / eig[0]
     steps = log_spaced_steps(p["train_max_steps"], CURVE_POINTS)
@@ -150,7 +150,7 @@ def _trained_run(task: dict, p: dict, width: int, sigma: float, seed: int, sign:
             sign=sign,
             step=int(s),
             loss=float(loss),
-            loss_linearised=float(pred),
+            loss_linearized=float(pred),
         )
         for (s, loss), pred in zip(fit["curve"], predicted[0])
     ]

@@ -1,4 +1,4 @@
-"""Seed 004 (:mod:`.which_minimizer`), part (B): optimisers on the linearised L=1 model
+"""Seed 004 (:mod:`.which_minimizer`), part (B): optimisers on the linearized L=1 model
 ``f_lin(theta) = f0 + J (theta - theta0)`` (Thms 4.1, 5.1).  GD in closed form, heavy ball, SGD with
 momentum and Adam (full batch and mini-batch), compared with the GD minimiser."""
 
@@ -18,7 +18,7 @@ from .which_minimizer_network import DTYPE, forward, init_params, jacobian
 GENERATOR_OFFSET = 1000
 
 
-def train_linearised(
+def train_linearized(
     J: torch.Tensor,
     r0: torch.Tensor,
     optimizer,
@@ -87,8 +87,8 @@ def row_space_leakage(delta: torch.Tensor, basis: torch.Tensor) -> float:
     return float(torch.linalg.norm(delta - inside) / torch.linalg.norm(delta))
 
 
-def _linearised_model(task: dict, p: dict, seed: int) -> dict:
-    """The linearised L=1 model of one init: Jacobians, initial outputs and residual, a basis of
+def _linearized_model(task: dict, p: dict, seed: int) -> dict:
+    """The linearized L=1 model of one init: Jacobians, initial outputs and residual, a basis of
     rowspace(J), the eigenpairs of Theta/n, heavy ball's learning rate and the GD minimiser."""
     X, X_test = (torch.as_tensor(task[k], dtype=DTYPE) for k in ("X_train", "X_test"))
     y = torch.as_tensor(task["y_train"], dtype=DTYPE)
@@ -152,7 +152,7 @@ def _gd_closed_form_fit(model: dict) -> dict:
 
 
 def _heavy_ball_curve(p: dict, model: dict, seed: int, heavy_ball: dict) -> list[dict]:
-    """Heavy ball's loss on the linearised model with the spectral prediction (se_loss_trajectory)."""
+    """Heavy ball's loss on the linearized model with the spectral prediction (se_loss_trajectory)."""
     hb_steps = np.arange(len(heavy_ball["curve"]))
     predicted, _ = se_loss_trajectory(
         model["eig"], model["coef"], model["lr_hb"], p["momentum"], 0.0, 0.0, hb_steps, n_samples=model["n"]
@@ -160,13 +160,13 @@ def _heavy_ball_curve(p: dict, model: dict, seed: int, heavy_ball: dict) -> list
     keep = log_spaced_steps(int(hb_steps[-1]), CURVE_POINTS)
     return [
         dict(
-            regime="linearised heavy ball",
+            regime="linearized heavy ball",
             sigma=p["lin_sigma"],
             seed=seed,
             sign=1.0,
             step=int(s),
             loss=0.5 * float(heavy_ball["curve"][s]),
-            loss_linearised=float(predicted[0, s]),
+            loss_linearized=float(predicted[0, s]),
         )
         for s in keep
     ]
@@ -178,7 +178,7 @@ def _adam_fit(task: dict, p: dict, model: dict, seed: int, method: str, batch: i
     learning rate, its rule, the fit and the grid's rows."""
     grid_rows = []
     for lr in sorted(p["adam_lrs"], reverse=True):
-        fit = train_linearised(
+        fit = train_linearized(
             model["J"],
             model["r0"],
             lambda ps: torch.optim.Adam(ps, lr=lr),
@@ -212,9 +212,9 @@ def _adam_fit(task: dict, p: dict, model: dict, seed: int, method: str, batch: i
 
 
 def _seed_runs(task: dict, p: dict, seed: int):
-    """Every optimiser on the linearised model of one init: run rows, Adam's grid rows, heavy ball's
+    """Every optimiser on the linearized model of one init: run rows, Adam's grid rows, heavy ball's
     loss curve."""
-    model = _linearised_model(task, p, seed)
+    model = _linearized_model(task, p, seed)
     n, J, r0, lr_hb = model["n"], model["J"], model["r0"], model["lr_hb"]
     gen = torch.Generator().manual_seed(GENERATOR_OFFSET + seed)
     rows = [
@@ -230,7 +230,7 @@ def _seed_runs(task: dict, p: dict, seed: int):
             _gd_closed_form_fit(model),
         )
     ]
-    heavy_ball = train_linearised(
+    heavy_ball = train_linearized(
         J,
         r0,
         lambda ps: torch.optim.SGD(ps, lr=lr_hb, momentum=p["momentum"]),
@@ -247,7 +247,7 @@ def _seed_runs(task: dict, p: dict, seed: int):
     gamma = float(batch_noise_factor(n, p["batch_size"]))
     lr_sgd_critical = critical_lr(model["eig"], p["momentum"], gamma, 1.0)
     lr_sgd = p["sgd_lr_factor"] * lr_sgd_critical
-    sgd = train_linearised(
+    sgd = train_linearized(
         J,
         r0,
         lambda ps: torch.optim.SGD(ps, lr=lr_sgd, momentum=p["momentum"]),
@@ -281,7 +281,7 @@ def _add_distance_to_adam_full(table: pd.DataFrame, n: int) -> None:
 
 def optimiser_tables(task: dict, p: dict):
     """Part (B): GD closed form, heavy ball, SGD+momentum, Adam (full batch and mini-batch) on
-    the linearised L=1 model; Adam's learning rate is the largest monotone one on the grid."""
+    the linearized L=1 model; Adam's learning rate is the largest monotone one on the grid."""
     rows, grid_rows, curves = [], [], []
     for seed in range(p["lin_seeds"]):
         seed_rows, seed_grid, seed_curves = _seed_runs(task, p, seed)

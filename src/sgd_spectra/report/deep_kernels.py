@@ -17,7 +17,7 @@ HEADER = [
     "κ",
     "phase",
     "fit range k",
-    "SE(τ = +1) vs linearised",
+    "SE(τ = +1) vs linearized",
     "job time",
 ]
 

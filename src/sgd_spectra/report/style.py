@@ -8,7 +8,7 @@ import zlib
 #: One colour per regime (Okabe-Ito, colour-blind safe); SE(tau) curves have one key per tau.
 REGIME_COLOURS: dict[str, str] = {
     "network": "#000000",  # the real ReLU network (black)
-    "linearized": "#0072B2",  # sampled SGD of its linearisation (blue)
+    "linearized": "#0072B2",  # sampled SGD of its linearization (blue)
     "se tau=1": "#D55E00",  # spectrally expressible approximation, tau = +1 (vermilion)
     "se tau=0": "#009E73",  # tau = 0 (green)
     "se tau=-1": "#CC79A7",  # tau = -1 (purple)
@@ -71,7 +71,7 @@ def se_linestyle(tau: float):
 
 
 def regime_label(regime: str, tau: float | None = None) -> str:
-    """Legend text: 'network', 'linearised', 'SE τ=+1'."""
+    """Legend text: 'network', 'linearized', 'SE τ=+1'."""
     if regime == "se":
         return f"SE τ={float(tau):+g}" if float(tau) != 0 else "SE τ=0"
-    return {"linearized": "linearised"}.get(regime, regime)
+    return {"linearized": "linearized"}.get(regime, regime)

@@ -175,7 +175,7 @@ def stability_table(stab: pd.DataFrame, tau: float = 1.0) -> str:
         math(r"2(1+\beta)"),
         "predicted",
         "SE " + math(rf"\tau={tau:g}") + " diverged",
-        "linearised diverged",
+        "linearized diverged",
     ]
     if has_net:
         header.append("network diverged")
@@ -298,7 +298,7 @@ def sgd_settings_table(config: dict) -> str:
         ],
         [
             "seeds",
-            f"{fmt(sgd.get('linearized_seeds'))} for the linearised model, "
+            f"{fmt(sgd.get('linearized_seeds'))} for the linearized model, "
             f"{fmt(sgd.get('network_seeds'))} for the network (same batches for the same seed)",
         ],
         ["fit range " + math("k") + " (both exponents)", esc(theory.get("fit_range", "auto"))],
