@@ -203,8 +203,7 @@ def test_failing_job_is_retried_then_reported_with_its_log(cluster, tmp_path):
         "profiles/slurm",
         *FAST,
         "--config",
-        "datasets=[broken]",
-        f"user_datasets={{broken: {broken}}}",
+        f"data={{datasets: [broken], user_datasets: {{broken: {broken}}}}}",
         "--until",
         "prepare_dataset",
         check=False,
@@ -227,3 +226,113 @@ def test_failing_job_is_retried_then_reported_with_its_log(cluster, tmp_path):
         failed_log.exists()
         and "KeyError" in failed_log.read_text() + (tmp_path / "logs/data/broken.log").read_text()
     )
+
+
+# --- faults on the node: a tiny workflow (tests/slurm/Snakefile) through the same profile -------
+
+SUBMITTED = r"submitted with SLURM jobid (\d+) \(log: (\S+)\)"
+
+
+def slurm_state(slurm_jobid: str) -> str:
+    """A job's state as squeue still knows it (MinJobAge): RUNNING, COMPLETED, CANCELLED, ..."""
+    return subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", slurm_jobid, "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def faults(cluster, tmp_path_factory):
+    """The three parts of tests/slurm/Snakefile, each through profiles/slurm in its own directory,
+    side by side (their drivers mostly wait on SLURM): `sleep`, whose group job is cancelled with
+    `scancel` as soon as it runs; `hog`, over its memory on the first attempt; `chain`, a group job
+    that fails on the node. Per part: directory, exit status, driver output, the cancelled job."""
+    runs = {}
+    for part, config in [("sleep", []), ("hog", ["hog_mb=1000"]), ("chain", [])]:
+        work = tmp_path_factory.mktemp(part)
+        shutil.copytree(ROOT / "profiles", work / "profiles")
+        shutil.copy2(SLURM_DIR / "Snakefile", work / "Snakefile")
+        cmd = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *FAST, "--config"]
+        with open(work / "driver.log", "w") as log:
+            proc = subprocess.Popen(
+                [*cmd, f"part={part}", *config],
+                cwd=work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        runs[part] = work, proc
+    try:
+        work, proc = runs["sleep"]
+        cancelled, deadline = None, time.time() + 300
+        while cancelled is None and time.time() < deadline and proc.poll() is None:
+            found = re.search(SUBMITTED, (work / "driver.log").read_text())
+            if found and slurm_state(found[1]) == "RUNNING":
+                cancelled = found[1]
+                subprocess.run(["scancel", cancelled], check=True)
+            time.sleep(0.3)
+        for _, proc in runs.values():
+            proc.wait(timeout=600)
+    finally:
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=60)
+    return {
+        part: (work, proc.returncode, (work / "driver.log").read_text(), cancelled)
+        for part, (work, proc) in runs.items()
+    }
+
+
+def test_cancelled_job_is_resubmitted_and_the_run_completes(faults):
+    """`scancel` of a running group job (two `training` jobs in one SLURM job): the driver sees
+    it fail, resubmits the group once (restart-times: 1) and the run completes."""
+    work, returncode, out, cancelled = faults["sleep"]
+    assert cancelled, "the group job never ran:\n" + out[-3000:]
+    assert returncode == 0, out[-3000:]
+    submitted = re.findall(SUBMITTED, out)
+    attempts = [job for job, _ in submitted]
+    assert len(attempts) == 2 and attempts[0] == cancelled and attempts[1] != cancelled, out[-3000:]
+    assert slurm_state(cancelled) == "CANCELLED" and slurm_state(attempts[1]) == "COMPLETED"
+    # the cancellation is reported as the group's failure, with its SLURM log, before the retry
+    failure = out.split(f"submitted with SLURM jobid {cancelled}", 1)[1].split("Trying to restart", 1)[0]
+    assert "Error in group training" in failure and submitted[0][1] in failure
+    assert f"JOB {cancelled} ON" in Path(submitted[0][1]).read_text()  # slurmstepd: "... CANCELLED AT"
+    # both outputs come from the resubmitted SLURM job (each writes its $SLURM_JOB_ID)
+    assert {(work / f"out/sleep_{i}.txt").read_text().strip() for i in (1, 2)} == {attempts[1]}
+
+
+def test_job_over_its_memory_is_killed_then_resubmitted_with_twice_the_memory(faults):
+    """`hog` holds 1000 MB (plus Snakemake's ~180 MB on the node) and asks for 800 MB, then twice
+    that on the resubmission: the cluster kills the first attempt, the second completes."""
+    work, returncode, out, _ = faults["hog"]
+    assert returncode == 0, out[-3000:]
+    attempts = re.findall(SUBMITTED, out)
+    assert len(attempts) == 2, out[-3000:]
+    (first, first_log), (second, second_log) = attempts
+    assert [requested(job)[0] for job in (first, second)] == [800, 1600]
+    # SLURM killed the first attempt for its memory, and says so in the job's log
+    killed = re.search(r"exceeded memory limit \((\d+) > (\d+)\), being killed", Path(first_log).read_text())
+    assert killed, Path(first_log).read_text()[-3000:]
+    used, limit = int(killed[1]), int(killed[2])
+    assert limit == 800 * 2**20 < used  # bytes; caught as the allocation grows, once a second
+    assert slurm_state(first) in {"FAILED", "OUT_OF_MEMORY"} and slurm_state(second) == "COMPLETED"
+    assert "exceeded memory limit" not in Path(second_log).read_text()
+    assert (work / "out/hog.txt").read_text().strip() == second
+
+
+def test_failed_group_job_is_reported_with_its_log(faults):
+    """A group job (`prep` then `fit`, one SLURM job) whose second rule fails on the node: retried
+    once, then reported as a failed group with the path of its SLURM log, which has the error."""
+    work, returncode, out, _ = faults["chain"]
+    assert returncode != 0
+    attempts = re.findall(SUBMITTED, out)
+    assert len(attempts) == 2 and all("group_training" in log for _, log in attempts), out[-3000:]
+    (first, _), (last, last_log) = attempts
+    assert slurm_state(first) == slurm_state(last) == "FAILED"
+    report = out.split(f"submitted with SLURM jobid {last}", 1)[1]
+    assert "Error in group training" in report and last_log in report, report[-3000:]
+    # the log has what happened on the node: both rules of the group, the failing one's error
+    node = Path(last_log).read_text()
+    assert re.search(r"rule prep:", node) and re.search(r"rule fit:", node), node[-3000:]
+    assert "Error in rule fit" in node and "the node-side failure on purpose" in node
+    assert "the node-side failure on purpose" in (work / "logs/fit.log").read_text()

@@ -3,13 +3,28 @@
 # Idempotent: a second call finds the cluster running and exits 0. Stop it with stop_cluster.sh.
 # No accounting storage (no slurmdbd): like many institute clusters, `sacct` has nothing to say,
 # which is why profiles/slurm queries job states with squeue.
+# Memory is enforced like on a real cluster: a job step whose processes' resident memory exceeds
+# what the job asked for (--mem) is killed and the job ends OUT_OF_MEMORY. The jobacct_gather
+# plugin does it by reading /proc every second (JobAcctGatherParams=OverMemoryKill), which works
+# in a container too; production clusters usually use cgroups (task/cgroup, ConstrainRAMSpace).
 set -euo pipefail
 
 node_state() { sinfo -h -N -o '%T' 2>/dev/null | head -1 || true; }
 
+# a running cluster is kept if it enforces memory; one started by an older version of this
+# script is restarted with the configuration below
 if command -v sinfo >/dev/null && [[ "$(node_state)" =~ ^(idle|mixed|allocated) ]]; then
-    echo "slurm: cluster already running ($(node_state))"
-    exit 0
+    if scontrol show config 2>/dev/null | grep -q '^JobAcctGatherParams *= *OverMemoryKill'; then
+        echo "slurm: cluster already running ($(node_state))"
+        exit 0
+    fi
+    echo "slurm: restarting the running cluster to enforce memory"
+    pkill -x slurmd || true
+    pkill -x slurmctld || true
+    for _ in $(seq 1 20); do
+        pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || break
+        sleep 0.5
+    done
 fi
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
@@ -50,7 +65,10 @@ SlurmdPidFile=/run/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+# memory enforcement: sample every job step's processes each second, kill a step over its memory
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 JobCompType=jobcomp/none
 # squeue must still know finished jobs when Snakemake asks (no accounting database here)
 MinJobAge=600

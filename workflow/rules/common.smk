@@ -7,6 +7,7 @@ from pathlib import Path
 import sgd_spectra
 import yaml
 
+from sgd_spectra.resources import MATRIX_MB, mem_for, minutes_for
 from sgd_spectra.config import (
     ConfigError,
     all_datasets,
@@ -88,31 +89,10 @@ def n_of(wildcards):
 
 # --- Job resources ------------------------------------------------------------------------------
 # Every rule asks for memory (mem_mb) and wall time (runtime, minutes) computed from the work it
-# does, with the helpers below, so that one config fits any N on a cluster. Snakemake passes
-# `attempt` (1, then 2, ... when the profile's restart-times resubmits a failed job): a job
-# killed for memory or time comes back with twice as much. The seconds per unit of work were
+# does, with sgd_spectra.resources (mem_for, minutes_for: doubled on each resubmission) and the
+# costs below, so that one config fits any N on a cluster. The seconds per unit of work were
 # measured on the 2-core CI machine, busy with other work (README "The paper-scale configuration";
 # benchmarks/), which errs on the slow side.
-
-BASE_MB = 2000  # one job's Python with numpy, numba, torch and pandas loaded: about 1 GB
-FLOOR_MINUTES = 10  # start-up, imports, numba compilation, a slow shared file system
-SAFETY = 3  # wall time asked = FLOOR_MINUTES + SAFETY x the measured estimate
-MATRIX_MB = 8 / 2**20  # one float64 entry, in MB (an N x N matrix: MATRIX_MB * N**2)
-
-
-def retry_factor(attempt):
-    """Twice the memory and time on each resubmission."""
-    return 2 ** (attempt - 1)
-
-
-def mem_for(attempt, n=0, matrices=0, extra_mb=0):
-    """MB for `matrices` float64 N x N arrays and `extra_mb` more on top of BASE_MB."""
-    return math.ceil((BASE_MB + matrices * MATRIX_MB * n**2 + extra_mb) * retry_factor(attempt))
-
-
-def minutes_for(attempt, seconds=0.0, margin=SAFETY):
-    """Wall-time minutes for work estimated at `seconds`."""
-    return math.ceil((FLOOR_MINUTES + margin * seconds / 60) * retry_factor(attempt))
 
 
 def eigh_seconds(n):
