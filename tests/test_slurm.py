@@ -18,18 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_workflow import COPY, finished_outputs
+from conftest import copy_workflow, finished_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_DIR = ROOT / "tests" / "slurm"
 # fast polling for the test; a user's profile polls less often
 FAST = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2"]
-
-
-def _copy_workflow(dest: Path):
-    for name in COPY + ["profiles"]:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +55,17 @@ def run_snakemake(workdir, *args, check=True, timeout=900):
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("local")
-    _copy_workflow(work)
-    run_snakemake(work, "--profile", "profiles/local", "--cores", "2")
-    return work
+def local_run(tiny_run):
+    """The same config run locally (profiles/local): the session's tiny run (conftest.tiny_run)."""
+    assert (tiny_run["workdir"] / "report" / "index.html").exists(), tiny_run["log"]
+    return tiny_run["workdir"]
 
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     """The tiny config through profiles/slurm, interrupted midway and resumed."""
     work = tmp_path_factory.mktemp("slurm")
-    _copy_workflow(work)
+    copy_workflow(work)
     log_path = work / "driver.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -194,7 +187,7 @@ def requested(slurm_jobid: str) -> tuple[int, int]:
 
 
 def test_failing_job_is_retried_then_reported_with_its_log(cluster, tmp_path):
-    _copy_workflow(tmp_path)
+    copy_workflow(tmp_path)
     broken = tmp_path / "broken.npz"
     np.savez(broken, pixels=np.zeros((10, 4)))  # no `images`/`labels`: the data rule fails
     out = run_snakemake(

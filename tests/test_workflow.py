@@ -2,35 +2,27 @@
 
 The tests walk through what a user does: a run interrupted midway, a resumed run that does not
 redo finished jobs, a rerun that does nothing, a changed learning rate that reruns only what
-depends on it, and the same numbers from the same seed.  The run itself is a module fixture
-(``interrupted_run``), so the tests pass in any order and alone; a test that reruns jobs does so in
-a copy of the finished run.
+depends on it, and the same numbers from the same seed.  The run itself is a session fixture
+(``conftest.tiny_run``, shared with test_slurm.py), so the tests pass in any order and alone; a test
+that reruns jobs does so in a copy of the finished run.
 """
 
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from html import escape
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from browser import browser_available, inspect_page
+from conftest import run_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "config.yaml", "config", "workflow", "notebooks"]
 
 
 def snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml", *args]
-    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-6000:]}")
-    return out.stdout + out.stderr
+    return run_tiny(workdir, *args, check=check)
 
 
 def planned_jobs(dry_run_output):
@@ -40,70 +32,16 @@ def planned_jobs(dry_run_output):
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    work = tmp_path_factory.mktemp("workflow")
-    for name in COPY:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, work / name)
-    return work
-
-
-def finished_outputs(log: str) -> set[str]:
-    """Outputs of the jobs a Snakemake log reports as finished (a job killed while writing is
-    incomplete, and Snakemake rightly redoes it)."""
-    outputs = {
-        m[1]: m[0]
-        for m in re.findall(r"^\s+output: (.*)\n(?:\s+\w+: .*\n)*?\s+jobid: (\d+)$", log, flags=re.M)
-    }
-    done = re.findall(r"^Finished jobid: (\d+)", log, flags=re.M)
-    return {path.strip() for job in done for path in outputs.get(job, "").split(",") if path.strip()}
+def interrupted_run(tiny_run):
+    """The session's tiny run (conftest.tiny_run): interrupted once, then resumed."""
+    return tiny_run
 
 
 @pytest.fixture(scope="module")
-def interrupted_run(workdir):
-    """The tiny run interrupted midway (Ctrl-C after two training jobs), then resumed to the end:
-    what finished before the interruption, whether the report existed then, and what the resumed
-    run recomputed.  A fixture, so every test below sees a finished run whatever order they run in."""
-    log_path = workdir / "interrupted.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/tiny.yaml"],
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.time() + 300
-        while (
-            time.time() < deadline
-            and proc.poll() is None
-            and len(re.findall(r"Finished jobid: \d+ \(Rule: train_", log_path.read_text())) < 2
-        ):
-            time.sleep(0.2)
-        stopped_by_itself = proc.poll() is not None
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
-        proc.wait(timeout=120)
-    report_after_interrupt = (workdir / "report" / "index.html").exists()
-    finished = {
-        workdir / p: (workdir / p).stat().st_mtime_ns
-        for p in finished_outputs(log_path.read_text())
-        if (workdir / p).exists()
-    }
-    log = snakemake(workdir, "--rerun-incomplete")
-    return {
-        "stopped_by_itself": stopped_by_itself,
-        "report_after_interrupt": report_after_interrupt,
-        "finished": finished,
-        "redone": [p for p, mtime in finished.items() if p.stat().st_mtime_ns != mtime],
-        "log": log,
-    }
-
-
-@pytest.fixture(scope="module")
-def finished(workdir, interrupted_run):
-    """The workdir after the whole tiny run (interrupted once and resumed)."""
-    assert (workdir / "report" / "index.html").exists(), interrupted_run["log"]
-    return workdir
+def finished(interrupted_run):
+    """The workdir after the whole tiny run."""
+    assert (interrupted_run["workdir"] / "report" / "index.html").exists(), interrupted_run["log"]
+    return interrupted_run["workdir"]
 
 
 def test_interrupted_run_resumes_without_redoing_work(interrupted_run):
