@@ -369,25 +369,9 @@ def test_paper_config_runs_each_experiment_at_the_paper_s_n():
 def _planned_resources(*config_args) -> dict[str, set[str]]:
     """``snakemake -n`` on the tiny config: the resources line of each planned torch job, by
     rule and dataset."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--directory",
-            str(ROOT),
-            "--configfile",
-            str(ROOT / "config" / "tiny.yaml"),
-            *config_args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
+    run = _dry_run("--configfile", str(ROOT / "config" / "tiny.yaml"), *config_args)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
     planned = {}
     for block in re.split(r"\n\s*rule ", out)[1:]:  # grouped jobs are indented
         rule = block.split(":", 1)[0]

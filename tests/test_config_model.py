@@ -2,14 +2,12 @@
 pretraining split are checked before any job, naming the key."""
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.utils import validate
-from test_config import ROOT, SCHEMA, checked, load_config
+from test_config import ROOT, SCHEMA, _dry_run, checked, load_config
 
 from sgd_spectra.config import ConfigError, check_config, coerce_command_line
 
@@ -126,24 +124,11 @@ def test_a_model_that_does_not_fit_the_data_is_refused(tiny_config):
 
 
 def test_bad_factory_stops_snakemake_before_any_job(factory_file):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--directory",
-            str(ROOT),
-            "--configfile",
-            str(ROOT / "config" / "tiny.yaml"),
-            "--config",
-            f"model={{kind: custom, factory: '{factory_file}:vector_output'}}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    out = _dry_run(
+        "--configfile",
+        str(ROOT / "config" / "tiny.yaml"),
+        "--config",
+        f"model={{kind: custom, factory: '{factory_file}:vector_output'}}",
     )
     assert out.returncode != 0
     assert "model.factory" in out.stdout + out.stderr and "one scalar per sample" in out.stdout + out.stderr
