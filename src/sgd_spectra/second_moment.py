@@ -6,7 +6,8 @@ the noise only needs the data-basis diagonal ``d = diag(U C U^T)`` of the error 
 
     N K diag(d) K  ->  Lambda (U^T diag(d) U) Lambda,
 
-so a step costs two GEMMs (:func:`exact_loss_trajectory_eigen`).
+so a step costs a GEMM (for d) and a syrk (for ``U^T diag(d) U``, half a GEMM):
+:func:`exact_loss_trajectory_eigen`.
 
 Stability.  Split one step into a deterministic part, which acts on each eigen-pair (k, l) as a
 4 x 4 linear map T_kl on ``(C_kl, J_kl, J_lk, P_kl)`` (it includes the ``-gamma lr^2 KCK`` part of
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.linalg.blas import dgemm, dsyrk
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .theory import critical_lr, noiseless_lr_bound, unique_steps
@@ -49,14 +51,38 @@ from .theory import critical_lr, noiseless_lr_bound, unique_steps
 
 
 def data_diagonal(eigenvectors: np.ndarray, matrix_in_eigenbasis: np.ndarray) -> np.ndarray:
-    """``diag(U X U^T)`` as ``rowsum((U X) o U)``: the data-basis diagonal in one GEMM."""
-    return np.einsum("ik,ik->i", eigenvectors @ matrix_in_eigenbasis, eigenvectors)
+    """``diag(U X U^T)`` as ``rowsum((U X) o U)``: the data-basis diagonal in one GEMM.
+
+    The GEMM is SciPy's, like the syrk of :func:`noise_matrix_upper`: NumPy and SciPy ship
+    separate OpenBLAS builds with separate thread pools, and alternating between them every step
+    measured slower than staying in one.  C-ordered ``U X`` is ``(X^T U^T)`` to Fortran: no copy.
+    """
+    product = dgemm(1.0, np.asarray(matrix_in_eigenbasis, dtype=np.float64).T, eigenvectors.T).T
+    return np.einsum("ik,ik->i", product, eigenvectors)
 
 
 def diagonal_in_eigenbasis(eigenvectors: np.ndarray, data_vector: np.ndarray) -> np.ndarray:
     """``U^T diag(x) U`` (symmetrised): a data-basis diagonal matrix seen in the eigenbasis."""
     m = eigenvectors.T @ (data_vector[:, None] * eigenvectors)
     return (m + m.T) / 2
+
+
+def noise_matrix_upper(eigenvectors: np.ndarray, matrix_in_eigenbasis: np.ndarray) -> np.ndarray:
+    """``M = U^T diag(d) U`` with ``d = diag(U C U^T)``, valid in its upper triangle only.
+
+    C is a second moment, so d >= 0 (round-off negatives are set to 0) and M = S^T S with
+    ``S = sqrt(d) U`` (rows scaled): a rank-k update (BLAS syrk) does half the work of a GEMM.
+    The C-ordered ``S`` is ``S^T`` to Fortran, so syrk's lower triangle of ``S^T S`` comes back,
+    read in C order, as the upper triangle of M, with no copy either way.
+    """
+    d = np.clip(data_diagonal(eigenvectors, matrix_in_eigenbasis), 0.0, None)
+    scaled = np.sqrt(d)[:, None] * eigenvectors
+    return dsyrk(1.0, scaled.T, trans=0, lower=1).T
+
+
+def symmetric_from_upper(upper: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose upper triangle (diagonal included) is that of ``upper``."""
+    return np.triu(upper) + np.triu(upper, 1).T
 
 
 def _clean_spectrum(eigenvalues, eigenvectors):
@@ -75,7 +101,8 @@ def _clean_spectrum(eigenvalues, eigenvectors):
 
 @njit(cache=True)
 def _pair_step(C, J, P, M, lam, lr, beta, gamma):  # pragma: no cover - compiled
-    """One step of every eigen-pair in place, given ``M = U^T diag(d) U`` (symmetrised here).
+    """One step of every eigen-pair in place, given ``M = U^T diag(d) U`` in its upper triangle
+    (:func:`noise_matrix_upper`; the lower one is not read).
 
     All elementwise work of a step in one pass over the upper triangle: C and P are written
     exactly symmetric, so no antisymmetric round-off part can grow (theory.md §3).
@@ -85,7 +112,7 @@ def _pair_step(C, J, P, M, lam, lr, beta, gamma):  # pragma: no cover - compiled
         for l in range(k, n):
             lk, ll = lam[k], lam[l]
             c, j_kl, j_lk = C[k, l], J[k, l], J[l, k]
-            m = 0.5 * (M[k, l] + M[l, k])
+            m = M[k, l]
             common = (
                 lr * lr * lk * ll * ((1 - gamma) * c + gamma * n * m)
                 - lr * beta * (lk * j_kl + ll * j_lk)
@@ -111,7 +138,7 @@ def exact_loss_trajectory_eigen(
         C' = C - lr (lambda_k + lambda_l) C + beta (J + J^T) + common
         J' = beta J - lr C lambda_l + common,      P' = common
 
-    Two GEMMs a step (for d and for M) instead of five; the rest is one fused pass
+    A GEMM (for d) and a syrk (for M, half a GEMM) a step instead of five GEMMs; the rest is one fused pass
     (:func:`_pair_step`).  Returns the loss ``tr(C) / (2N)`` at ``record_steps``; the recursion
     itself is :func:`exact_second_moments_eigen`.
     """
@@ -132,7 +159,7 @@ def exact_second_moments_eigen(
 ):
     """Yield ``(t, C, M)`` at each recorded step t (ascending, distinct) of the recursion of
     :func:`exact_loss_trajectory_eigen`: the eigenbasis error covariance C and its noise matrix
-    ``M = U^T diag(diag(U C U^T)) U`` (symmetrised), which that step uses anyway.
+    ``M = U^T diag(diag(U C U^T)) U`` (exactly symmetric), which that step uses anyway.
 
     ``initial_error`` is the error vector e_0 (C_0 = U^T e_0 e_0^T U) or, as an N x N array, the
     data-basis second moment E[e_0 e_0^T] itself.  C is updated in place by the next step: copy it
@@ -151,9 +178,9 @@ def exact_second_moments_eigen(
     steps, _ = unique_steps(record_steps)
     rec = 0
     for t in range(int(steps[-1]) + 1):
-        M = U.T @ (data_diagonal(U, C)[:, None] * U)
+        M = noise_matrix_upper(U, C)
         if t == steps[rec]:
-            yield t, C, (M + M.T) / 2
+            yield t, C, symmetric_from_upper(M)
             rec += 1
             if rec == len(steps):
                 return

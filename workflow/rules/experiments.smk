@@ -23,15 +23,18 @@ rule regime_comparison:
         "results/benchmarks/regime_comparison/{dataset}.tsv"
     group:
         "experiments"
-    threads: 1
+    # 2: its BLAS-bound exact recursion uses both, and at the paper's N = 3000 a one-thread job
+    # ran 20 min while every two-thread job waited for the second core (measured 2026-12-05)
+    threads: 2
     resources:
         # the exact averaged recursion holds five N x N float64 matrices, plus work space
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=8),
-        # per batch size: the exact recursion, the network runs (30 full-loss evaluations each,
-        # log-spaced) and the sampled linearized runs
+        # the eigendecomposition; per batch size the exact recursion, the network runs (30
+        # full-loss evaluations each, log-spaced) and the sampled linearized runs
         runtime=lambda wc, attempt: minutes_for(
             attempt,
-            sum(
+            eigh_seconds(n_of(wc))
+            + sum(
                 REGIMES["steps"] * exact_step_seconds(n_of(wc))
                 + network_seconds(REGIMES["network_seeds"], REGIMES["steps"], b, n_of(wc), 30)
                 + linearized_seconds(REGIMES["seeds"] * REGIMES["steps"], b, n_of(wc))
@@ -40,7 +43,9 @@ rule regime_comparison:
         ),
         gpu=gpus,
     params:
-        code=code_version("experiments", "dynamics", "network_training", "theory", "ntk", "models"),
+        code=code_version(
+            "experiments", "dynamics", "network_training", "theory", "second_moment", "ntk", "models"
+        ),
         device=model_options(config)["device"],
         lr=REGIMES["lr"],
         momentum=REGIMES["momentum"],
