@@ -16,18 +16,30 @@ from pathlib import Path
 import pandas as pd
 
 
-def rule_times(results: Path) -> pd.DataFrame:
-    """One row per rule: jobs, summed wall seconds and CPU seconds of its benchmark files."""
+def job_times(results: Path) -> pd.DataFrame:
+    """One row per benchmarked job: its rule, the job (the benchmark file's path below the rule),
+    wall seconds, CPU seconds and peak resident memory (MB) of its last attempt."""
     rows = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
-        bench = pd.read_csv(tsv, sep="\t")
-        rule = tsv.relative_to(results / "benchmarks").parts[0]
+        bench = pd.read_csv(tsv, sep="\t").iloc[-1]
+        rule, *job = tsv.relative_to(results / "benchmarks").with_suffix("").parts
         rows.append(
-            {"rule": rule, "wall_s": float(bench.s.iloc[-1]), "cpu_s": float(bench.cpu_time.iloc[-1])}
+            {
+                "rule": rule,
+                "job": "/".join(job),
+                "wall_s": float(bench.s),
+                "cpu_s": float(bench.cpu_time),
+                "max_rss_mb": float(bench.max_rss),
+            }
         )
-    table = pd.DataFrame(rows, columns=["rule", "wall_s", "cpu_s"])
+    return pd.DataFrame(rows, columns=["rule", "job", "wall_s", "cpu_s", "max_rss_mb"])
+
+
+def rule_times(results: Path) -> pd.DataFrame:
+    """One row per rule: jobs, summed wall seconds and CPU seconds of its benchmark files."""
     return (
-        table.groupby("rule")
+        job_times(results)
+        .groupby("rule")
         .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
         .sort_values("wall_s", ascending=False)
     )
