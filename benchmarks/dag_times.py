@@ -35,12 +35,18 @@ def job_times(results: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "job", "wall_s", "cpu_s", "max_rss_mb"])
 
 
-def rule_times(results: Path) -> pd.DataFrame:
-    """One row per rule: jobs, summed wall seconds and CPU seconds of its benchmark files."""
+def rule_times(jobs: pd.DataFrame) -> pd.DataFrame:
+    """One row per rule of :func:`job_times`: jobs, summed wall and CPU seconds, the longest job
+    and the largest peak memory, slowest rule first."""
     return (
-        job_times(results)
-        .groupby("rule")
-        .agg(jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"))
+        jobs.groupby("rule")
+        .agg(
+            jobs=("wall_s", "size"),
+            wall_s=("wall_s", "sum"),
+            cpu_s=("cpu_s", "sum"),
+            longest_job_s=("wall_s", "max"),
+            peak_rss_mb=("max_rss_mb", "max"),
+        )
         .sort_values("wall_s", ascending=False)
     )
 
@@ -60,7 +66,7 @@ def main():
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--wall", type=float, default=None)
     a = ap.parse_args()
-    table = rule_times(a.results)
+    table = rule_times(job_times(a.results))
     wall = a.wall if a.wall is not None else last_run_seconds(a.results.resolve().parent)
     with pd.option_context("display.width", 120, "display.float_format", "{:.1f}".format):
         print(table.to_string())

@@ -28,7 +28,9 @@ OUT = ROOT / "docs" / "paper"
 COMMAND = "snakemake --configfile config/paper.yaml --cores 2"
 MAX_HTML_BYTES = 5 * 1024**2
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from dag_times import job_times  # noqa: E402
+from dag_times import job_times, rule_times  # noqa: E402
+
+from sgd_spectra.report import verdict_counts  # noqa: E402
 
 
 def planned_jobs(workdir: Path) -> dict[str, int]:
@@ -69,14 +71,14 @@ def standalone_report(html: str) -> str:
 
 def claims_section(claims: pd.DataFrame) -> list[str]:
     """The verdict summary, then the failing and the inconclusive paper claims with their numbers."""
-    counts = claims.groupby(["kind", "verdict"]).size()
     paper, checks = claims[claims.kind == "paper"], claims[claims.kind == "check"]
+    counts, check_counts = verdict_counts(paper), verdict_counts(checks)
     lines = [
         "## Verdicts",
         "",
-        f"**{len(paper)} paper claims: {counts.get(('paper', 'holds'), 0)} hold, "
-        f"{counts.get(('paper', 'fails'), 0)} fail, {counts.get(('paper', 'inconclusive'), 0)} are "
-        f"inconclusive.** Implementation checks: {counts.get(('check', 'holds'), 0)} of {len(checks)} hold.",
+        f"**{len(paper)} paper claims: {counts['holds']} hold, {counts['fails']} fail, "
+        f"{counts['inconclusive']} are inconclusive.** Implementation checks: "
+        f"{check_counts['holds']} of {len(checks)} hold.",
         "",
         "By section (paper claims):",
         "",
@@ -96,18 +98,7 @@ def claims_section(claims: pd.DataFrame) -> list[str]:
 
 def runtime_section(jobs: pd.DataFrame, wall: float, cores: int) -> list[str]:
     """Job time by rule (sum, largest job) and the run's overhead beyond the jobs."""
-    by_rule = (
-        jobs.groupby("rule")
-        .agg(
-            jobs=("wall_s", "size"),
-            wall_s=("wall_s", "sum"),
-            cpu_s=("cpu_s", "sum"),
-            longest_job_s=("wall_s", "max"),
-            peak_rss_mb=("max_rss_mb", "max"),
-        )
-        .sort_values("wall_s", ascending=False)
-        .round(1)
-    )
+    by_rule = rule_times(jobs).round(1)
     return [
         "## Runtime of every job, by rule",
         "",
