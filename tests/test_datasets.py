@@ -13,6 +13,7 @@ from sgd_spectra.datasets import (
     load_idx_regression,
     load_npz_regression,
     load_regression_dataset,
+    power_law_spectrum,
     read_idx,
     size_metadata,
     standardised_tabular,
@@ -167,6 +168,10 @@ def test_synthetic_power_law(nu, kappa):
     assert np.sum(e0**2) == pytest.approx(1.0, rel=1e-12)  # L_0 = 1/(2N)
     expected = k ** -(kappa + 1) / np.sum(k ** -(kappa + 1))
     np.testing.assert_allclose(c, expected, rtol=1e-6, atol=1e-15)
+    # the spectrum the workflow saves instead of recovering it: what the eigensolver finds
+    known_lam, known_c = power_law_spectrum(n, nu, kappa)
+    np.testing.assert_allclose(known_lam, lam, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(known_c, c, rtol=1e-6, atol=1e-15)
     # seeds: same seed same problem, another seed a different eigenbasis
     np.testing.assert_array_equal(synthetic_power_law(n, nu, kappa, seed=7)[0], kernel)
     assert not np.allclose(synthetic_power_law(n, nu, kappa, seed=8)[0], kernel)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from sgd_spectra.ntk import init_network, network_from_arrays, normalise_kernel, ntk_autograd, ntk_closed_form
+from sgd_spectra.ntk import (
+    init_network,
+    largest_eigenvalue,
+    network_from_arrays,
+    normalise_kernel,
+    ntk_autograd,
+    ntk_closed_form,
+)
 
 N, D, WIDTH = 20, 8, 50
 
@@ -348,3 +355,18 @@ def test_generic_route_in_float32():
     assert np.linalg.norm(k32 - k64) / np.linalg.norm(k64) < 1e-5
     with pytest.raises(ValueError, match="dtype"):
         empirical_ntk(model, X, dtype=torch.float16)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 40, 400])
+def test_largest_eigenvalue_matches_a_full_eigensolver(n):
+    """Lanczos against eigvalsh: a random symmetric matrix (negative eigenvalues too), a PSD
+    kernel whose top eigenvalue is double, and one whose top two nearly coincide."""
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n))
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    double = (q * np.r_[2.0, 2.0, np.linspace(1, 0, max(n - 2, 0))][:n]) @ q.T
+    close = (q * np.r_[1.0, 1.0 - 1e-6, np.linspace(0.5, 0, max(n - 2, 0))][:n]) @ q.T
+    for matrix in ((a + a.T) / 2, (double + double.T) / 2, (close + close.T) / 2):
+        expected = np.linalg.eigvalsh(matrix)[-1]
+        assert largest_eigenvalue(matrix) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+        assert largest_eigenvalue(matrix) == largest_eigenvalue(matrix)  # the same on every call

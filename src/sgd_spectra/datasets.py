@@ -203,14 +203,21 @@ def synthetic_power_law(n_samples: int, nu: float, kappa: float, seed: int):
     Returns ``(kernel_over_n, initial_error)`` with ``sum_k c_k = 1`` (so ``L_0 = 1 / (2N)``),
     matching the authors' ``generate_synthetic_data``.
     """
-    k = np.arange(1, n_samples + 1, dtype=np.float64)
-    eigenvalues = k**-nu
-    coef = k ** (-(kappa + 1) / 2)
-    coef /= np.linalg.norm(coef)
+    eigenvalues, coefficients = power_law_spectrum(n_samples, nu, kappa)
     basis = haar_orthogonal(n_samples, np.random.default_rng(seed))  # columns = eigenvectors
     kernel = (basis * eigenvalues) @ basis.T
     kernel = (kernel + kernel.T) / 2
-    return kernel, basis @ coef
+    return kernel, basis @ np.sqrt(coefficients)
+
+
+def power_law_spectrum(n_samples: int, nu: float, kappa: float) -> tuple[np.ndarray, np.ndarray]:
+    """The spectrum of :func:`synthetic_power_law` as built, without its eigenbasis: eigenvalues
+    ``k^-nu`` (descending, the largest 1) and coefficients ``c_k = k^-(kappa+1)`` scaled to sum
+    to 1, as :func:`sgd_spectra.spectra.kernel_spectrum` would recover them from the kernel."""
+    k = np.arange(1, n_samples + 1, dtype=np.float64)
+    coef = k ** (-(kappa + 1) / 2)
+    coef /= np.linalg.norm(coef)
+    return k**-nu, coef**2
 
 
 def load_regression_dataset(spec: dict, n_samples: int, seed: int):

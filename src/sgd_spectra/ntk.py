@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse.linalg
 import torch
 from torch import nn
 
@@ -122,8 +123,27 @@ def normalise_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     n = kernel.shape[0]
-    lam_max = float(np.linalg.eigvalsh(kernel)[-1])
+    lam_max = largest_eigenvalue(kernel)
     if not lam_max > 0:
         raise ValueError("kernel has no positive eigenvalue; cannot normalise")
     scale = n / lam_max
     return kernel * (scale / n), scale
+
+
+def largest_eigenvalue(matrix: np.ndarray) -> float:
+    """The largest eigenvalue of a symmetric matrix, to machine precision.
+
+    Lanczos (ARPACK's ``eigsh``, ``tol=0``) costs O(N^2) per iteration where a full ``eigvalsh``
+    costs O(N^3): at N = 10^4 about a second instead of a minute.  The start vector is fixed, so
+    the result is the same on every call (ARPACK's own start is drawn from a generator that
+    advances from call to call).
+    """
+    n = matrix.shape[0]
+    if n < 3:  # ARPACK needs k < N - 1
+        return float(np.linalg.eigvalsh(matrix)[-1])
+    start = np.random.default_rng(0).standard_normal(n)
+    try:
+        top = scipy.sparse.linalg.eigsh(matrix, k=1, which="LA", tol=0, v0=start, return_eigenvectors=False)
+    except scipy.sparse.linalg.ArpackError:  # a Krylov space that collapses (the zero matrix)
+        return float(np.linalg.eigvalsh(matrix)[-1])
+    return float(top[0])

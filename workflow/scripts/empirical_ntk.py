@@ -4,8 +4,8 @@ Network datasets: the model is built from the config's spec and seed (pretrained
 data rule's disjoint split when configured); its kernel is the closed form for the default
 one-hidden-layer ReLU network and the chunked autograd NTK otherwise.  The network is saved
 (results/ntk/{dataset}.pt) so the training rules train exactly it, and ``scale = N / lambda_max(K)``
-converts effective learning rates into torch learning rates.  Synthetic data: the kernel is
-given (scale 1) and the checkpoint records that there is no network.
+converts effective learning rates into torch learning rates.  Synthetic data: the kernel and its
+spectrum are given (scale 1) and the checkpoint records that there is no network.
 """
 
 import numpy as np
@@ -13,7 +13,6 @@ import torch
 
 from sgd_spectra.io import redirect_log
 from sgd_spectra.models import build_model, resolve_device, save_checkpoint
-from sgd_spectra.ntk import normalise_kernel
 from sgd_spectra.ntk_generic import kernel_arrays
 from sgd_spectra.pretrain import pretrain
 
@@ -43,8 +42,15 @@ if "X" in data:
     arrays = kernel_arrays(model, X.to(device), data["y"], memory_gb=p.memory_gb, progress=True)
     save_checkpoint(snakemake.output.model, model, p.model, X.shape[1:], p.seed, record)
 else:
-    kernel_over_n, scale = normalise_kernel(data["kernel_over_n"] * len(data["initial_error"]))
-    arrays = {"kernel_over_n": kernel_over_n, "initial_error": data["initial_error"], "scale": scale}
+    # normalised as normalise_kernel does, lambda_max(K/N) known from the spectrum built in
+    lam_max = float(data["eigenvalues"].max())
+    arrays = {
+        "kernel_over_n": data["kernel_over_n"] / lam_max,
+        "initial_error": data["initial_error"],
+        "scale": 1 / lam_max,
+        "eigenvalues": data["eigenvalues"] / lam_max,
+        "coefficients": data["coefficients"],
+    }
     save_checkpoint(snakemake.output.model, None, None, None, p.seed)
 initial_error, scale = arrays["initial_error"], arrays["scale"]
 print(f"N={len(initial_error)} scale=N/lambda_max(K)={scale:.6g} L0={np.mean(initial_error**2) / 2:.6g}")

@@ -4,7 +4,12 @@ With pretraining, also the pretraining split: samples of the same source, none o
 
 import numpy as np
 
-from sgd_spectra.datasets import load_regression_dataset, size_metadata, synthetic_power_law
+from sgd_spectra.datasets import (
+    load_regression_dataset,
+    power_law_spectrum,
+    size_metadata,
+    synthetic_power_law,
+)
 from sgd_spectra.io import redirect_log, write_json
 from sgd_spectra.pretrain import pretraining_seed, pretraining_split
 
@@ -14,7 +19,15 @@ spec, n, seed = p.spec, p.n_samples, p.seed
 meta = {"dataset": spec["name"], "source": spec["source"], "kind": spec["kind"], "n_samples": n, "seed": seed}
 if spec["kind"] == "synthetic":
     kernel, initial_error = synthetic_power_law(n, spec["nu"], spec["kappa"], seed)
-    np.savez(snakemake.output.arrays, kernel_over_n=kernel, initial_error=initial_error)
+    # the spectrum is known by construction: saved, so no eigensolver has to recover it
+    eigenvalues, coefficients = power_law_spectrum(n, spec["nu"], spec["kappa"])
+    np.savez(
+        snakemake.output.arrays,
+        kernel_over_n=kernel,
+        initial_error=initial_error,
+        eigenvalues=eigenvalues,
+        coefficients=coefficients,
+    )
     meta.update(
         nu=spec["nu"],
         kappa=spec["kappa"],

@@ -62,11 +62,13 @@ def train_linearized(
             steps += 1
             continue
         order = torch.randperm(n, generator=generator)
-        J_epoch, r0_epoch = J[order], r0[order]  # contiguous rows: batches are views
         for start in range(0, n - batch_size + 1, batch_size):
-            J_batch = J_epoch[start : start + batch_size]
+            # one batch's rows gathered (not the whole shuffled J: J is streamed from memory, and
+            # a batch of rows stays in cache for both of its products)
+            rows = order[start : start + batch_size]
+            J_batch = J.index_select(0, rows)
             with torch.no_grad():
-                residual = r0_epoch[start : start + batch_size] + J_batch @ delta
+                residual = r0[rows] + J_batch @ delta
             delta.grad = J_batch.T @ residual / batch_size
             opt.step()
             steps += 1
