@@ -105,8 +105,8 @@ def runtime_section(jobs: pd.DataFrame, wall: float, cores: int) -> list[str]:
         f"From Snakemake's benchmark files (every job's own figures: `job_times.csv`). {len(jobs)} "
         f"benchmarked jobs took {jobs.wall_s.sum():.0f} s of wall time and {jobs.cpu_s.sum():.0f} s of "
         f"CPU; on {cores} cores that is {jobs.wall_s.sum() / cores / 60:.1f} min against "
-        f"{wall / 60:.1f} min of wall time. The rules without a benchmark file (collecting curves, "
-        "notebook HTML, claims, report) are in the difference.",
+        f"{wall / 60:.1f} min of wall time. Snakemake's own work, and any job without a benchmark "
+        "file, is in the difference.",
         "",
         by_rule.to_markdown(),
     ]

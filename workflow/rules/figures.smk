@@ -12,6 +12,8 @@ rule notebook_html:
         html="results/notebooks/{name}.html",
     log:
         "logs/figures/{name}_html.log",
+    benchmark:
+        "results/benchmarks/notebook_html/{name}.tsv"
     # on a cluster: next to the driver, not a SLURM job (nbconvert takes seconds)
     localrule: True
     resources:

@@ -39,6 +39,8 @@ rule claims:
         claims="results/claims.csv",
     log:
         "logs/report/claims.log",
+    benchmark:
+        "results/benchmarks/claims/all.tsv"
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
     localrule: True
     resources:
@@ -95,6 +97,8 @@ rule report:
         notebooks=report_notebook_copies(),
     log:
         "logs/report/report.log",
+    benchmark:
+        "results/benchmarks/report/all.tsv"
     # on a cluster: next to the driver, not a SLURM job (seconds, on finished tables)
     localrule: True
     resources:

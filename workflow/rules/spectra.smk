@@ -32,6 +32,8 @@ rule fit_power_laws:
         fit="results/fits/{dataset}.json",
     log:
         "logs/fits/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fit_power_laws/{dataset}.tsv"
     group:
         "dataset"
     threads: 1

@@ -91,6 +91,8 @@ rule collect_curves:
         curves="results/curves/{dataset}.parquet",
     log:
         "logs/curves/{dataset}.log",
+    benchmark:
+        "results/benchmarks/collect_curves/{dataset}.tsv"
     # on a cluster: next to the driver, not a SLURM job (concatenating tables takes seconds)
     localrule: True
     threads: 1
