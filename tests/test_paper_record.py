@@ -59,3 +59,19 @@ def test_published_report_is_standalone_and_small():
     assert len(html.encode()) <= publish_paper.MAX_HTML_BYTES
     assert 'href="notebooks/' not in html, "the notebooks' own pages are not published"
     assert publish_paper.standalone_report(html) == html
+
+
+def test_project_readme_quotes_the_published_counts(record):
+    """The README's pointer to docs/paper/ quotes the published run's verdicts and wall time."""
+    claims = pd.read_csv(PAPER / "claims.csv")
+    paper = claims[claims.kind == "paper"]
+    counts = publish_paper.verdict_counts(paper)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    quoted = (
+        f"{len(paper)} paper claims, of which {counts['holds']} hold, {counts['fails']} fail and "
+        f"{counts['inconclusive']} are inconclusive"
+    )
+    assert quoted in readme
+    assert (
+        f"{sum(record['planned_jobs'].values())} jobs in {round(record['wall_seconds'] / 60)} min" in readme
+    )
