@@ -370,3 +370,12 @@ def test_largest_eigenvalue_matches_a_full_eigensolver(n):
         expected = np.linalg.eigvalsh(matrix)[-1]
         assert largest_eigenvalue(matrix) == pytest.approx(expected, rel=1e-12, abs=1e-12)
         assert largest_eigenvalue(matrix) == largest_eigenvalue(matrix)  # the same on every call
+
+
+def test_normalise_kernel_with_a_known_lambda_max_matches_the_search(problem):
+    net, X, _ = problem
+    K = ntk_closed_form(net, X).numpy()
+    found, found_scale = normalise_kernel(K)
+    given, given_scale = normalise_kernel(K, lam_max=np.linalg.eigvalsh(K)[-1])
+    assert given_scale == pytest.approx(found_scale, rel=1e-12)
+    np.testing.assert_allclose(given, found, rtol=1e-12)

@@ -114,16 +114,18 @@ def relu_ntk_parts(X) -> tuple[np.ndarray, np.ndarray]:
     return k_w, k_a
 
 
-def normalise_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
+def normalise_kernel(kernel: np.ndarray, lam_max: float | None = None) -> tuple[np.ndarray, float]:
     """Rescale as the paper's code does so that ``lambda_max(K / N) = 1``.
 
     Returns ``(K / N * scale, scale)`` with ``scale = N / lambda_max(K)``: the normalised kernel
     divided by N (its eigenvalues are the Hessian eigenvalues, the largest is 1) and the factor by
-    which every learning rate of the real network must be multiplied to match.
+    which every learning rate of the real network must be multiplied to match.  ``lam_max``:
+    lambda_max(K) when it is known (a kernel built from its spectrum), else Lanczos finds it.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     n = kernel.shape[0]
-    lam_max = largest_eigenvalue(kernel)
+    if lam_max is None:
+        lam_max = largest_eigenvalue(kernel)
     if not lam_max > 0:
         raise ValueError("kernel has no positive eigenvalue; cannot normalise")
     scale = n / lam_max

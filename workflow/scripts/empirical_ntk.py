@@ -13,6 +13,7 @@ import torch
 
 from sgd_spectra.io import redirect_log
 from sgd_spectra.models import build_model, resolve_device, save_checkpoint
+from sgd_spectra.ntk import normalise_kernel
 from sgd_spectra.ntk_generic import kernel_arrays
 from sgd_spectra.pretrain import pretrain
 
@@ -42,13 +43,14 @@ if "X" in data:
     arrays = kernel_arrays(model, X.to(device), data["y"], memory_gb=p.memory_gb, progress=True)
     save_checkpoint(snakemake.output.model, model, p.model, X.shape[1:], p.seed, record)
 else:
-    # normalised as normalise_kernel does, lambda_max(K/N) known from the spectrum built in
-    lam_max = float(data["eigenvalues"].max())
+    # lambda_max(K) = N lambda_max(K/N), known from the spectrum the kernel was built from
+    n = len(data["initial_error"])
+    kernel_over_n, scale = normalise_kernel(data["kernel_over_n"] * n, lam_max=n * data["eigenvalues"].max())
     arrays = {
-        "kernel_over_n": data["kernel_over_n"] / lam_max,
+        "kernel_over_n": kernel_over_n,
         "initial_error": data["initial_error"],
-        "scale": 1 / lam_max,
-        "eigenvalues": data["eigenvalues"] / lam_max,
+        "scale": scale,
+        "eigenvalues": data["eigenvalues"] * scale,
         "coefficients": data["coefficients"],
     }
     save_checkpoint(snakemake.output.model, None, None, None, p.seed)
