@@ -35,6 +35,12 @@ with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.y
         raise WorkflowError(f"Invalid configuration: {err}") from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
+from sgd_spectra.resources import allocator_environment
+
+# every job (a child of this process, locally, on SLURM or in the container) runs with the malloc
+# settings of sgd_spectra.resources.MALLOC_ENV: big temporaries reused instead of faulted in anew
+os.environ.update(allocator_environment(os.environ))
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

@@ -5,6 +5,9 @@ The rules (workflow/rules/common.smk) combine these with their measured costs pe
 the SLURM fault tests' own workflow (tests/slurm/Snakefile) uses the same doubling.  Snakemake passes
 ``attempt`` (1, then 2, ... when the profile's ``restart-times`` resubmits a failed job), so a job
 killed for memory or time comes back with twice as much.
+
+:func:`allocator_environment` is the other half of a job's set-up: the glibc malloc settings every
+job runs with (the Snakefile exports them, so local, SLURM and container jobs inherit them).
 """
 
 from __future__ import annotations
@@ -15,6 +18,23 @@ BASE_MB = 2000  # one job's Python with numpy, numba, torch and pandas loaded: a
 FLOOR_MINUTES = 10  # start-up, imports, numba compilation, a slow shared file system
 SAFETY = 3  # wall time asked = FLOOR_MINUTES + SAFETY x the measured estimate
 MATRIX_MB = 8 / 2**20  # one float64 entry, in MB (an N x N matrix: MATRIX_MB * N**2)
+
+#: glibc malloc tunables for every job.  By default glibc serves each block above 32 MB with its own
+#: mmap and unmaps it on free, so a loop that makes and drops N x N temporaries has the kernel fault
+#: in and zero every page of every one of them: at the paper's sizes that was 5% of the whole run's
+#: CPU time as system time (399 of 7525 s), and a third of du_gram's (49 of 141 s).  With blocks up
+#: to 4 GiB taken from the heap, and the heap's free top kept, a freed block is reused as it is
+#: (benchmarks/bench_allocator.py: du_gram's paper preset 1.5x faster, system time 49 s -> 2 s).
+#: The cost is memory that stays with the process once freed: the largest peak measured rose 23%
+#: (empirical_ntk at N = 10^4: 3.7 -> 4.6 GiB; its request counts the kernel four times).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 30), "MALLOC_TRIM_THRESHOLD_": str(64 << 30)}
+
+
+def allocator_environment(environ) -> dict[str, str]:
+    """The :data:`MALLOC_ENV` settings to add to ``environ`` (a mapping such as ``os.environ``): those
+    it does not set already, so a user's own ``MALLOC_*`` value wins.  glibc reads them when a
+    process starts, so they are set for the jobs, not for the process that sets them."""
+    return {key: value for key, value in MALLOC_ENV.items() if key not in environ}
 
 
 def retry_factor(attempt: int) -> int:

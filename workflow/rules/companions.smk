@@ -5,6 +5,11 @@
 from sgd_spectra.companions import STUDIES
 
 COMPANIONS = companion_studies(config)
+# Threads per study, from its paper preset on 2 cores (2026-12-06, wall time on 1 and 2 threads):
+# gradient_span 420 -> 210 s, du_gram 159 -> 67 s, which_minimizer over 700 -> 611 s and loss_map-like
+# BLAS work gain from the second core; edge_of_stability's small batched products do not
+# (258 -> 235 s), so it leaves the second core to another job.
+COMPANION_THREADS = {"edge_of_stability": 1}
 
 
 wildcard_constraints:
@@ -22,7 +27,7 @@ rule companion_study:
         "results/benchmarks/companion_study/{study}.tsv"
     group:
         "experiments"
-    threads: 2
+    threads: lambda wc: COMPANION_THREADS.get(wc.study, 2)
     resources:
         # small networks and kernels (N <= a few hundred), about 2 GB above a job's base
         mem_mb=lambda wc, attempt: mem_for(attempt, extra_mb=2000),
