@@ -63,7 +63,7 @@ def main() -> None:
     tuned = {**default, **MALLOC_ENV}
     work = {
         "72 MB temporaries x 400": TEMPORARIES.format(threads=args.threads),
-        f"{args.study} ({args.preset})": STUDY.format(threads=args.threads, **vars(args)),
+        f"{args.study} ({args.preset})": STUDY.format(**vars(args)),
     }
     print(f"MALLOC_ENV = {MALLOC_ENV}; {args.threads} threads")
     for name, code in work.items():

@@ -15,9 +15,14 @@ rule prepare_dataset:
         "dataset"
     threads: 1
     resources:
-        # four float64 copies of the N (+ pretraining) images of up to 28 x 28 pixels; seconds at any N
+        # four float64 copies of the N (+ pretraining) images of up to 28 x 28 pixels; a synthetic
+        # problem builds an N x N kernel from a Haar basis: about five N x N matrices with the QR's
+        # work space (3.9 GB measured at N = 10^4); seconds at any N but a synthetic N = 10^4 (2 min)
         mem_mb=lambda wc, attempt: mem_for(
-            attempt, extra_mb=4 * 784 * MATRIX_MB * (n_of(wc) + (pretrain_samples(wc) or 0))
+            attempt,
+            n_of(wc),
+            matrices=5 if dataset_spec(wc.dataset, config)["kind"] == "synthetic" else 0,
+            extra_mb=4 * 784 * MATRIX_MB * (n_of(wc) + (pretrain_samples(wc) or 0)),
         ),
         runtime=lambda wc, attempt: minutes_for(attempt),
     params:
