@@ -21,12 +21,12 @@ MATRIX_MB = 8 / 2**20  # one float64 entry, in MB (an N x N matrix: MATRIX_MB * 
 
 #: glibc malloc tunables for every job.  By default glibc serves each block above 32 MB with its own
 #: mmap and unmaps it on free, so a loop that makes and drops N x N temporaries has the kernel fault
-#: in and zero every page of every one of them: at the paper's sizes that was 5% of the whole run's
-#: CPU time as system time (399 of 7525 s), and a third of du_gram's (49 of 141 s).  With blocks up
-#: to 4 GiB taken from the heap, and the heap's free top kept, a freed block is reused as it is
-#: (benchmarks/bench_allocator.py: du_gram's paper preset 1.5x faster, system time 49 s -> 2 s).
-#: The cost is memory that stays with the process once freed: the largest peak measured rose 23%
-#: (empirical_ntk at N = 10^4: 3.7 -> 4.6 GiB; its request counts the kernel four times).
+#: in and zero every page of every one of them: a third of du_gram's CPU time at its paper preset
+#: was system time (49 of 141 s).  With blocks up to 4 GiB taken from the heap, and the heap's free
+#: top kept, a freed block is reused as it is (benchmarks/bench_allocator.py: du_gram 1.74x faster,
+#: system time 49.2 s -> 0.9 s; the whole paper-scale run's system time went 399 s -> 343 s).
+#: The cost is memory that stays with the process once freed: du_gram's peak rose 1.5x, the
+#: largest job's 23% (empirical_ntk at N = 10^4: 3.7 -> 4.6 GiB; its request counts four kernels).
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 << 30), "MALLOC_TRIM_THRESHOLD_": str(64 << 30)}
 
 

@@ -6,9 +6,9 @@ from sgd_spectra.companions import STUDIES
 
 COMPANIONS = companion_studies(config)
 # Threads per study, from its paper preset on 2 cores (2026-12-06, wall time on 1 and 2 threads):
-# gradient_span 420 -> 210 s, du_gram 159 -> 67 s, which_minimizer over 700 -> 611 s and loss_map-like
-# BLAS work gain from the second core; edge_of_stability's small batched products do not
-# (258 -> 235 s), so it leaves the second core to another job.
+# gradient_span (420 -> 210 s), du_gram (159 -> 67 s) and which_minimizer (over 700 -> 611 s) gain
+# from the second core; edge_of_stability's small batched products do not (258 -> 235 s), so it
+# leaves the second core to another job.
 COMPANION_THREADS = {"edge_of_stability": 1}
 
 
