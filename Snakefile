@@ -24,6 +24,7 @@ container: os.environ.get("SGD_SPECTRA_IMAGE", os.path.join(workflow.basedir, "e
 import yaml
 
 from sgd_spectra.config import ConfigError, check_schema, coerce_command_line
+from sgd_spectra.resources import allocator_environment
 
 # Types, ranges and unknown keys first (numbers given with --config arrive as text), naming the
 # dotted key (e.g. experiments.loss_map.lr_points); then the schema's defaults are filled in, and
@@ -34,8 +35,6 @@ with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.y
     except ConfigError as err:
         raise WorkflowError(f"Invalid configuration: {err}") from None
 validate(config, "workflow/schemas/config.schema.yaml")
-
-from sgd_spectra.resources import allocator_environment
 
 # every job (a child of this process, locally, on SLURM or in the container) runs with the malloc
 # settings of sgd_spectra.resources.MALLOC_ENV: big temporaries reused instead of faulted in anew
