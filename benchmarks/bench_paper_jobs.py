@@ -6,8 +6,8 @@ one run (times and ratios).
    default network (width 1000) on N Fashion-MNIST-sized random inputs.
 2. The spectrum of a synthetic power-law kernel (kernel_spectrum): ``eigh`` of the built N x N
    kernel against the spectrum it was built from (``power_law_spectrum``).
-3. The which_minimizer companion's mini-batch runs on the linearized model (paper preset: width 256,
-   P = 50432, n = 100, batch 10): the loop that copied the shuffled J every epoch against
+3. The which_minimizer companion's mini-batch runs on the linearized model (paper preset: width 128,
+   P = 25216, n = 100, batch 10): the loop that copied the shuffled J every epoch against
    ``train_linearized``, which gathers one batch of rows; the same steps, so the same numbers.
 
 Usage:  python benchmarks/bench_paper_jobs.py [--n 3000] [--threads 2] [--epochs 300]

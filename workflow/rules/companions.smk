@@ -6,10 +6,12 @@ from sgd_spectra.companions import STUDIES
 
 COMPANIONS = companion_studies(config)
 # Threads per study, from its paper preset on 2 cores (2026-12-06, wall time on 1 and 2 threads):
-# gradient_span (420 -> 210 s), du_gram (159 -> 67 s) and which_minimizer (over 700 -> 611 s) gain
-# from the second core; edge_of_stability's small batched products do not (258 -> 235 s), so it
-# leaves the second core to another job.
-COMPANION_THREADS = {"edge_of_stability": 1}
+# gradient_span (420 -> 210 s) and du_gram (159 -> 67 s) gain from the second core;
+# edge_of_stability's small batched products do not (258 -> 235 s), and which_minimizer's optimisers
+# on a cache-sized Jacobian run faster on one (one seed 24.3 s against 38.2 s; its trained networks
+# 200 s against 139 s; benchmarks/bench_which_minimizer.py), so these two leave the second core to
+# another job.
+COMPANION_THREADS = {"edge_of_stability": 1, "which_minimizer": 1}
 
 
 wildcard_constraints:
@@ -25,6 +27,9 @@ rule companion_study:
         "logs/companions/{study}.log",
     benchmark:
         "results/benchmarks/companion_study/{study}.tsv"
+    # the studies need no input and take minutes each: started first, they run beside the data and
+    # kernel jobs instead of ending the run with one core idle (which_minimizer ran last before)
+    priority: 1
     group:
         "experiments"
     threads: lambda wc: COMPANION_THREADS.get(wc.study, 2)

@@ -1,5 +1,12 @@
 """Run one companion study: its tidy tables (one parquet each) and its claims-table rows."""
 
+import os
+
+# Snakemake sets OMP_NUM_THREADS for a job but not NUMBA_NUM_THREADS, which numba reads when it is
+# first imported: its pool took every core, and in a one-thread study an idle OpenMP worker of that
+# pool spun at 99% of the second core (which_minimizer: benchmarks/bench_which_minimizer.py).
+os.environ["NUMBA_NUM_THREADS"] = str(snakemake.threads)
+
 from pathlib import Path
 
 import pandas as pd

@@ -149,7 +149,10 @@ PAPER_PARAMS = dict(
     trained_sigmas=[2.0, 4.0, 8.0],
     trained_pairs=3,  # companions.md asks for 1; a pair of width-4096 nets trains in about 11 s on 2 cores
     train_max_steps=30000,
-    lin_width=256,
+    # companions.md's setting for part (B), m = 128 (P = 25216): its 20 MB Jacobian fits the 32 MB L3
+    # cache, m = 256's 40 MB did not (one seed: 46.0 s on 2 threads -> 24.3 s on 1 thread, 3.55x less
+    # CPU, though it takes more steps; benchmarks/bench_which_minimizer.py)
+    lin_width=128,
     lin_seeds=10,
     lin_max_epochs=50000,
     adam_max_epochs=20000,

@@ -1,0 +1,117 @@
+"""The which_minimizer companion's paper preset: the old setting against the new, in one run.
+
+    python benchmarks/bench_which_minimizer.py [--seeds 1] [--part-a]
+
+Part (B), the optimisers on the linearized model, for ``--seeds`` inits, in fresh processes with a
+Snakemake job's environment (``OMP_NUM_THREADS`` and friends set to the job's threads, MALLOC_ENV):
+1. the old preset: hidden width 256 (J is 100 x 50432 float64, 40 MB) on 2 threads;
+2. the new preset: width 128 (J 100 x 25216, 20 MB, inside the 32 MB L3 cache) on 2 threads;
+3. width 128 on 1 thread, numba's pool left at every core (what the job did before the script set
+   ``NUMBA_NUM_THREADS``: an idle OpenMP worker spins on the second core);
+4. width 128 on 1 thread with ``NUMBA_NUM_THREADS=1`` (the job as it runs now).
+Each line prints wall, user and system seconds; the last line the ratios against 1.
+``--part-a`` adds part (A), the trained width-4096 networks and the closed forms (unchanged code),
+on 2 threads and on 1 (about 6 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from sgd_spectra.resources import MALLOC_ENV
+
+PART_B = """
+import torch
+from sgd_spectra.companions.which_minimizer import PAPER_PARAMS
+from sgd_spectra.companions.which_minimizer_data import load_task
+from sgd_spectra.companions.which_minimizer_optimisers import optimiser_tables
+torch.set_num_threads({threads})
+p = dict(PAPER_PARAMS, lin_width={width}, lin_seeds={seeds})
+task = load_task(p["dataset"], p["fashion_mnist_dir"], p["n_train"], p["n_test"], p["data_seed"])
+table = optimiser_tables(task, p)[0]
+print(table.groupby("method").steps.sum().to_dict())
+"""
+
+PART_A = """
+import torch
+from sgd_spectra.companions.which_minimizer import PAPER_PARAMS
+from sgd_spectra.companions.which_minimizer_data import load_task
+from sgd_spectra.companions.which_minimizer_init_scale import init_scale_tables
+torch.set_num_threads({threads})
+p = dict(PAPER_PARAMS)
+task = load_task(p["dataset"], p["fashion_mnist_dir"], p["n_train"], p["n_test"], p["data_seed"])
+init_scale_tables(task, p)
+"""
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS")
+
+
+def job_environment(threads: int, numba_threads: int | None) -> dict:
+    """A Snakemake job's environment: the thread variables it sets for ``threads``, MALLOC_ENV, and
+    ``NUMBA_NUM_THREADS`` when given (Snakemake does not set it)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env.update(MALLOC_ENV)
+    env.update({k: str(threads) for k in THREAD_VARIABLES})
+    if numba_threads is not None:
+        env["NUMBA_NUM_THREADS"] = str(numba_threads)
+    return env
+
+
+def timed(code: str, env: dict) -> dict:
+    """Wall, user and system seconds of ``python -c code`` under ``env``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"the benchmarked process failed (wait status {status})")
+    return dict(wall=time.perf_counter() - start, user=usage.ru_utime, sys=usage.ru_stime)
+
+
+def compare(title: str, runs: dict[str, tuple[str, dict]]) -> None:
+    """Time each run, print it, then every run's wall and CPU time as ratios against the first."""
+    results = {}
+    for label, (code, env) in runs.items():
+        r = results[label] = timed(code, env)
+        print(f"{title}: {label:44s} wall {r['wall']:7.1f} s  user {r['user']:7.1f} s  sys {r['sys']:5.1f} s")
+    base = next(iter(results.values()))
+    for label, r in list(results.items())[1:]:
+        cpu, base_cpu = r["user"] + r["sys"], base["user"] + base["sys"]
+        print(
+            f"{title}: {label:44s} wall {base['wall'] / r['wall']:.2f}x faster, "
+            f"CPU {base_cpu / cpu:.2f}x less than the first"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=1, help="inits of part (B)")
+    parser.add_argument("--part-a", action="store_true", help="also time part (A) on 2 and 1 threads")
+    args = parser.parse_args()
+    part_b = lambda width, threads: PART_B.format(width=width, threads=threads, seeds=args.seeds)
+    compare(
+        f"part B, {args.seeds} seed(s)",
+        {
+            "width 256, 2 threads (old preset)": (part_b(256, 2), job_environment(2, None)),
+            "width 128, 2 threads": (part_b(128, 2), job_environment(2, None)),
+            "width 128, 1 thread, numba pool of 2": (part_b(128, 1), job_environment(1, None)),
+            "width 128, 1 thread, NUMBA_NUM_THREADS=1 (new)": (part_b(128, 1), job_environment(1, 1)),
+        },
+    )
+    if args.part_a:
+        compare(
+            "part A",
+            {
+                "2 threads (old)": (PART_A.format(threads=2), job_environment(2, None)),
+                "1 thread, NUMBA_NUM_THREADS=1 (new)": (PART_A.format(threads=1), job_environment(1, 1)),
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()
