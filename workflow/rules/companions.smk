@@ -8,9 +8,9 @@ COMPANIONS = companion_studies(config)
 # Threads per study, from its paper preset on 2 cores (2026-12-06, wall time on 1 and 2 threads):
 # gradient_span (420 -> 210 s) and du_gram (159 -> 67 s) gain from the second core;
 # edge_of_stability's small batched products do not (258 -> 235 s), and which_minimizer's optimisers
-# on a cache-sized Jacobian run faster on one (one seed 24.3 s against 38.2 s; its trained networks
-# 200 s against 139 s; benchmarks/bench_which_minimizer.py), so these two leave the second core to
-# another job.
+# on a cache-sized Jacobian run faster on one (one seed 24.9 s against 29.8 s) and its trained
+# networks use half the CPU (198 s on one thread against 139 s wall, 269 s CPU on two;
+# benchmarks/bench_which_minimizer.py --part-a), so these two leave the second core to another job.
 COMPANION_THREADS = {"edge_of_stability": 1, "which_minimizer": 1}
 
 

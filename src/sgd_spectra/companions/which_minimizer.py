@@ -147,10 +147,10 @@ PAPER_PARAMS = dict(
     widths=[4096, 1024],
     n_seeds=10,
     trained_sigmas=[2.0, 4.0, 8.0],
-    trained_pairs=3,  # companions.md asks for 1; a pair of width-4096 nets trains in about 11 s on 2 cores
+    trained_pairs=3,  # companions.md asks for 1; part (A) with 3 pairs: 198 s on one thread
     train_max_steps=30000,
     # companions.md's setting for part (B), m = 128 (P = 25216): its 20 MB Jacobian fits the 32 MB L3
-    # cache, m = 256's 40 MB did not (one seed: 46.0 s on 2 threads -> 24.3 s on 1 thread, 3.55x less
+    # cache, m = 256's 40 MB did not (one seed: 43.7 s on 2 threads -> 24.9 s on 1 thread, 3.08x less
     # CPU, though it takes more steps; benchmarks/bench_which_minimizer.py)
     lin_width=128,
     lin_seeds=10,
