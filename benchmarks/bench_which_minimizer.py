@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
-import time
+
+from bench_allocator import timed  # wall, user, system seconds of a fresh process
 
 from sgd_spectra.resources import MALLOC_ENV
 
@@ -59,16 +58,6 @@ def job_environment(threads: int, numba_threads: int | None) -> dict:
     if numba_threads is not None:
         env["NUMBA_NUM_THREADS"] = str(numba_threads)
     return env
-
-
-def timed(code: str, env: dict) -> dict:
-    """Wall, user and system seconds of ``python -c code`` under ``env``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"the benchmarked process failed (wait status {status})")
-    return dict(wall=time.perf_counter() - start, user=usage.ru_utime, sys=usage.ru_stime)
 
 
 def compare(title: str, runs: dict[str, tuple[str, dict]]) -> None:
