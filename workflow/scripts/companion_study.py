@@ -1,12 +1,5 @@
 """Run one companion study: its tidy tables (one parquet each) and its claims-table rows."""
 
-import os
-
-# Snakemake sets OMP_NUM_THREADS for a job but not NUMBA_NUM_THREADS, which numba reads when it is
-# first imported: its pool took every core, and in a one-thread study an idle OpenMP worker of that
-# pool spun at 99% of the second core (which_minimizer: benchmarks/bench_which_minimizer.py).
-os.environ["NUMBA_NUM_THREADS"] = str(snakemake.threads)
-
 from pathlib import Path
 
 import pandas as pd
@@ -14,10 +7,13 @@ import torch
 
 from sgd_spectra.claims import CLAIM_COLUMNS
 from sgd_spectra.companions import study_module
-from sgd_spectra.io import redirect_log
+from sgd_spectra.io import redirect_log, use_threads
 
 redirect_log(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
+# numba too: left at every core, a one-thread study's idle numba worker spun on the second core
+# (which_minimizer: benchmarks/bench_which_minimizer.py)
+use_threads(snakemake.threads)
 study = study_module(snakemake.wildcards.study)
 params = dict(snakemake.params.study)
 print(f"{study.STUDY['title']}: {params}")
