@@ -432,3 +432,27 @@ def test_too_many_digits_stop_the_run_naming_the_key(default_config):
     pretrained = {**copy.deepcopy(default_config), "model": {"pretrain": {"epochs": 1, "n_samples": 1000}}}
     with pytest.raises(ConfigError, match=r"config key 'data\.n_samples'.*1000 plus 1000 for pretraining"):
         checked(pretrained)
+
+
+def _planned_threads(cores: int) -> dict[str, set[int]]:
+    """``snakemake -n --forceall --cores N`` on the tiny config: the threads of each rule's jobs."""
+    run = _dry_run("--forceall", "--cores", str(cores), "--configfile", str(ROOT / "config" / "tiny.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    planned = {}
+    for block in re.split(r"\n\s*(?:local)?rule ", run.stdout)[1:]:
+        threads = re.search(r"^\s*threads: (\d+)$", block, flags=re.M)  # Snakemake omits 1
+        planned.setdefault(block.split(":", 1)[0], set()).add(int(threads.group(1)) if threads else 1)
+    return planned
+
+
+def test_jobs_share_two_cores_one_thread_each_and_take_two_threads_on_four():
+    """common.smk's shared_threads: on 2 cores the jobs whose second thread is worth less than a
+    second job run on one thread; from 4 cores they take two.  Jobs that use two cores fully ask
+    for two on any machine (Snakemake scales them to --cores)."""
+    shared = {"empirical_ntk", "kernel_spectrum", "loss_map", "critical_lr_vs_batch"}
+    on_two, on_four = _planned_threads(2), _planned_threads(4)
+    assert shared <= on_two.keys() and "regime_comparison" in on_two
+    for rule in shared:
+        assert on_two[rule] == {1} and on_four[rule] == {2}, (rule, on_two[rule], on_four[rule])
+    assert on_two["regime_comparison"] == on_four["regime_comparison"] == {2}
+    assert on_two["train_network"] == on_four["train_network"] == {1}

@@ -95,6 +95,21 @@ def n_of(wildcards):
 # benchmarks/), which errs on the slow side.
 
 
+def shared_threads(threads):
+    """Threads of a job whose extra threads are worth less than a second job beside it: `threads`
+    when `--cores` (on a cluster, the profile's `cores` of a group job) holds two such jobs, else
+    one.  On 2 cores the paper DAG nearly always has another job ready, and these jobs' second
+    thread gave 0.2-0.7 of a core (loss_map: 374 s on one thread, 225 s on two; the NTK, spectrum,
+    deep-kernel and critical-lr jobs kept 1.1-1.5 of their 2 cores busy; README "The paper-scale
+    configuration").  Jobs that use a second core fully (regime_comparison, gradient_span, du_gram)
+    ask for it whatever the cores."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # no --cores given
+        return threads
+    return threads if cores >= 2 * threads else 1
+
+
 def eigh_seconds(n):
     """Dense symmetric eigendecomposition (O(N^3)): 16 s at N = 2000 (numpy eigh, 2 busy cores)."""
     return 16 * (n / 2000) ** 3

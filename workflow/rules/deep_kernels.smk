@@ -23,7 +23,7 @@ rule deep_kernel:
         model="mlp|cnn|resnet",
     group:
         "experiments"
-    threads: 2
+    threads: shared_threads(2)
     resources:
         # the kernel, its eigenvectors and the exact second moments' work space (about six N x N
         # float64 matrices), plus 2 GB for the Jacobian's memory cap

@@ -110,7 +110,7 @@ rule loss_map:
         "results/benchmarks/loss_map/{dataset}.tsv"
     group:
         "experiments"
-    threads: 2
+    threads: shared_threads(2)
     resources:
         # K, its eigenvectors and the G(1) work space (about six N x N float64 matrices)
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),
@@ -144,7 +144,7 @@ rule critical_lr_vs_batch:
         "results/benchmarks/critical_lr_vs_batch/{dataset}.tsv"
     group:
         "experiments"
-    threads: 2
+    threads: shared_threads(2)
     resources:
         # eigenvectors, the pair weights and GEMM work space: about six N x N float64 matrices
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=6),

@@ -16,7 +16,7 @@ rule empirical_ntk:
         "results/benchmarks/empirical_ntk/{dataset}.tsv"
     group:
         "dataset"
-    threads: 2
+    threads: shared_threads(2)
     resources:
         mem_mb=ntk_memory_mb,
         runtime=lambda wc, attempt: minutes_for(attempt, ntk_seconds(wc)),

@@ -13,7 +13,7 @@ rule kernel_spectrum:
         "results/benchmarks/kernel_spectrum/{dataset}.tsv"
     group:
         "dataset"
-    threads: 2
+    threads: shared_threads(2)
     resources:
         # the kernel, its eigenvectors and eigh's work space
         mem_mb=lambda wc, attempt: mem_for(attempt, n_of(wc), matrices=4),

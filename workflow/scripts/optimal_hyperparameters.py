@@ -2,9 +2,10 @@
 the paper's own Fig. 2 problem and grid, whose optimum cell the authors printed."""
 
 from sgd_spectra.experiments import hyperparameter_scans, paper_fig2_se_optimum
-from sgd_spectra.io import redirect_log, write_json
+from sgd_spectra.io import redirect_log, use_threads, write_json
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 curves, optima = hyperparameter_scans(
     p.lr_problems, p.momentum_problems, p.n_samples, p.batch, p.steps, p.lr_points, p.momentum_points

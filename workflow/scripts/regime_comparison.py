@@ -6,12 +6,13 @@ import pandas as pd
 import torch
 
 from sgd_spectra.experiments import regime_comparison
-from sgd_spectra.io import curves_frame, redirect_log
+from sgd_spectra.io import curves_frame, redirect_log, use_threads
 from sgd_spectra.models import flat_output, load_model, read_checkpoint, resolve_device
 from sgd_spectra.network_training import train_networks
 from sgd_spectra.theory import log_spaced_steps
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
 spec, ntk = np.load(snakemake.input.spectrum), np.load(snakemake.input.ntk)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sgd_spectra.asymptotics import spectrum_asymptotics
-from sgd_spectra.io import curves_frame, read_json, redirect_log, write_json
+from sgd_spectra.io import curves_frame, read_json, redirect_log, use_threads, write_json
 from sgd_spectra.powerlaw import REFERENCE_LR, fit_spectrum, horizon_fit_range, theorem2_slope
 from sgd_spectra.theory import (
     asymptotic_loss,
@@ -32,6 +32,7 @@ def local_prediction(lr_eff: float) -> dict:
 
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 spec = np.load(snakemake.input.spectrum)
 fit = read_json(snakemake.input.fit)
 lam, c = spec["eigenvalues"], spec["coefficients"]

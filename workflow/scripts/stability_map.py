@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from sgd_spectra.io import redirect_log
+from sgd_spectra.io import redirect_log, use_threads
 from sgd_spectra.theory import batch_noise_factor, se_critical_lr_bisection, stability_map
 
 redirect_log(snakemake.log[0])
+use_threads(snakemake.threads)
 p = snakemake.params
 spec = np.load(snakemake.input[0])
 lam, c = spec["eigenvalues"], spec["coefficients"]
