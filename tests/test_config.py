@@ -456,3 +456,20 @@ def test_jobs_share_two_cores_one_thread_each_and_take_two_threads_on_four():
         assert on_two[rule] == {1} and on_four[rule] == {2}, (rule, on_two[rule], on_four[rule])
     assert on_two["regime_comparison"] == on_four["regime_comparison"] == {2}
     assert on_two["train_network"] == on_four["train_network"] == {1}
+
+
+def test_workflow_profile_sets_a_job_rate_limit_that_never_limits_the_paper_run():
+    """profiles/default/profile.yaml, which Snakemake applies to every run: its job-rate limit only
+    spaces out the scheduler's re-runs (benchmarks/bench_scheduler.py), and a run waits up to one
+    timespan for them at its end, so the timespan stays short and the count above any run's jobs."""
+    from snakemake.settings.types import MaxJobsPerTimespan
+
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "profile.yaml").read_text())
+    limit = MaxJobsPerTimespan.parse_choice(profile["max-jobs-per-timespan"])
+    paper_jobs = sum(
+        yaml.safe_load((ROOT / "docs" / "paper" / "run.json").read_text())["planned_jobs"].values()
+    )
+    assert limit.max_jobs >= 5 * paper_jobs and 1 < limit.timespan <= 5
+    run = _dry_run("--configfile", str(ROOT / "config" / "tiny.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Using workflow specific profile profiles/default" in run.stdout + run.stderr
