@@ -99,10 +99,10 @@ def shared_threads(threads):
     """Threads of a job whose extra threads are worth less than a second job beside it: `threads`
     when `--cores` (on a cluster, the profile's `cores` of a group job) holds two such jobs, else
     one.  On 2 cores the paper DAG nearly always has another job ready, and these jobs' second
-    thread gave 0.2-0.7 of a core (loss_map: 374 s on one thread, 225 s on two; the NTK, spectrum,
-    deep-kernel and critical-lr jobs kept 1.1-1.5 of their 2 cores busy; README "The paper-scale
-    configuration").  Jobs that use a second core fully (regime_comparison, gradient_span, du_gram)
-    ask for it whatever the cores."""
+    thread was worth at most 0.7 of a core (loss_map 367 s on one thread, 252 s on two; the N = 10^4
+    spectrum 194 s and 123 s; the NTK, deep-kernel and critical-lr jobs kept 0.9-1.5 of their 2
+    cores busy; README "The paper-scale configuration").  Jobs that use a second core fully
+    (regime_comparison, gradient_span, du_gram) ask for it whatever the cores."""
     try:
         cores = workflow.cores
     except WorkflowError:  # no --cores given
