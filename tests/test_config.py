@@ -369,15 +369,18 @@ def test_paper_config_runs_each_experiment_at_the_paper_s_n():
     assert {dataset_size(d, cfg) for d in cfg["data"]["datasets"] if d != "diabetes"} == {3000}
 
 
-def _planned_resources(*config_args) -> dict[str, set[str]]:
-    """``snakemake -n`` on the tiny config: the resources line of each planned torch job, by
-    rule and dataset."""
-    run = _dry_run("--configfile", str(ROOT / "config" / "tiny.yaml"), *config_args)
+def _planned_blocks(*args) -> list[tuple[str, str]]:
+    """``snakemake -n`` on the tiny config: (rule, its lines) for each planned job."""
+    run = _dry_run("--configfile", str(ROOT / "config" / "tiny.yaml"), *args)
     assert run.returncode == 0, run.stderr[-3000:]
-    out = run.stdout
+    blocks = re.split(r"\n\s*(?:local)?rule ", run.stdout)[1:]  # grouped jobs are indented
+    return [(block.split(":", 1)[0], block) for block in blocks]
+
+
+def _planned_resources(*config_args) -> dict[str, set[str]]:
+    """The resources line of each planned torch job, by rule and dataset."""
     planned = {}
-    for block in re.split(r"\n\s*rule ", out)[1:]:  # grouped jobs are indented
-        rule = block.split(":", 1)[0]
+    for rule, block in _planned_blocks(*config_args):
         dataset = re.search(r"wildcards: .*?dataset=([\w]+)", block)
         gpu = re.search(r"resources: .*?\bgpu=(\d+)", block)
         if dataset and gpu:
@@ -435,13 +438,11 @@ def test_too_many_digits_stop_the_run_naming_the_key(default_config):
 
 
 def _planned_threads(cores: int) -> dict[str, set[int]]:
-    """``snakemake -n --forceall --cores N`` on the tiny config: the threads of each rule's jobs."""
-    run = _dry_run("--forceall", "--cores", str(cores), "--configfile", str(ROOT / "config" / "tiny.yaml"))
-    assert run.returncode == 0, run.stderr[-3000:]
+    """The threads of each rule's jobs in a ``--forceall`` plan on `cores` cores."""
     planned = {}
-    for block in re.split(r"\n\s*(?:local)?rule ", run.stdout)[1:]:
+    for rule, block in _planned_blocks("--forceall", "--cores", str(cores)):
         threads = re.search(r"^\s*threads: (\d+)$", block, flags=re.M)  # Snakemake omits 1
-        planned.setdefault(block.split(":", 1)[0], set()).add(int(threads.group(1)) if threads else 1)
+        planned.setdefault(rule, set()).add(int(threads.group(1)) if threads else 1)
     return planned
 
 
